@@ -1,0 +1,61 @@
+//! The one error type; every variant renders as a single line a person can act on.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::policy::PolicyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    /// `permission` is the IAM action that was refused, like `iam:ListUsers`.
+    #[error("access denied for {permission}: grant it to the identity iam-warden runs as (AWS said: {message})")]
+    AccessDenied { permission: String, message: String },
+    #[error("{operation} failed: {code}: {message}")]
+    Aws { operation: String, code: String, message: String },
+    #[error("cannot reach AWS for {operation}: {message}")]
+    Unreachable { operation: String, message: String },
+    #[error("the credential report is not ready after {0} attempts; try again in a minute")]
+    CredentialReportNotReady(u32),
+    #[error("the credential report cannot be read: {0}")]
+    CredentialReport(String),
+}
+
+impl Error {
+    pub(crate) fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = error.code().map(str::to_owned);
+        let message = error.message().map(str::to_owned);
+        match (&error, code) {
+            (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => {
+                Error::AccessDenied { permission: operation.to_owned(), message: message.unwrap_or(code) }
+            }
+            (SdkError::ServiceError(_), Some(code)) => Error::Aws {
+                operation: operation.to_owned(),
+                message: message.unwrap_or_else(|| "no message".to_owned()),
+                code,
+            },
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => {
+                Error::Unreachable { operation: operation.to_owned(), message: one_line(&DisplayErrorContext(&error)) }
+            }
+            _ => Error::Aws {
+                operation: operation.to_owned(),
+                code: "Unknown".to_owned(),
+                message: one_line(&DisplayErrorContext(&error)),
+            },
+        }
+    }
+}
+
+fn is_access_denied(code: &str) -> bool {
+    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized")
+}
+
+fn one_line(text: &impl std::fmt::Display) -> String {
+    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}

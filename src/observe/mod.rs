@@ -1,0 +1,133 @@
+//! Live state read from AWS, as plain structs: no SDK type leaves this module.
+
+mod cloudtrail;
+mod credential_report;
+mod iam;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::policy::PasswordPolicy;
+
+pub(crate) use cloudtrail::trails;
+pub(crate) use credential_report::credential_report;
+pub(crate) use iam::{caller, deny_policy_users, oidc_provider, oidc_providers, password_policy, root_mfa, users};
+
+/// The managed policy that quarantines a console user without MFA.
+pub const DENY_POLICY_NAME: &str = "iam-warden-deny-without-mfa";
+pub const DENY_POLICY_PATH: &str = "/iam-warden/";
+
+/// What one reconcile saw. A section that was not read is `None`, and the
+/// planner leaves its rules alone, so a reconcile of one user judges only it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Observed {
+    pub caller: Caller,
+    pub password_policy: Option<Observation<PasswordPolicy>>,
+    pub root_mfa_enabled: Option<bool>,
+    pub users: Vec<User>,
+    pub oidc_providers: Option<Vec<OidcProvider>>,
+    pub trails: Option<Vec<Trail>>,
+}
+
+/// Something that may be read and found absent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Observation<T> {
+    Absent,
+    Present(T),
+}
+
+/// The identity iam-warden runs as; it never acts on its own IAM user.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Caller {
+    pub account_id: String,
+    pub arn: String,
+}
+
+impl Caller {
+    /// `Some` only when the caller is an IAM user, not a role.
+    pub fn user_name(&self) -> Option<&str> {
+        let (_, resource) = self.arn.split_once(":user/")?;
+        resource.rsplit('/').next()
+    }
+
+    fn partition(&self) -> &str {
+        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+    }
+
+    pub fn deny_policy_arn(&self) -> String {
+        format!("arn:{}:iam::{}:policy{DENY_POLICY_PATH}{DENY_POLICY_NAME}", self.partition(), self.account_id)
+    }
+}
+
+/// Where a user's state came from. Only live reads may lead to a change; the
+/// credential report, up to four hours old, only says whom to read live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Live,
+    CredentialReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub name: String,
+    pub arn: String,
+    pub created: DateTime<Utc>,
+    pub tags: BTreeMap<String, String>,
+    pub login_profile: Option<LoginProfile>,
+    pub mfa_devices: usize,
+    pub access_keys: Vec<AccessKey>,
+    pub deny_policy_attached: bool,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginProfile {
+    pub created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKey {
+    /// Empty when read from the credential report, which names no key ids.
+    pub id: String,
+    pub active: bool,
+    pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcProvider {
+    pub arn: String,
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trail {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub multi_region: bool,
+    pub logging: bool,
+    /// Logs management write events, which is where IAM changes are recorded.
+    pub management_events: bool,
+}
+
+fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
+}
+
+fn tag_map<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}

@@ -1,0 +1,183 @@
+//! The policy file exactly as written, with source positions kept on every
+//! value that semantic validation may reject, so each error can point at it.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::{KeyAction, MfaAction, Mode, OidcAction, TrailAction};
+
+/// A value with the line and column it was read from.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct Located<T>(pub Spanned<T>);
+
+impl<T> Located<T> {
+    pub fn value(&self) -> &T {
+        &self.0.value
+    }
+
+    pub fn position(&self) -> (u64, u64) {
+        (self.0.referenced.line(), self.0.referenced.column())
+    }
+}
+
+// The schema describes the value; where it was written is not part of the file.
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// iam-warden's desired state for one AWS account.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "AccountPolicy")]
+pub(super) struct Document {
+    /// Always `iamwarden.dev/v1alpha1`.
+    pub api_version: Located<String>,
+    /// Always `AccountPolicy`.
+    pub kind: Located<String>,
+    pub metadata: Metadata,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Metadata {
+    pub name: String,
+    // Accepted, not used: the same document can then be served as a Kubernetes
+    // resource, whose tooling adds labels and annotations.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Every section is optional: an absent section is not managed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct Spec {
+    /// `enforce` changes AWS; `audit` only finds and reports.
+    #[serde(default)]
+    pub mode: Mode,
+    pub password_policy: Option<PasswordPolicySpec>,
+    pub mfa: Option<MfaSpec>,
+    pub access_keys: Option<AccessKeysSpec>,
+    pub oidc_providers: Option<OidcProvidersSpec>,
+    pub cloud_trail: Option<CloudTrailSpec>,
+    #[serde(default)]
+    pub exemptions: Vec<Located<ExemptionSpec>>,
+}
+
+/// The exact desired account password policy; any difference is drift.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct PasswordPolicySpec {
+    #[schemars(range(min = 6, max = 128))]
+    pub minimum_length: Located<u32>,
+    #[serde(default)]
+    pub require_symbols: bool,
+    #[serde(default)]
+    pub require_numbers: bool,
+    #[serde(default)]
+    pub require_uppercase: bool,
+    #[serde(default)]
+    pub require_lowercase: bool,
+    #[serde(default)]
+    pub allow_users_to_change_password: bool,
+    /// Absent: passwords never expire.
+    #[schemars(range(min = 1, max = 1095))]
+    pub max_age_days: Option<Located<u32>>,
+    /// Absent: no reuse prevention.
+    #[schemars(range(min = 1, max = 24))]
+    pub reuse_prevention: Option<Located<u32>>,
+    #[serde(default)]
+    pub hard_expiry: bool,
+}
+
+const DURATION_PATTERN: &str = "^[0-9]+[smhd]$";
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct MfaSpec {
+    #[serde(default)]
+    pub require_for_console_users: bool,
+    /// Counted from the login profile's creation, like `24h`.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub grace_period: Option<Located<String>>,
+    #[serde(default)]
+    pub action: MfaAction,
+    /// Reported only: root's MFA cannot be fixed through an API.
+    #[serde(default)]
+    pub require_for_root: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct AccessKeysSpec {
+    /// An active key older than this is deactivated, like `90d`.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub max_age: Option<Located<String>>,
+    /// An active key unused this long is deactivated; a never-used key counts from creation.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub max_unused: Option<Located<String>>,
+    /// An inactive key older than this is deleted.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub delete_after: Option<Located<String>>,
+    /// Report keys that reach maxAge within this window.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub warn_before: Option<Located<String>>,
+    #[serde(default)]
+    pub action: KeyAction,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct OidcProvidersSpec {
+    /// Issuer host and path; `*` matches exactly one DNS label or one path segment.
+    pub allowed_issuers: Vec<Located<String>>,
+    /// Client ids a provider may list; a violation is reported only.
+    pub allowed_audiences: Option<Vec<String>>,
+    #[serde(default)]
+    pub action: OidcAction,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CloudTrailSpec {
+    /// At least one multi-region trail logging management events.
+    #[serde(default)]
+    pub require_logging: bool,
+    /// These trails must exist and be logging.
+    #[serde(default)]
+    pub trails: Vec<Located<String>>,
+    #[serde(default)]
+    pub action: TrailAction,
+}
+
+/// Users left alone, with a reason, optionally for some rules and until a date.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ExemptionSpec {
+    pub users: Option<Vec<String>>,
+    /// Resources whose tag of this key has the value `true`.
+    pub tag: Option<String>,
+    /// Rule ids; all rules when absent.
+    pub rules: Option<Vec<Located<String>>>,
+    pub reason: Option<Located<String>>,
+    /// `YYYY-MM-DD`; the exemption holds through that day (UTC).
+    #[schemars(regex(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub expires: Option<Located<String>>,
+}

@@ -1,0 +1,227 @@
+//! The desired state: the policy file's model, its validation and its schema.
+
+mod document;
+mod duration;
+mod issuer;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use duration::display as display_duration;
+pub use issuer::IssuerPattern;
+
+/// The rules a policy can turn on; their ids appear in plans, metrics and exemptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    PasswordPolicy,
+    Mfa,
+    AccessKeys,
+    OidcProviders,
+    Cloudtrail,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 5] = [Rule::PasswordPolicy, Rule::Mfa, Rule::AccessKeys, Rule::OidcProviders, Rule::Cloudtrail];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::PasswordPolicy => "password-policy",
+            Rule::Mfa => "mfa",
+            Rule::AccessKeys => "access-keys",
+            Rule::OidcProviders => "oidc-providers",
+            Rule::Cloudtrail => "cloudtrail",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MfaAction {
+    #[default]
+    Report,
+    DenyUntilMfa,
+    DisableConsole,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAction {
+    #[default]
+    Report,
+    Deactivate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OidcAction {
+    #[default]
+    Report,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrailAction {
+    #[default]
+    Report,
+    StartLogging,
+}
+
+/// A validated policy: every value is in range and every name is real.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub mode: Mode,
+    pub password_policy: Option<PasswordPolicy>,
+    pub mfa: Option<MfaRule>,
+    pub access_keys: Option<AccessKeysRule>,
+    pub oidc_providers: Option<OidcProvidersRule>,
+    pub cloudtrail: Option<CloudTrailRule>,
+    pub exemptions: Vec<Exemption>,
+}
+
+/// The account password policy, desired or observed: the two compare field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordPolicy {
+    pub minimum_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub allow_users_to_change_password: bool,
+    pub max_age_days: Option<u32>,
+    pub reuse_prevention: Option<u32>,
+    pub hard_expiry: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MfaRule {
+    pub require_for_console_users: bool,
+    pub grace_period: TimeDelta,
+    pub action: MfaAction,
+    pub require_for_root: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessKeysRule {
+    pub max_age: Option<TimeDelta>,
+    pub max_unused: Option<TimeDelta>,
+    pub delete_after: Option<TimeDelta>,
+    pub warn_before: Option<TimeDelta>,
+    pub action: KeyAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcProvidersRule {
+    pub allowed_issuers: Vec<IssuerPattern>,
+    pub allowed_audiences: Option<BTreeSet<String>>,
+    pub action: OidcAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudTrailRule {
+    pub require_logging: bool,
+    pub trails: Vec<String>,
+    pub action: TrailAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemption {
+    pub selector: Selector,
+    /// `None`: every rule.
+    pub rules: Option<BTreeSet<Rule>>,
+    pub reason: String,
+    /// The first instant the exemption no longer holds.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selector {
+    Users(BTreeSet<String>),
+    /// Resources whose tag with this key has the value `true`.
+    Tag(String),
+}
+
+/// Everything wrong with a policy file, each error at its line and column.
+#[derive(Debug)]
+pub struct PolicyError {
+    pub file: PathBuf,
+    source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, d) in self.diagnostics.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}", self.file.display(), d.line, d.column, d.message)?;
+            // A quoted source line with a caret, as compilers print, so the
+            // error can be fixed without opening the file at that position.
+            if let Some(text) = d.line.checked_sub(1).and_then(|i| self.source_text.lines().nth(i as usize)) {
+                let caret_at = " ".repeat(d.column.saturating_sub(1) as usize);
+                write!(f, "\n    | {text}\n    | {caret_at}^")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|error| PolicyError {
+            file: path.to_owned(),
+            source_text: String::new(),
+            diagnostics: vec![Diagnostic { line: 0, column: 0, message: format!("cannot read the policy file: {error}") }],
+        })?;
+        Policy::parse(path, &text)
+    }
+
+    /// `file` only names the source in error messages.
+    pub fn parse(file: &Path, text: &str) -> Result<Policy, PolicyError> {
+        validate::parse(text).map_err(|diagnostics| PolicyError {
+            file: file.to_owned(),
+            source_text: text.to_owned(),
+            diagnostics,
+        })
+    }
+
+    /// The JSON Schema of the policy file, for editors.
+    pub fn json_schema() -> serde_json::Value {
+        let mut schema = schemars::schema_for!(document::Document).to_value();
+        schema["$id"] = "https://iamwarden.dev/schemas/v1alpha1/account-policy.json".into();
+        schema
+    }
+}

@@ -1,0 +1,191 @@
+//! Turns the file as written into a [`Policy`], collecting every semantic
+//! error with its position rather than stopping at the first.
+
+use std::collections::BTreeSet;
+use std::fmt::Display;
+
+use chrono::{NaiveDate, TimeDelta};
+use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
+
+use super::document::{
+    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, PasswordPolicySpec,
+};
+use super::{
+    duration, AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule,
+    PasswordPolicy, Policy, Rule, Selector,
+};
+
+const API_VERSION: &str = "iamwarden.dev/v1alpha1";
+const KIND: &str = "AccountPolicy";
+
+pub(super) fn parse(text: &str) -> Result<Policy, Vec<Diagnostic>> {
+    let document: Document = serde_saphyr::from_str(text).map_err(|error| {
+        let (line, column) = error.location().map_or((1, 1), |at| (at.line(), at.column()));
+        vec![Diagnostic { line, column, message: DefaultMessageFormatter.format_message(&error).into_owned() }]
+    })?;
+    let mut check = Checker::default();
+    let policy = check.document(document);
+    if check.diagnostics.is_empty() { Ok(policy) } else { Err(check.diagnostics) }
+}
+
+#[derive(Default)]
+struct Checker {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn error<T>(&mut self, at: &Located<T>, message: impl Display) {
+        let (line, column) = at.position();
+        self.diagnostics.push(Diagnostic { line, column, message: message.to_string() });
+    }
+
+    fn document(&mut self, document: Document) -> Policy {
+        if document.api_version.value() != API_VERSION {
+            self.error(&document.api_version, format_args!("apiVersion must be `{API_VERSION}`"));
+        }
+        if document.kind.value() != KIND {
+            self.error(&document.kind, format_args!("kind must be `{KIND}`"));
+        }
+        let spec = document.spec;
+        Policy {
+            name: document.metadata.name,
+            mode: spec.mode,
+            password_policy: spec.password_policy.map(|p| self.password_policy(p)),
+            mfa: spec.mfa.map(|m| self.mfa(m)),
+            access_keys: spec.access_keys.map(|k| self.access_keys(k)),
+            oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
+            cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
+            exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
+        }
+    }
+
+    fn in_range(&mut self, field: &str, value: &Located<u32>, min: u32, max: u32) -> u32 {
+        let n = *value.value();
+        if !(min..=max).contains(&n) {
+            self.error(value, format_args!("{field} must be between {min} and {max}, not {n}"));
+        }
+        n
+    }
+
+    fn duration(&mut self, value: &Located<String>) -> TimeDelta {
+        duration::parse(value.value()).unwrap_or_else(|message| {
+            self.error(value, message);
+            TimeDelta::zero()
+        })
+    }
+
+    fn password_policy(&mut self, spec: PasswordPolicySpec) -> PasswordPolicy {
+        PasswordPolicy {
+            minimum_length: self.in_range("minimumLength", &spec.minimum_length, 6, 128),
+            require_symbols: spec.require_symbols,
+            require_numbers: spec.require_numbers,
+            require_uppercase: spec.require_uppercase,
+            require_lowercase: spec.require_lowercase,
+            allow_users_to_change_password: spec.allow_users_to_change_password,
+            max_age_days: spec.max_age_days.map(|v| self.in_range("maxAgeDays", &v, 1, 1095)),
+            reuse_prevention: spec.reuse_prevention.map(|v| self.in_range("reusePrevention", &v, 1, 24)),
+            hard_expiry: spec.hard_expiry,
+        }
+    }
+
+    fn mfa(&mut self, spec: MfaSpec) -> MfaRule {
+        MfaRule {
+            require_for_console_users: spec.require_for_console_users,
+            grace_period: spec.grace_period.map_or(TimeDelta::zero(), |g| self.duration(&g)),
+            action: spec.action,
+            require_for_root: spec.require_for_root,
+        }
+    }
+
+    fn access_keys(&mut self, spec: AccessKeysSpec) -> AccessKeysRule {
+        let mut duration = |v: &Option<Located<String>>| v.as_ref().map(|v| self.duration(v));
+        let rule = AccessKeysRule {
+            max_age: duration(&spec.max_age),
+            max_unused: duration(&spec.max_unused),
+            delete_after: duration(&spec.delete_after),
+            warn_before: duration(&spec.warn_before),
+            action: spec.action,
+        };
+        if let (Some(warn), None) = (&spec.warn_before, rule.max_age) {
+            self.error(warn, "warnBefore needs maxAge: it warns of keys about to reach maxAge");
+        }
+        if let (Some(warn_text), Some(warn), Some(max_age)) = (&spec.warn_before, rule.warn_before, rule.max_age) {
+            if warn >= max_age {
+                self.error(warn_text, "warnBefore must be shorter than maxAge");
+            }
+        }
+        rule
+    }
+
+    fn oidc_providers(&mut self, spec: OidcProvidersSpec) -> OidcProvidersRule {
+        let allowed_issuers = spec
+            .allowed_issuers
+            .iter()
+            .filter_map(|pattern| IssuerPattern::parse(pattern.value()).map_err(|m| self.error(pattern, m)).ok())
+            .collect();
+        OidcProvidersRule {
+            allowed_issuers,
+            allowed_audiences: spec.allowed_audiences.map(BTreeSet::from_iter),
+            action: spec.action,
+        }
+    }
+
+    fn cloudtrail(&mut self, spec: CloudTrailSpec) -> CloudTrailRule {
+        for name in &spec.trails {
+            if name.value().trim().is_empty() {
+                self.error(name, "a trail name cannot be empty");
+            }
+        }
+        CloudTrailRule {
+            require_logging: spec.require_logging,
+            trails: spec.trails.iter().map(|t| t.value().clone()).collect(),
+            action: spec.action,
+        }
+    }
+
+    fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
+        let spec = located.value();
+        let selector = match (&spec.users, &spec.tag) {
+            (Some(users), None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
+            (None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
+            _ => {
+                self.error(located, "an exemption names either `users` (a non-empty list) or a `tag`, not both");
+                None
+            }
+        };
+        let reason = match &spec.reason {
+            Some(reason) if !reason.value().trim().is_empty() => reason.value().clone(),
+            Some(reason) => {
+                self.error(reason, "an exemption's reason cannot be empty");
+                String::new()
+            }
+            None => {
+                self.error(located, "an exemption needs a `reason`, so the next reader knows why it exists");
+                String::new()
+            }
+        };
+        let rules = spec.rules.as_ref().map(|rules| rules.iter().filter_map(|r| self.rule(r)).collect());
+        let expires = spec.expires.as_ref().and_then(|date| self.expiry(date));
+        Some(Exemption { selector: selector?, rules, reason, expires })
+    }
+
+    fn rule(&mut self, name: &Located<String>) -> Option<Rule> {
+        let found = Rule::ALL.into_iter().find(|rule| rule.id() == name.value());
+        if found.is_none() {
+            let known: Vec<_> = Rule::ALL.iter().map(|r| r.id()).collect();
+            self.error(name, format_args!("unknown rule `{}`, expected one of {}", name.value(), known.join(", ")));
+        }
+        found
+    }
+
+    /// An exemption holds through its expiry day, so it ends at the next midnight UTC.
+    fn expiry(&mut self, date: &Located<String>) -> Option<chrono::DateTime<chrono::Utc>> {
+        match NaiveDate::parse_from_str(date.value(), "%Y-%m-%d") {
+            Ok(day) => day.succ_opt().and_then(|next| next.and_hms_opt(0, 0, 0)).map(|midnight| midnight.and_utc()),
+            Err(_) => {
+                self.error(date, format_args!("invalid date `{}`: write it as YYYY-MM-DD", date.value()));
+                None
+            }
+        }
+    }
+}
