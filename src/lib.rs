@@ -8,5 +8,6 @@ pub use policy::*;
 mod aws;
 mod error;
 mod observe;
+mod plan;
 pub use aws::Clients;
 pub use error::Error;

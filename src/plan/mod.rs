@@ -1,0 +1,148 @@
+//! The decision: `plan(policy, observed, now)` is pure, so every rule is
+//! table-tested and dry-run is only a matter of not executing the result.
+
+mod access_keys;
+mod action;
+mod cloudtrail;
+mod exempt;
+mod mfa;
+mod oidc_providers;
+mod password_policy;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use action::{Action, Resource};
+
+use crate::observe::{Observed, User};
+use crate::policy::{Mode, Policy, Rule};
+
+/// Plain data: printable as JSON, and all the executor needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub mode: Mode,
+    pub findings: Vec<Finding>,
+    /// The earliest moment something now compliant will violate, or an
+    /// exemption in use will lapse: when to look again.
+    pub next_deadline: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub rule: Rule,
+    pub resource: Resource,
+    pub severity: Severity,
+    pub action: Action,
+    pub reason: String,
+    /// The exemption's reason, when one covers this finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt: Option<String>,
+    /// The resource as observed, so the audit log keeps what a change replaced.
+    pub before: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Out of spec now.
+    Violation,
+    /// In spec, but will not be for long (`warnBefore`); never drift.
+    Warning,
+}
+
+impl Finding {
+    /// Out of spec and not exempt: what exit codes and alerts count.
+    pub fn is_drift(&self) -> bool {
+        self.severity == Severity::Violation && self.exempt.is_none()
+    }
+
+    /// Drift that an action can fix.
+    pub fn is_actionable(&self) -> bool {
+        self.is_drift() && self.action != Action::Report
+    }
+}
+
+impl Plan {
+    pub fn in_spec(&self) -> bool {
+        !self.findings.iter().any(Finding::is_drift)
+    }
+}
+
+pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
+    let mut draft = Draft { now, findings: Vec::new(), deadlines: Vec::new() };
+    if let (Some(desired), Some(current)) = (&policy.password_policy, &observed.password_policy) {
+        password_policy::evaluate(desired, current, &mut draft);
+    }
+    if let Some(rule) = &policy.mfa {
+        mfa::evaluate(rule, observed, &mut draft);
+    }
+    if let Some(rule) = &policy.access_keys {
+        for user in &observed.users {
+            access_keys::evaluate(rule, user, &mut draft);
+        }
+    }
+    if let (Some(rule), Some(providers)) = (&policy.oidc_providers, &observed.oidc_providers) {
+        oidc_providers::evaluate(rule, providers, &mut draft);
+    }
+    if let (Some(rule), Some(trails)) = (&policy.cloudtrail, &observed.trails) {
+        cloudtrail::evaluate(rule, trails, &mut draft);
+    }
+    exempt::apply(&policy.exemptions, observed, &mut draft);
+    draft.findings.sort_by(|a, b| (a.rule, &a.resource, a.action).cmp(&(b.rule, &b.resource, b.action)));
+    Plan { mode: policy.mode, findings: draft.findings, next_deadline: draft.deadlines.into_iter().min() }
+}
+
+/// The users among `report` that the planner would say anything about: they
+/// are the ones worth reading live before a full-scan plan.
+pub fn suspects(policy: &Policy, report: Vec<User>, now: DateTime<Utc>) -> (BTreeSet<String>, Vec<User>) {
+    let observed = Observed { users: report, ..Observed::default() };
+    let suspects = plan(policy, &observed, now)
+        .findings
+        .iter()
+        .filter_map(|finding| finding.resource.user().map(str::to_owned))
+        .collect();
+    (suspects, observed.users)
+}
+
+/// Findings and deadlines as the rules produce them.
+struct Draft {
+    now: DateTime<Utc>,
+    findings: Vec<Finding>,
+    deadlines: Vec<DateTime<Utc>>,
+}
+
+impl Draft {
+    fn violation(&mut self, rule: Rule, resource: Resource, action: Action, reason: String, before: &(impl Serialize + ?Sized)) {
+        self.push(rule, resource, Severity::Violation, action, reason, before);
+    }
+
+    fn warning(&mut self, rule: Rule, resource: Resource, reason: String, before: &(impl Serialize + ?Sized)) {
+        self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
+    }
+
+    fn push(
+        &mut self,
+        rule: Rule,
+        resource: Resource,
+        severity: Severity,
+        action: Action,
+        reason: String,
+        before: &(impl Serialize + ?Sized),
+    ) {
+        let before = serde_json::to_value(before).unwrap_or(serde_json::Value::Null);
+        self.findings.push(Finding { rule, resource, severity, action, reason, exempt: None, before });
+    }
+
+    /// Remembers a future moment at which the state will change on its own.
+    fn deadline(&mut self, at: DateTime<Utc>) {
+        if at > self.now {
+            self.deadlines.push(at);
+        }
+    }
+}
