@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -145,10 +145,9 @@ pub(crate) trait Call<T> {
     fn or_absent(self, operation: &str, absent_code: &str) -> Result<Option<T>, Error>;
 }
 
-impl<T, E, R> Call<T> for Result<T, SdkError<E, R>>
+impl<T, E> Call<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn during(self, operation: &str) -> Result<T, Error> {
         self.map_err(|error| Error::from_sdk(operation, error))

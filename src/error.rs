@@ -1,5 +1,6 @@
 //! The one error type; every variant renders as a single line a person can act on.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -21,16 +22,20 @@ pub enum Error {
     CredentialReportNotReady(u32),
     #[error("the credential report cannot be read: {0}")]
     CredentialReport(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
-    pub(crate) fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> Error
+    pub(crate) fn from_sdk<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = error.code().map(str::to_owned);
-        let message = error.message().map(str::to_owned);
+        let (code, message) = match (&error, error.code()) {
+            (_, Some(code)) => (Some(code.to_owned()), error.message().map(str::to_owned)),
+            (SdkError::ServiceError(context), None) => from_raw(context.raw()),
+            _ => (None, None),
+        };
         match (&error, code) {
             (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => {
                 Error::AccessDenied { permission: operation.to_owned(), message: message.unwrap_or(code) }
@@ -50,6 +55,20 @@ impl Error {
             },
         }
     }
+}
+
+/// The code and message of an error body the SDK could not model, such as
+/// one from a proxy or an emulator, so the message stays one readable line.
+fn from_raw(response: &HttpResponse) -> (Option<String>, Option<String>) {
+    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let element = |name: &str| {
+        let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].trim().to_owned())
+    };
+    let status = response.status().as_u16();
+    let code = element("Code").or_else(|| (status == 403).then(|| "AccessDenied".to_owned()));
+    (code.or_else(|| Some(format!("HTTP {status}"))), element("Message"))
 }
 
 fn is_access_denied(code: &str) -> bool {

@@ -1,0 +1,138 @@
+//! The command line: `check`, `plan`, `apply` and `schema`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::aws::Clients;
+use crate::error::Error;
+use crate::execute::{ChangeBudget, Executor, Outcome};
+use crate::plan::{plan, Plan};
+use crate::policy::Policy;
+use crate::{report, scan};
+
+const DEFAULT_POLICY: &str = "config/policy.yaml";
+
+/// Keeps an AWS account's IAM hygiene at the state a policy file declares.
+///
+/// AWS settings come from the standard environment: the credential chain,
+/// AWS_REGION, and AWS_ENDPOINT_URL to point every client at an emulator.
+#[derive(Debug, Parser)]
+#[command(name = "iam-warden", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a policy file; errors are printed as FILE:LINE:COLUMN: message.
+    Check {
+        #[arg(long, default_value = DEFAULT_POLICY)]
+        policy: PathBuf,
+    },
+    /// Read live state and print findings; exits 2 on drift.
+    Plan {
+        #[arg(long, default_value = DEFAULT_POLICY)]
+        policy: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// One enforcement pass; exits 2 if findings remain afterwards.
+    Apply {
+        #[arg(long, default_value = DEFAULT_POLICY)]
+        policy: PathBuf,
+        /// Decide and log everything, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop changing AWS after this many changes in this pass.
+        #[arg(long, default_value_t = 100)]
+        max_changes: usize,
+    },
+    /// Print the JSON Schema of the policy file.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Exit codes: 0 in spec, 1 error, 2 drift.
+const DRIFT: u8 = 2;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Check { policy } => check(&policy),
+        Command::Plan { policy, output } => plan_command(&policy, output).await,
+        Command::Apply { policy, dry_run, max_changes } => apply(&policy, dry_run, max_changes).await,
+        Command::Schema => {
+            emit(&format!("{:#}\n", Policy::json_schema()));
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::FAILURE
+    })
+}
+
+fn check(path: &Path) -> Result<ExitCode, Error> {
+    let policy = Policy::load(path)?;
+    emit(&format!("{}: valid policy `{}`\n", path.display(), policy.name));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
+    let policy = Policy::load(path)?;
+    let (clients, plan) = observe_and_plan(&policy).await?;
+    match output {
+        Format::Text => emit(&report::plan_table(&plan)),
+        Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
+    }
+    log_requests(&clients);
+    Ok(if plan.in_spec() { ExitCode::SUCCESS } else { ExitCode::from(DRIFT) })
+}
+
+async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
+    let policy = Policy::load(path)?;
+    let now = Utc::now();
+    let clients = Clients::from_env().await;
+    let observed = scan::full_scan(&clients, &policy, now).await?;
+    let plan = plan(&policy, &observed, now);
+    let executor = Executor::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes));
+    let outcomes = executor.execute(&plan, &policy, &observed.caller, None).await;
+    let remaining = plan
+        .findings
+        .iter()
+        .zip(&outcomes)
+        .filter(|(finding, outcome)| finding.is_drift() && !matches!(outcome, Outcome::Applied))
+        .count();
+    emit(&report::apply_table(&plan, &outcomes, remaining));
+    log_requests(&clients);
+    Ok(if remaining == 0 { ExitCode::SUCCESS } else { ExitCode::from(DRIFT) })
+}
+
+async fn observe_and_plan(policy: &Policy) -> Result<(Clients, Plan), Error> {
+    let now = Utc::now();
+    let clients = Clients::from_env().await;
+    let observed = scan::full_scan(&clients, policy, now).await?;
+    Ok((clients, plan(policy, &observed, now)))
+}
+
+/// Writes a command's output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+}
+
+/// The cost of the pass in API calls, for people tuning or budgeting it.
+fn log_requests(clients: &Clients) {
+    let requests = clients.requests();
+    let total: u64 = requests.values().sum();
+    let each: Vec<String> =
+        requests.iter().map(|((service, operation, outcome), n)| format!("{service}:{operation}:{}={n}", outcome.label())).collect();
+    tracing::info!(total, requests = %each.join(" "), "AWS requests");
+}

@@ -1,0 +1,47 @@
+//! The audit log: one JSON line on stderr per decision, with the before-state
+//! of the resource, so any change can be traced and undone by hand.
+
+use std::io::Write;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::Outcome;
+use crate::plan::{Action, Finding, Resource};
+use crate::policy::Rule;
+
+#[derive(Serialize)]
+struct Record<'a> {
+    time: String,
+    log: &'static str,
+    rule: Rule,
+    action: Action,
+    resource: &'a Resource,
+    reason: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    before: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<&'a str>,
+}
+
+pub(super) fn record(finding: &Finding, outcome: &Outcome, event_id: Option<&str>) {
+    let line = Record {
+        time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        log: "audit",
+        rule: finding.rule,
+        action: finding.action,
+        resource: &finding.resource,
+        reason: &finding.reason,
+        outcome: outcome.label(),
+        detail: outcome.detail(finding),
+        before: &finding.before,
+        event_id,
+    };
+    if let Ok(mut text) = serde_json::to_string(&line) {
+        text.push('\n');
+        // One write per line, so concurrent reconciles never interleave a record.
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}

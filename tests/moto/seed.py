@@ -1,0 +1,152 @@
+"""Seeds a moto account for iam-warden's tests, demo and benchmark.
+
+usage: seed.py ENDPOINT drifted          an account that breaks every rule
+       seed.py ENDPOINT compliant N      N users who break none
+       seed.py ENDPOINT runner           an IAM user with an old key, for iam-warden to run as
+       seed.py ENDPOINT quarantine       a console user without MFA, and no quarantine policy yet
+
+Prints a JSON object naming what it made, for the caller to assert on.
+"""
+
+import json
+import sys
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+DENY_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
+                   "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}],
+})
+THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
+
+
+class Account:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name="us-east-1")
+        self.iam = session.client("iam", endpoint_url=endpoint)
+        self.s3 = session.client("s3", endpoint_url=endpoint)
+        self.cloudtrail = session.client("cloudtrail", endpoint_url=endpoint)
+        self.now = datetime.now(timezone.utc)
+
+    def age(self, **body):
+        """Back-dates through the test launcher's endpoint; times are days ago."""
+        for field in ("create_date", "last_used"):
+            if field in body:
+                body[field] = (self.now - timedelta(days=body[field])).isoformat()
+        request = urllib.request.Request(f"{self.endpoint}/_warden_test/age", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request).read()
+
+    def user(self, name, console=False, age_days=None, tags=None):
+        self.iam.create_user(UserName=name, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])
+        if console:
+            self.iam.create_login_profile(UserName=name, Password="Initial-Passw0rd!")
+        if age_days is not None:
+            self.age(user=name, create_date=age_days)
+
+    def key(self, user, age_days, used_days_ago=None, active=True):
+        key_id = self.iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        aged = {"create_date": age_days}
+        if used_days_ago is not None:
+            aged["last_used"] = used_days_ago
+        self.age(access_key_id=key_id, **aged)
+        if not active:
+            self.iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
+        return key_id
+
+    def mfa(self, user):
+        serial = self.iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]["SerialNumber"]
+        self.iam.enable_mfa_device(UserName=user, SerialNumber=serial, AuthenticationCode1="123456",
+                                   AuthenticationCode2="654321")
+
+    def provider(self, url, client_ids, tags=None):
+        return self.iam.create_open_id_connect_provider(
+            Url=f"https://{url}", ClientIDList=client_ids, ThumbprintList=[THUMBPRINT],
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])["OpenIDConnectProviderArn"]
+
+    def trail(self, name, multi_region=True, logging=False):
+        bucket = f"{name}-logs"
+        self.s3.create_bucket(Bucket=bucket)
+        arn = self.cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region)["TrailARN"]
+        if logging:
+            self.cloudtrail.start_logging(Name=name)
+        return arn
+
+
+def drifted(account):
+    """Every rule broken once, next to resources that must be left alone."""
+    made = {"keys": {}, "providers": {}}
+    keys = made["keys"]
+    account.iam.update_account_password_policy(MinimumPasswordLength=8, RequireSymbols=False)
+
+    account.user("alice")
+    keys["alice-old"] = account.key("alice", age_days=120, used_days_ago=1)
+    keys["alice-fresh"] = account.key("alice", age_days=3, used_days_ago=1)
+    account.user("dave")
+    keys["dave-never-used"] = account.key("dave", age_days=60)
+    account.user("erin")
+    keys["erin-inactive-old"] = account.key("erin", age_days=200, active=False)
+    account.user("gina")
+    keys["gina-expiring"] = account.key("gina", age_days=80, used_days_ago=2)
+    account.user("svc-platform", tags={"iam-warden/exempt": "true"})
+    keys["svc-platform-old"] = account.key("svc-platform", age_days=200, used_days_ago=1)
+
+    account.user("bob", console=True, age_days=3)
+    account.user("carol", console=True)
+    account.user("break-glass", console=True, age_days=10)
+    # frank was quarantined by an earlier pass and has since enrolled MFA.
+    account.user("frank", console=True, age_days=10)
+    account.mfa("frank")
+    deny_arn = account.iam.create_policy(PolicyName="iam-warden-deny-without-mfa", Path="/iam-warden/",
+                                         PolicyDocument=DENY_POLICY)["Policy"]["Arn"]
+    account.iam.attach_user_policy(UserName="frank", PolicyArn=deny_arn)
+    made["deny_policy_arn"] = deny_arn
+
+    providers = made["providers"]
+    providers["github"] = account.provider("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    providers["eks"] = account.provider("oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF", ["sts.amazonaws.com"])
+    providers["rogue"] = account.provider("rogue.example.com", ["sts.amazonaws.com"], tags={"owner": "nobody"})
+
+    made["trail"] = account.trail("org-trail", multi_region=True, logging=False)
+    return made
+
+
+def compliant(account, count):
+    """Users a full scan should pass over: fresh keys, console users with MFA."""
+    for n in range(count):
+        name = f"user-{n:05d}"
+        account.user(name, console=(n % 10 == 0))
+        if n % 10 == 0:
+            account.mfa(name)
+        account.iam.create_access_key(UserName=name)
+    return {"users": count}
+
+
+def runner(account):
+    """The identity iam-warden runs as, whose own old key it must not touch."""
+    account.user("warden-runner")
+    created = account.iam.create_access_key(UserName="warden-runner")["AccessKey"]
+    account.age(access_key_id=created["AccessKeyId"], create_date=120, last_used=1)
+    return {"access_key_id": created["AccessKeyId"], "secret_access_key": created["SecretAccessKey"]}
+
+
+def quarantine(account):
+    account.user("bob", console=True, age_days=3)
+    return {}
+
+
+def main():
+    endpoint, scenario, *rest = sys.argv[1:]
+    account = Account(endpoint)
+    scenarios = {"drifted": drifted, "runner": runner, "quarantine": quarantine,
+                 "compliant": lambda a: compliant(a, int(rest[0]))}
+    print(json.dumps(scenarios[scenario](account)))
+
+
+if __name__ == "__main__":
+    main()
