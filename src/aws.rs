@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -33,18 +33,27 @@ impl Clients {
     /// Reads the credential chain, `AWS_REGION` and `AWS_ENDPOINT_URL` as every AWS tool does.
     pub async fn from_env() -> Clients {
         let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
         let requests = Arc::new(RequestCounts::default());
         let counter = CountRequests(requests.clone());
         Clients {
             iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&sdk_config).interceptor(counter.clone()).build(),
+                aws_sdk_iam::config::Builder::from(&sdk_config)
+                    .interceptor(counter.clone())
+                    .build(),
             ),
             cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
-                aws_sdk_cloudtrail::config::Builder::from(&sdk_config).interceptor(counter.clone()).build(),
+                aws_sdk_cloudtrail::config::Builder::from(&sdk_config)
+                    .interceptor(counter.clone())
+                    .build(),
             ),
             sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&sdk_config).interceptor(counter).build(),
+                aws_sdk_sts::config::Builder::from(&sdk_config)
+                    .interceptor(counter)
+                    .build(),
             ),
             sdk_config,
             requests,
@@ -53,7 +62,11 @@ impl Clients {
 
     /// A CloudTrail client for `region`: a trail can be started only from its home region.
     pub fn cloudtrail_in(&self, region: &str) -> aws_sdk_cloudtrail::Client {
-        if self.sdk_config.region().is_some_and(|r| r.as_ref() == region) {
+        if self
+            .sdk_config
+            .region()
+            .is_some_and(|r| r.as_ref() == region)
+        {
             return self.cloudtrail.clone();
         }
         let config = aws_sdk_cloudtrail::config::Builder::from(&self.sdk_config)
@@ -93,11 +106,19 @@ struct RequestCounts(Mutex<BTreeMap<RequestKey, u64>>);
 
 impl RequestCounts {
     fn record(&self, key: RequestKey) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(key).or_default() += 1;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key)
+            .or_default() += 1;
     }
 
     fn snapshot(&self) -> BTreeMap<RequestKey, u64> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -117,7 +138,9 @@ impl Intercept for CountRequests {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(metadata) = cfg.load::<Metadata>() else { return Ok(()) };
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
         let outcome = match context.response() {
             Some(response) if response.status().is_success() => RequestOutcome::Ok,
             Some(response) if is_throttle(response.status().as_u16(), response.body().bytes()) => {
@@ -125,7 +148,11 @@ impl Intercept for CountRequests {
             }
             _ => RequestOutcome::Error,
         };
-        self.0.record((metadata.service().to_ascii_lowercase(), metadata.name().to_owned(), outcome));
+        self.0.record((
+            metadata.service().to_ascii_lowercase(),
+            metadata.name().to_owned(),
+            outcome,
+        ));
         Ok(())
     }
 }
@@ -133,8 +160,18 @@ impl Intercept for CountRequests {
 /// The error body is already buffered when an attempt ends; its code is the
 /// only service-independent sign of throttling.
 fn is_throttle(status: u16, body: Option<&[u8]>) -> bool {
-    const CODES: [&[u8]; 4] = [b"Throttling", b"RequestLimitExceeded", b"TooManyRequests", b"SlowDown"];
-    status == 429 || body.is_some_and(|body| CODES.iter().any(|code| body.windows(code.len()).any(|w| w == *code)))
+    const CODES: [&[u8]; 4] = [
+        b"Throttling",
+        b"RequestLimitExceeded",
+        b"TooManyRequests",
+        b"SlowDown",
+    ];
+    status == 429
+        || body.is_some_and(|body| {
+            CODES
+                .iter()
+                .any(|code| body.windows(code.len()).any(|w| w == *code))
+        })
 }
 
 /// Converts SDK errors at the call site, where the operation is known.

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::{ChangeBudget, Executor, Outcome};
-use crate::plan::{plan, Plan};
+use crate::plan::{Plan, plan};
 use crate::policy::Policy;
 use crate::{report, scan};
 
@@ -68,7 +68,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { policy } => check(&policy),
         Command::Plan { policy, output } => plan_command(&policy, output).await,
-        Command::Apply { policy, dry_run, max_changes } => apply(&policy, dry_run, max_changes).await,
+        Command::Apply {
+            policy,
+            dry_run,
+            max_changes,
+        } => apply(&policy, dry_run, max_changes).await,
         Command::Schema => {
             emit(&format!("{:#}\n", Policy::json_schema()));
             Ok(ExitCode::SUCCESS)
@@ -82,7 +86,11 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 fn check(path: &Path) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    emit(&format!("{}: valid policy `{}`\n", path.display(), policy.name));
+    emit(&format!(
+        "{}: valid policy `{}`\n",
+        path.display(),
+        policy.name
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,7 +102,11 @@ async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
         Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
     }
     log_requests(&clients);
-    Ok(if plan.in_spec() { ExitCode::SUCCESS } else { ExitCode::from(DRIFT) })
+    Ok(if plan.in_spec() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(DRIFT)
+    })
 }
 
 async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
@@ -104,7 +116,9 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
     let observed = scan::full_scan(&clients, &policy, now).await?;
     let plan = plan(&policy, &observed, now);
     let executor = Executor::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes));
-    let outcomes = executor.execute(&plan, &policy, &observed.caller, None).await;
+    let outcomes = executor
+        .execute(&plan, &policy, &observed.caller, None)
+        .await;
     let remaining = plan
         .findings
         .iter()
@@ -113,7 +127,11 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
         .count();
     emit(&report::apply_table(&plan, &outcomes, remaining));
     log_requests(&clients);
-    Ok(if remaining == 0 { ExitCode::SUCCESS } else { ExitCode::from(DRIFT) })
+    Ok(if remaining == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(DRIFT)
+    })
 }
 
 async fn observe_and_plan(policy: &Policy) -> Result<(Clients, Plan), Error> {
@@ -132,7 +150,11 @@ fn emit(text: &str) {
 fn log_requests(clients: &Clients) {
     let requests = clients.requests();
     let total: u64 = requests.values().sum();
-    let each: Vec<String> =
-        requests.iter().map(|((service, operation, outcome), n)| format!("{service}:{operation}:{}={n}", outcome.label())).collect();
+    let each: Vec<String> = requests
+        .iter()
+        .map(|((service, operation, outcome), n)| {
+            format!("{service}:{operation}:{}={n}", outcome.label())
+        })
+        .collect();
     tracing::info!(total, requests = %each.join(" "), "AWS requests");
 }

@@ -12,10 +12,16 @@ pub enum Error {
     #[error("{0}")]
     Policy(#[from] PolicyError),
     /// `permission` is the IAM action that was refused, like `iam:ListUsers`.
-    #[error("access denied for {permission}: grant it to the identity iam-warden runs as (AWS said: {message})")]
+    #[error(
+        "access denied for {permission}: grant it to the identity iam-warden runs as (AWS said: {message})"
+    )]
     AccessDenied { permission: String, message: String },
     #[error("{operation} failed: {code}: {message}")]
-    Aws { operation: String, code: String, message: String },
+    Aws {
+        operation: String,
+        code: String,
+        message: String,
+    },
     #[error("cannot reach AWS for {operation}: {message}")]
     Unreachable { operation: String, message: String },
     #[error("the credential report is not ready after {0} attempts; try again in a minute")]
@@ -38,16 +44,20 @@ impl Error {
         };
         match (&error, code) {
             (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => {
-                Error::AccessDenied { permission: operation.to_owned(), message: message.unwrap_or(code) }
+                Error::AccessDenied {
+                    permission: operation.to_owned(),
+                    message: message.unwrap_or(code),
+                }
             }
             (SdkError::ServiceError(_), Some(code)) => Error::Aws {
                 operation: operation.to_owned(),
                 message: message.unwrap_or_else(|| "no message".to_owned()),
                 code,
             },
-            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => {
-                Error::Unreachable { operation: operation.to_owned(), message: one_line(&DisplayErrorContext(&error)) }
-            }
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => Error::Unreachable {
+                operation: operation.to_owned(),
+                message: one_line(&DisplayErrorContext(&error)),
+            },
             _ => Error::Aws {
                 operation: operation.to_owned(),
                 code: "Unknown".to_owned(),
@@ -60,7 +70,11 @@ impl Error {
 /// The code and message of an error body the SDK could not model, such as
 /// one from a proxy or an emulator, so the message stays one readable line.
 fn from_raw(response: &HttpResponse) -> (Option<String>, Option<String>) {
-    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let body = response
+        .body()
+        .bytes()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
     let element = |name: &str| {
         let start = body.find(&format!("<{name}>"))? + name.len() + 2;
         let end = body[start..].find(&format!("</{name}>"))? + start;
@@ -68,13 +82,22 @@ fn from_raw(response: &HttpResponse) -> (Option<String>, Option<String>) {
     };
     let status = response.status().as_u16();
     let code = element("Code").or_else(|| (status == 403).then(|| "AccessDenied".to_owned()));
-    (code.or_else(|| Some(format!("HTTP {status}"))), element("Message"))
+    (
+        code.or_else(|| Some(format!("HTTP {status}"))),
+        element("Message"),
+    )
 }
 
 fn is_access_denied(code: &str) -> bool {
-    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized")
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized"
+    )
 }
 
 fn one_line(text: &impl std::fmt::Display) -> String {
-    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    text.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -13,11 +13,25 @@ pub fn plan_table(plan: &Plan) -> String {
     if plan.in_spec() {
         text.push_str("In spec.");
     } else {
-        let _ = write!(text, "Drift: {} to change, {} report-only.", count("change"), count("report"));
+        let _ = write!(
+            text,
+            "Drift: {} to change, {} report-only.",
+            count("change"),
+            count("report")
+        );
     }
-    let _ = write!(text, " {} warning(s), {} exempt.", count("warning"), count("exempt"));
+    let _ = write!(
+        text,
+        " {} warning(s), {} exempt.",
+        count("warning"),
+        count("exempt")
+    );
     if let Some(deadline) = plan.next_deadline {
-        let _ = write!(text, " Next deadline: {}.", deadline.format("%Y-%m-%d %H:%M:%S UTC"));
+        let _ = write!(
+            text,
+            " Next deadline: {}.",
+            deadline.format("%Y-%m-%d %H:%M:%S UTC")
+        );
     }
     text.push('\n');
     text
@@ -35,7 +49,11 @@ pub fn apply_table(plan: &Plan, outcomes: &[Outcome], remaining: usize) -> Strin
         count("failed"),
         count("dry_run"),
         count("rate_limited"),
-        if remaining == 0 { "In spec.".to_owned() } else { format!("{remaining} finding(s) remain.") }
+        if remaining == 0 {
+            "In spec.".to_owned()
+        } else {
+            format!("{remaining} finding(s) remain.")
+        }
     );
     text
 }
@@ -61,12 +79,25 @@ fn table(findings: &[Finding], status_title: &str, statuses: &[&str]) -> String 
                 Some(why) => format!("{} (exempt: {why})", f.reason),
                 None => f.reason.clone(),
             };
-            [f.rule.to_string(), f.resource.to_string(), f.action.to_string(), status.to_string(), reason]
+            [
+                f.rule.to_string(),
+                f.resource.to_string(),
+                f.action.to_string(),
+                status.to_string(),
+                reason,
+            ]
         })
         .collect();
     let header = ["RULE", "RESOURCE", "ACTION", status_title, "REASON"].map(str::to_owned);
-    let widths: Vec<usize> =
-        (0..4).map(|col| rows.iter().chain([&header]).map(|row| row[col].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|col| {
+            rows.iter()
+                .chain([&header])
+                .map(|row| row[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut text = String::new();
     for row in [&header].into_iter().chain(&rows) {
         for (col, width) in widths.iter().enumerate() {

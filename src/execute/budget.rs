@@ -15,15 +15,25 @@ pub struct ChangeBudget {
 
 impl ChangeBudget {
     pub fn per_run(limit: usize) -> ChangeBudget {
-        ChangeBudget { limit, window: None, spent: Mutex::default() }
+        ChangeBudget {
+            limit,
+            window: None,
+            spent: Mutex::default(),
+        }
     }
 
     /// Spends one change if any is left.
     pub fn try_spend(&self) -> bool {
         let now = Instant::now();
-        let mut spent = self.spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(window) = self.window {
-            while spent.front().is_some_and(|at| now.duration_since(*at) >= window) {
+            while spent
+                .front()
+                .is_some_and(|at| now.duration_since(*at) >= window)
+            {
                 spent.pop_front();
             }
         }
@@ -42,6 +52,9 @@ mod tests {
     #[test]
     fn a_run_budget_never_refills() {
         let budget = ChangeBudget::per_run(2);
-        assert_eq!([budget.try_spend(), budget.try_spend(), budget.try_spend()], [true, true, false]);
+        assert_eq!(
+            [budget.try_spend(), budget.try_spend(), budget.try_spend()],
+            [true, true, false]
+        );
     }
 }

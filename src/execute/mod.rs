@@ -48,7 +48,9 @@ impl Outcome {
         match self {
             Outcome::Failed(error) => Some(error.to_string()),
             Outcome::Exempt => finding.exempt.clone(),
-            Outcome::Protected => Some("the identity iam-warden runs as is never changed".to_owned()),
+            Outcome::Protected => {
+                Some("the identity iam-warden runs as is never changed".to_owned())
+            }
             _ => None,
         }
     }
@@ -63,19 +65,33 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(clients: Clients, dry_run: bool, budget: ChangeBudget) -> Executor {
-        Executor { clients, dry_run, budget, deny_policy_exists: OnceCell::new() }
+        Executor {
+            clients,
+            dry_run,
+            budget,
+            deny_policy_exists: OnceCell::new(),
+        }
     }
 
     /// Decides and carries out every finding, in order, one audit line each.
     /// The outcomes line up with `plan.findings`.
-    pub async fn execute(&self, plan: &Plan, policy: &Policy, caller: &Caller, event_id: Option<&str>) -> Vec<Outcome> {
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        policy: &Policy,
+        caller: &Caller,
+        event_id: Option<&str>,
+    ) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(plan.findings.len());
         for finding in &plan.findings {
             let outcome = if finding.exempt.is_some() {
                 Outcome::Exempt
             } else if !finding.is_actionable() {
                 Outcome::Reported
-            } else if caller.user_name().is_some_and(|me| finding.resource.user() == Some(me)) {
+            } else if caller
+                .user_name()
+                .is_some_and(|me| finding.resource.user() == Some(me))
+            {
                 Outcome::Protected
             } else if self.dry_run || plan.mode == Mode::Audit {
                 Outcome::DryRun
@@ -94,11 +110,18 @@ impl Executor {
     }
 
     /// Each change is idempotent: a resource already gone counts as done.
-    async fn apply(&self, finding: &Finding, policy: &Policy, caller: &Caller) -> Result<(), Error> {
+    async fn apply(
+        &self,
+        finding: &Finding,
+        policy: &Policy,
+        caller: &Caller,
+    ) -> Result<(), Error> {
         let iam = &self.clients.iam;
         match (finding.action, &finding.resource) {
             (Action::UpdatePasswordPolicy, _) => {
-                let Some(desired) = &policy.password_policy else { return Err(mismatch(finding)) };
+                let Some(desired) = &policy.password_policy else {
+                    return Err(mismatch(finding));
+                };
                 let number = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
                 iam.update_account_password_policy()
                     .minimum_password_length(number(desired.minimum_length))
@@ -116,12 +139,24 @@ impl Executor {
             }
             (Action::AttachDenyPolicy, Resource::User { name }) => {
                 let arn = caller.deny_policy_arn();
-                self.deny_policy_exists.get_or_try_init(|| self.create_deny_policy(&arn)).await?;
-                iam.attach_user_policy().user_name(name).policy_arn(&arn).send().await.during("iam:AttachUserPolicy")?;
+                self.deny_policy_exists
+                    .get_or_try_init(|| self.create_deny_policy(&arn))
+                    .await?;
+                iam.attach_user_policy()
+                    .user_name(name)
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .during("iam:AttachUserPolicy")?;
             }
             (Action::DetachDenyPolicy, Resource::User { name }) => {
                 let arn = caller.deny_policy_arn();
-                let detach = iam.detach_user_policy().user_name(name).policy_arn(arn).send().await;
+                let detach = iam
+                    .detach_user_policy()
+                    .user_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await;
                 detach.or_absent("iam:DetachUserPolicy", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteLoginProfile, Resource::User { name }) => {
@@ -129,20 +164,48 @@ impl Executor {
                 delete.or_absent("iam:DeleteLoginProfile", NO_SUCH_ENTITY)?;
             }
             (Action::DeactivateAccessKey, Resource::AccessKey { user, id }) => {
-                let update = iam.update_access_key().user_name(user).access_key_id(id).status(StatusType::Inactive);
-                update.send().await.or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)?;
+                let update = iam
+                    .update_access_key()
+                    .user_name(user)
+                    .access_key_id(id)
+                    .status(StatusType::Inactive);
+                update
+                    .send()
+                    .await
+                    .or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteAccessKey, Resource::AccessKey { user, id }) => {
-                let delete = iam.delete_access_key().user_name(user).access_key_id(id).send().await;
+                let delete = iam
+                    .delete_access_key()
+                    .user_name(user)
+                    .access_key_id(id)
+                    .send()
+                    .await;
                 delete.or_absent("iam:DeleteAccessKey", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteOidcProvider, Resource::OidcProvider { arn, .. }) => {
-                let delete = iam.delete_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await;
+                let delete = iam
+                    .delete_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .send()
+                    .await;
                 delete.or_absent("iam:DeleteOpenIDConnectProvider", NO_SUCH_ENTITY)?;
             }
-            (Action::StartLogging, Resource::Trail { arn: Some(arn), region: Some(region), .. }) => {
+            (
+                Action::StartLogging,
+                Resource::Trail {
+                    arn: Some(arn),
+                    region: Some(region),
+                    ..
+                },
+            ) => {
                 let client = self.clients.cloudtrail_in(region);
-                client.start_logging().name(arn).send().await.during("cloudtrail:StartLogging")?;
+                client
+                    .start_logging()
+                    .name(arn)
+                    .send()
+                    .await
+                    .during("cloudtrail:StartLogging")?;
             }
             _ => return Err(mismatch(finding)),
         }
@@ -152,14 +215,23 @@ impl Executor {
     /// Creates the quarantine policy unless it is there already.
     async fn create_deny_policy(&self, arn: &str) -> Result<(), Error> {
         let iam = &self.clients.iam;
-        if iam.get_policy().policy_arn(arn).send().await.or_absent("iam:GetPolicy", NO_SUCH_ENTITY)?.is_some() {
+        if iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .or_absent("iam:GetPolicy", NO_SUCH_ENTITY)?
+            .is_some()
+        {
             return Ok(());
         }
         let create = iam
             .create_policy()
             .policy_name(DENY_POLICY_NAME)
             .path(DENY_POLICY_PATH)
-            .description("iam-warden: denies everything but MFA enrolment until the user signs in with MFA")
+            .description(
+                "iam-warden: denies everything but MFA enrolment until the user signs in with MFA",
+            )
             .policy_document(DENY_POLICY_DOCUMENT)
             .send()
             .await;
@@ -171,5 +243,8 @@ impl Executor {
 
 /// The planner paired an action with a resource it cannot act on: a bug, reported, never guessed around.
 fn mismatch(finding: &Finding) -> Error {
-    Error::Internal(format!("action {} cannot apply to {}", finding.action, finding.resource))
+    Error::Internal(format!(
+        "action {} cannot apply to {}",
+        finding.action, finding.resource
+    ))
 }

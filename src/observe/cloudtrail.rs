@@ -8,7 +8,12 @@ use crate::aws::{Call, Clients};
 use crate::error::Error;
 
 pub(crate) async fn trails(clients: &Clients) -> Result<Vec<Trail>, Error> {
-    let described = clients.cloudtrail.describe_trails().send().await.during("cloudtrail:DescribeTrails")?;
+    let described = clients
+        .cloudtrail
+        .describe_trails()
+        .send()
+        .await
+        .during("cloudtrail:DescribeTrails")?;
     let reads = described.trail_list().iter().filter_map(|trail| {
         let name = trail.name()?.to_owned();
         let arn = trail.trail_arn().unwrap_or(&name).to_owned();
@@ -17,8 +22,22 @@ pub(crate) async fn trails(clients: &Clients) -> Result<Vec<Trail>, Error> {
         Some(async move {
             let client = clients.cloudtrail_in(&home_region);
             let (status, selectors) = tokio::try_join!(
-                async { client.get_trail_status().name(&arn).send().await.during("cloudtrail:GetTrailStatus") },
-                async { client.get_event_selectors().trail_name(&arn).send().await.during("cloudtrail:GetEventSelectors") },
+                async {
+                    client
+                        .get_trail_status()
+                        .name(&arn)
+                        .send()
+                        .await
+                        .during("cloudtrail:GetTrailStatus")
+                },
+                async {
+                    client
+                        .get_event_selectors()
+                        .trail_name(&arn)
+                        .send()
+                        .await
+                        .during("cloudtrail:GetEventSelectors")
+                },
             )?;
             let basic = selectors.event_selectors();
             let advanced = selectors.advanced_event_selectors();

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_iam::types::ReportStateType;
 use aws_sdk_iam::Client;
+use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
 use super::{AccessKey, LoginProfile, Source, User};
@@ -15,12 +15,26 @@ use crate::error::Error;
 
 const GENERATE_ATTEMPTS: u32 = 20;
 
-pub(crate) async fn credential_report(iam: &Client, deny_policy_users: &BTreeSet<String>) -> Result<Vec<User>, Error> {
+pub(crate) async fn credential_report(
+    iam: &Client,
+    deny_policy_users: &BTreeSet<String>,
+) -> Result<Vec<User>, Error> {
     for attempt in 1..=GENERATE_ATTEMPTS {
-        let state = iam.generate_credential_report().send().await.during("iam:GenerateCredentialReport")?;
+        let state = iam
+            .generate_credential_report()
+            .send()
+            .await
+            .during("iam:GenerateCredentialReport")?;
         if state.state() == Some(&ReportStateType::Complete) {
-            let report = iam.get_credential_report().send().await.during("iam:GetCredentialReport")?;
-            let content = report.content().map(|blob| blob.as_ref()).unwrap_or_default();
+            let report = iam
+                .get_credential_report()
+                .send()
+                .await
+                .during("iam:GetCredentialReport")?;
+            let content = report
+                .content()
+                .map(|blob| blob.as_ref())
+                .unwrap_or_default();
             return parse(content, deny_policy_users);
         }
         tokio::time::sleep(Duration::from_millis(250) * attempt).await;
@@ -43,7 +57,9 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
             continue;
         }
         let Some(created) = timestamp(field("user_creation_time")) else {
-            return Err(Error::CredentialReport(format!("user {name} has no user_creation_time")));
+            return Err(Error::CredentialReport(format!(
+                "user {name} has no user_creation_time"
+            )));
         };
         let access_keys = (1..=2)
             .filter_map(|n| {
@@ -62,7 +78,8 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
             tags: BTreeMap::new(),
             // The profile's own creation time is not in the report; the user's
             // is earlier or equal, so a grace period never ends later than it should.
-            login_profile: (field("password_enabled") == "true").then_some(LoginProfile { created }),
+            login_profile: (field("password_enabled") == "true")
+                .then_some(LoginProfile { created }),
             mfa_devices: usize::from(field("mfa_active") == "true"),
             access_keys,
             deny_policy_attached: deny_policy_users.contains(name),
@@ -74,7 +91,9 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
 
 /// `N/A`, `no_information` and `not_supported` all mean "no time".
 fn timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -94,23 +113,39 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
     #[test]
     fn reads_users_keys_and_flags_without_root() {
         let users = parse(REPORT.as_bytes(), &BTreeSet::from(["bob".to_owned()])).unwrap();
-        assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+        assert_eq!(
+            users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            ["alice", "bob"]
+        );
         let alice = &users[0];
-        assert_eq!(alice.login_profile, Some(LoginProfile { created: at("2026-01-02T03:04:05Z") }));
+        assert_eq!(
+            alice.login_profile,
+            Some(LoginProfile {
+                created: at("2026-01-02T03:04:05Z")
+            })
+        );
         assert_eq!(alice.mfa_devices, 0);
         assert!(!alice.deny_policy_attached);
         assert_eq!(alice.access_keys.len(), 2);
         assert!(alice.access_keys[0].active && alice.access_keys[0].last_used.is_none());
         assert!(!alice.access_keys[1].active);
-        assert_eq!(alice.access_keys[1].last_used, Some(at("2026-03-05T00:00:00Z")));
+        assert_eq!(
+            alice.access_keys[1].last_used,
+            Some(at("2026-03-05T00:00:00Z"))
+        );
         let bob = &users[1];
-        assert!(bob.login_profile.is_none() && bob.access_keys.is_empty() && bob.deny_policy_attached);
+        assert!(
+            bob.login_profile.is_none() && bob.access_keys.is_empty() && bob.deny_policy_attached
+        );
         assert_eq!(bob.mfa_devices, 1);
     }
 
     #[test]
     fn rejects_a_row_without_creation_time() {
         let broken = "user,arn,user_creation_time\ncarol,arn:x,N/A\n";
-        assert!(matches!(parse(broken.as_bytes(), &BTreeSet::new()), Err(Error::CredentialReport(_))));
+        assert!(matches!(
+            parse(broken.as_bytes(), &BTreeSet::new()),
+            Err(Error::CredentialReport(_))
+        ));
     }
 }

@@ -2,11 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_iam::types::{EntityType, StatusType, SummaryKeyType};
 use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{EntityType, StatusType, SummaryKeyType};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{tag_map, to_utc, AccessKey, Caller, LoginProfile, Observation, OidcProvider, Source, User, DENY_POLICY_PATH};
+use super::{
+    AccessKey, Caller, DENY_POLICY_PATH, LoginProfile, Observation, OidcProvider, Source, User,
+    tag_map, to_utc,
+};
 use crate::aws::Call;
 use crate::error::Error;
 use crate::policy::PasswordPolicy;
@@ -18,7 +21,11 @@ const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 const USER_READS_IN_FLIGHT: usize = 8;
 
 pub(crate) async fn caller(sts: &aws_sdk_sts::Client) -> Result<Caller, Error> {
-    let identity = sts.get_caller_identity().send().await.during("sts:GetCallerIdentity")?;
+    let identity = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .during("sts:GetCallerIdentity")?;
     Ok(Caller {
         account_id: identity.account().unwrap_or_default().to_owned(),
         arn: identity.arn().unwrap_or_default().to_owned(),
@@ -49,8 +56,14 @@ pub(crate) async fn password_policy(iam: &Client) -> Result<Observation<Password
 }
 
 pub(crate) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
-    let summary = iam.get_account_summary().send().await.during("iam:GetAccountSummary")?;
-    let enabled = summary.summary_map().and_then(|map| map.get(&SummaryKeyType::AccountMfaEnabled));
+    let summary = iam
+        .get_account_summary()
+        .send()
+        .await
+        .during("iam:GetAccountSummary")?;
+    let enabled = summary
+        .summary_map()
+        .and_then(|map| map.get(&SummaryKeyType::AccountMfaEnabled));
     Ok(enabled.is_some_and(|n| *n > 0))
 }
 
@@ -71,8 +84,15 @@ pub(crate) async fn users(
 }
 
 async fn user(iam: &Client, name: String, deny_policy_arn: &str) -> Result<Option<User>, Error> {
-    let found = iam.get_user().user_name(&name).send().await.or_absent("iam:GetUser", NO_SUCH_ENTITY)?;
-    let Some(user) = found.as_ref().and_then(|output| output.user()) else { return Ok(None) };
+    let found = iam
+        .get_user()
+        .user_name(&name)
+        .send()
+        .await
+        .or_absent("iam:GetUser", NO_SUCH_ENTITY)?;
+    let Some(user) = found.as_ref().and_then(|output| output.user()) else {
+        return Ok(None);
+    };
     let (login_profile, mfa_devices, access_keys, deny_policy_attached) = tokio::try_join!(
         login_profile(iam, &name),
         mfa_device_count(iam, &name),
@@ -93,11 +113,18 @@ async fn user(iam: &Client, name: String, deny_policy_arn: &str) -> Result<Optio
 }
 
 async fn login_profile(iam: &Client, user: &str) -> Result<Option<LoginProfile>, Error> {
-    let output = iam.get_login_profile().user_name(user).send().await.or_absent("iam:GetLoginProfile", NO_SUCH_ENTITY)?;
+    let output = iam
+        .get_login_profile()
+        .user_name(user)
+        .send()
+        .await
+        .or_absent("iam:GetLoginProfile", NO_SUCH_ENTITY)?;
     Ok(output
         .as_ref()
         .and_then(|o| o.login_profile())
-        .map(|profile| LoginProfile { created: to_utc(profile.create_date()) }))
+        .map(|profile| LoginProfile {
+            created: to_utc(profile.create_date()),
+        }))
 }
 
 async fn mfa_device_count(iam: &Client, user: &str) -> Result<usize, Error> {
@@ -137,7 +164,12 @@ async fn access_keys(iam: &Client, user: &str) -> Result<Vec<AccessKey>, Error> 
                 .access_key_last_used()
                 .and_then(|used| used.last_used_date())
                 .map(to_utc);
-            Ok::<_, Error>(AccessKey { id, active, created, last_used })
+            Ok::<_, Error>(AccessKey {
+                id,
+                active,
+                created,
+                last_used,
+            })
         })
     });
     let mut keys = futures::future::try_join_all(reads).await?;
@@ -156,11 +188,16 @@ async fn has_attached(iam: &Client, user: &str, policy_arn: &str) -> Result<bool
         .try_collect()
         .await
         .during("iam:ListAttachedUserPolicies")?;
-    Ok(attached.iter().any(|policy| policy.policy_arn() == Some(policy_arn)))
+    Ok(attached
+        .iter()
+        .any(|policy| policy.policy_arn() == Some(policy_arn)))
 }
 
 /// Users the quarantine policy is attached to, in one call for the whole account.
-pub(crate) async fn deny_policy_users(iam: &Client, policy_arn: &str) -> Result<BTreeSet<String>, Error> {
+pub(crate) async fn deny_policy_users(
+    iam: &Client,
+    policy_arn: &str,
+) -> Result<BTreeSet<String>, Error> {
     let mut users = BTreeSet::new();
     let mut pages = iam
         .list_entities_for_policy()
@@ -169,15 +206,29 @@ pub(crate) async fn deny_policy_users(iam: &Client, policy_arn: &str) -> Result<
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let Some(page) = page.or_absent("iam:ListEntitiesForPolicy", NO_SUCH_ENTITY)? else { break };
-        users.extend(page.policy_users().iter().filter_map(|u| u.user_name().map(str::to_owned)));
+        let Some(page) = page.or_absent("iam:ListEntitiesForPolicy", NO_SUCH_ENTITY)? else {
+            break;
+        };
+        users.extend(
+            page.policy_users()
+                .iter()
+                .filter_map(|u| u.user_name().map(str::to_owned)),
+        );
     }
     Ok(users)
 }
 
 pub(crate) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Error> {
-    let listed = iam.list_open_id_connect_providers().send().await.during("iam:ListOpenIDConnectProviders")?;
-    let reads = listed.open_id_connect_provider_list().iter().filter_map(|p| p.arn()).map(|arn| oidc_provider(iam, arn));
+    let listed = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .during("iam:ListOpenIDConnectProviders")?;
+    let reads = listed
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .map(|arn| oidc_provider(iam, arn));
     let found = futures::future::try_join_all(reads).await?;
     Ok(found.into_iter().flatten().collect())
 }

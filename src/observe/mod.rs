@@ -54,11 +54,19 @@ impl Caller {
     }
 
     fn partition(&self) -> &str {
-        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+        self.arn
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
     }
 
     pub fn deny_policy_arn(&self) -> String {
-        format!("arn:{}:iam::{}:policy{DENY_POLICY_PATH}{DENY_POLICY_NAME}", self.partition(), self.account_id)
+        format!(
+            "arn:{}:iam::{}:policy{DENY_POLICY_PATH}{DENY_POLICY_NAME}",
+            self.partition(),
+            self.account_id
+        )
     }
 }
 
@@ -129,5 +137,7 @@ fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
 }
 
 fn tag_map<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
-    tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    tags.into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }

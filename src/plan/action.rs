@@ -52,11 +52,23 @@ pub enum Resource {
     /// The account itself: its root user, or its trails as a whole.
     Account,
     PasswordPolicy,
-    User { name: String },
-    AccessKey { user: String, id: String },
-    OidcProvider { arn: String, url: String },
+    User {
+        name: String,
+    },
+    AccessKey {
+        user: String,
+        id: String,
+    },
+    OidcProvider {
+        arn: String,
+        url: String,
+    },
     /// `arn` and `region` are `None` for a trail that does not exist.
-    Trail { name: String, arn: Option<String>, region: Option<String> },
+    Trail {
+        name: String,
+        arn: Option<String>,
+        region: Option<String>,
+    },
 }
 
 impl Resource {

@@ -8,19 +8,43 @@ use crate::observe::Trail;
 use crate::policy::{CloudTrailRule, Rule, TrailAction};
 
 pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draft) {
-    let fix = if rule.action == TrailAction::StartLogging { Action::StartLogging } else { Action::Report };
-    let resource = |t: &Trail| Resource::Trail { name: t.name.clone(), arn: Some(t.arn.clone()), region: Some(t.home_region.clone()) };
+    let fix = if rule.action == TrailAction::StartLogging {
+        Action::StartLogging
+    } else {
+        Action::Report
+    };
+    let resource = |t: &Trail| Resource::Trail {
+        name: t.name.clone(),
+        arn: Some(t.arn.clone()),
+        region: Some(t.home_region.clone()),
+    };
     let mut named_stopped = BTreeSet::new();
     for name in &rule.trails {
         match trails.iter().find(|t| &t.name == name || &t.arn == name) {
             None => {
-                let missing = Resource::Trail { name: name.clone(), arn: None, region: None };
+                let missing = Resource::Trail {
+                    name: name.clone(),
+                    arn: None,
+                    region: None,
+                };
                 let reason = "trail does not exist; iam-warden does not create trails".to_owned();
-                draft.violation(Rule::Cloudtrail, missing, Action::Report, reason, &serde_json::Value::Null);
+                draft.violation(
+                    Rule::Cloudtrail,
+                    missing,
+                    Action::Report,
+                    reason,
+                    &serde_json::Value::Null,
+                );
             }
             Some(trail) if !trail.logging => {
                 named_stopped.insert(trail.arn.as_str());
-                draft.violation(Rule::Cloudtrail, resource(trail), fix, "trail is not logging".to_owned(), trail);
+                draft.violation(
+                    Rule::Cloudtrail,
+                    resource(trail),
+                    fix,
+                    "trail is not logging".to_owned(),
+                    trail,
+                );
             }
             Some(_) => {}
         }
@@ -30,17 +54,28 @@ pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draf
     }
     let qualifies = |t: &&Trail| t.multi_region && t.management_events;
     // A named trail found stopped above already carries the fix for this requirement.
-    if trails.iter().filter(qualifies).any(|t| t.logging || named_stopped.contains(t.arn.as_str())) {
+    if trails
+        .iter()
+        .filter(qualifies)
+        .any(|t| t.logging || named_stopped.contains(t.arn.as_str()))
+    {
         return;
     }
     match trails.iter().find(qualifies) {
         Some(stopped) => {
-            let reason = "no multi-region trail is logging management events; this one is stopped".to_owned();
+            let reason = "no multi-region trail is logging management events; this one is stopped"
+                .to_owned();
             draft.violation(Rule::Cloudtrail, resource(stopped), fix, reason, stopped);
         }
         None => {
             let reason = "no multi-region trail logs management events; create one".to_owned();
-            draft.violation(Rule::Cloudtrail, Resource::Account, Action::Report, reason, trails);
+            draft.violation(
+                Rule::Cloudtrail,
+                Resource::Account,
+                Action::Report,
+                reason,
+                trails,
+            );
         }
     }
 }

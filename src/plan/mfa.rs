@@ -8,16 +8,37 @@ use crate::policy::{MfaAction, MfaRule, Rule};
 pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
     if rule.require_for_root && observed.root_mfa_enabled == Some(false) {
         let reason = "the root user has no MFA device; add one in the console".to_owned();
-        draft.violation(Rule::Mfa, Resource::Account, Action::Report, reason, &observed.caller.account_id);
+        draft.violation(
+            Rule::Mfa,
+            Resource::Account,
+            Action::Report,
+            reason,
+            &observed.caller.account_id,
+        );
     }
     for user in &observed.users {
-        let resource = || Resource::User { name: user.name.clone() };
-        let profile = user.login_profile.as_ref().filter(|_| rule.require_for_console_users && user.mfa_devices == 0);
+        let resource = || Resource::User {
+            name: user.name.clone(),
+        };
+        let profile = user
+            .login_profile
+            .as_ref()
+            .filter(|_| rule.require_for_console_users && user.mfa_devices == 0);
         let Some(profile) = profile else {
             if user.deny_policy_attached {
-                let reason = if user.login_profile.is_none() { "has no console password" } else { "now has MFA" };
+                let reason = if user.login_profile.is_none() {
+                    "has no console password"
+                } else {
+                    "now has MFA"
+                };
                 let reason = format!("{reason}: lift the quarantine");
-                draft.violation(Rule::Mfa, resource(), Action::DetachDenyPolicy, reason, user);
+                draft.violation(
+                    Rule::Mfa,
+                    resource(),
+                    Action::DetachDenyPolicy,
+                    reason,
+                    user,
+                );
             }
             continue;
         };
@@ -33,7 +54,10 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
             MfaAction::DenyUntilMfa => Action::AttachDenyPolicy,
             MfaAction::DisableConsole => Action::DeleteLoginProfile,
         };
-        let reason = format!("console user without MFA since {}", grace_ends.format("%Y-%m-%d %H:%M UTC"));
+        let reason = format!(
+            "console user without MFA since {}",
+            grace_ends.format("%Y-%m-%d %H:%M UTC")
+        );
         draft.violation(Rule::Mfa, resource(), action, reason, user);
     }
 }

@@ -75,7 +75,11 @@ impl Plan {
 }
 
 pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
-    let mut draft = Draft { now, findings: Vec::new(), deadlines: Vec::new() };
+    let mut draft = Draft {
+        now,
+        findings: Vec::new(),
+        deadlines: Vec::new(),
+    };
     if let (Some(desired), Some(current)) = (&policy.password_policy, &observed.password_policy) {
         password_policy::evaluate(desired, current, &mut draft);
     }
@@ -94,14 +98,27 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
         cloudtrail::evaluate(rule, trails, &mut draft);
     }
     exempt::apply(&policy.exemptions, observed, &mut draft);
-    draft.findings.sort_by(|a, b| (a.rule, &a.resource, a.action).cmp(&(b.rule, &b.resource, b.action)));
-    Plan { mode: policy.mode, findings: draft.findings, next_deadline: draft.deadlines.into_iter().min() }
+    draft
+        .findings
+        .sort_by(|a, b| (a.rule, &a.resource, a.action).cmp(&(b.rule, &b.resource, b.action)));
+    Plan {
+        mode: policy.mode,
+        findings: draft.findings,
+        next_deadline: draft.deadlines.into_iter().min(),
+    }
 }
 
 /// The users among `report` that the planner would say anything about: they
 /// are the ones worth reading live before a full-scan plan.
-pub fn suspects(policy: &Policy, report: Vec<User>, now: DateTime<Utc>) -> (BTreeSet<String>, Vec<User>) {
-    let observed = Observed { users: report, ..Observed::default() };
+pub fn suspects(
+    policy: &Policy,
+    report: Vec<User>,
+    now: DateTime<Utc>,
+) -> (BTreeSet<String>, Vec<User>) {
+    let observed = Observed {
+        users: report,
+        ..Observed::default()
+    };
     let suspects = plan(policy, &observed, now)
         .findings
         .iter()
@@ -118,12 +135,32 @@ struct Draft {
 }
 
 impl Draft {
-    fn violation(&mut self, rule: Rule, resource: Resource, action: Action, reason: String, before: &(impl Serialize + ?Sized)) {
+    fn violation(
+        &mut self,
+        rule: Rule,
+        resource: Resource,
+        action: Action,
+        reason: String,
+        before: &(impl Serialize + ?Sized),
+    ) {
         self.push(rule, resource, Severity::Violation, action, reason, before);
     }
 
-    fn warning(&mut self, rule: Rule, resource: Resource, reason: String, before: &(impl Serialize + ?Sized)) {
-        self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
+    fn warning(
+        &mut self,
+        rule: Rule,
+        resource: Resource,
+        reason: String,
+        before: &(impl Serialize + ?Sized),
+    ) {
+        self.push(
+            rule,
+            resource,
+            Severity::Warning,
+            Action::Report,
+            reason,
+            before,
+        );
     }
 
     fn push(
@@ -136,7 +173,15 @@ impl Draft {
         before: &(impl Serialize + ?Sized),
     ) {
         let before = serde_json::to_value(before).unwrap_or(serde_json::Value::Null);
-        self.findings.push(Finding { rule, resource, severity, action, reason, exempt: None, before });
+        self.findings.push(Finding {
+            rule,
+            resource,
+            severity,
+            action,
+            reason,
+            exempt: None,
+            before,
+        });
     }
 
     /// Remembers a future moment at which the state will change on its own.

@@ -25,10 +25,17 @@ impl IssuerPattern {
         if labels.iter().chain(&segments).any(partial_wildcard) {
             return bad("`*` must stand alone for a whole DNS label or path segment");
         }
-        if labels.iter().any(|l| l.contains(|c: char| c.is_whitespace() || c == ':')) {
+        if labels
+            .iter()
+            .any(|l| l.contains(|c: char| c.is_whitespace() || c == ':'))
+        {
             return bad("the host may hold only DNS labels");
         }
-        Ok(Self { text: text.to_owned(), labels, segments })
+        Ok(Self {
+            text: text.to_owned(),
+            labels,
+            segments,
+        })
     }
 
     /// `url` is a provider URL as IAM returns it, with or without `https://`.
@@ -36,7 +43,10 @@ impl IssuerPattern {
         let (labels, segments) = split(url);
         fn same(pattern: &[String], actual: &[String]) -> bool {
             pattern.len() == actual.len()
-                && pattern.iter().zip(actual).all(|(p, a)| (p == "*" && !a.is_empty()) || p == a)
+                && pattern
+                    .iter()
+                    .zip(actual)
+                    .all(|(p, a)| (p == "*" && !a.is_empty()) || p == a)
         }
         same(&self.labels, &labels) && same(&self.segments, &segments)
     }
@@ -51,7 +61,11 @@ fn split(url: &str) -> (Vec<String>, Vec<String>) {
     let url = url.trim_end_matches('/');
     let (host, path) = url.split_once('/').unwrap_or((url, ""));
     let labels = host.split('.').map(str::to_ascii_lowercase).collect();
-    let segments = if path.is_empty() { Vec::new() } else { path.split('/').map(str::to_owned).collect() };
+    let segments = if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').map(str::to_owned).collect()
+    };
     (labels, segments)
 }
 
@@ -77,28 +91,65 @@ mod tests {
 
     #[test]
     fn exact_host_matches_with_or_without_scheme_and_case() {
-        assert!(matches("token.actions.githubusercontent.com", "token.actions.githubusercontent.com"));
-        assert!(matches("token.actions.githubusercontent.com", "https://Token.Actions.GithubUserContent.com/"));
-        assert!(matches("https://token.actions.githubusercontent.com", "token.actions.githubusercontent.com"));
-        assert!(!matches("token.actions.githubusercontent.com", "evil.actions.githubusercontent.com"));
+        assert!(matches(
+            "token.actions.githubusercontent.com",
+            "token.actions.githubusercontent.com"
+        ));
+        assert!(matches(
+            "token.actions.githubusercontent.com",
+            "https://Token.Actions.GithubUserContent.com/"
+        ));
+        assert!(matches(
+            "https://token.actions.githubusercontent.com",
+            "token.actions.githubusercontent.com"
+        ));
+        assert!(!matches(
+            "token.actions.githubusercontent.com",
+            "evil.actions.githubusercontent.com"
+        ));
     }
 
     #[test]
     fn star_is_one_label_or_one_segment() {
         let eks = "oidc.eks.*.amazonaws.com/id/*";
-        assert!(matches(eks, "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123"));
-        assert!(!matches(eks, "oidc.eks.evil.com.amazonaws.com/id/ABC"), "two labels");
-        assert!(!matches(eks, "oidc.eks.us-east-1.amazonaws.com/id/ABC/extra"), "two segments");
-        assert!(!matches(eks, "oidc.eks.us-east-1.amazonaws.com/id"), "missing segment");
-        assert!(!matches(eks, "oidc.eks.us-east-1.amazonaws.com/ID/ABC"), "paths keep case");
+        assert!(matches(
+            eks,
+            "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123"
+        ));
+        assert!(
+            !matches(eks, "oidc.eks.evil.com.amazonaws.com/id/ABC"),
+            "two labels"
+        );
+        assert!(
+            !matches(eks, "oidc.eks.us-east-1.amazonaws.com/id/ABC/extra"),
+            "two segments"
+        );
+        assert!(
+            !matches(eks, "oidc.eks.us-east-1.amazonaws.com/id"),
+            "missing segment"
+        );
+        assert!(
+            !matches(eks, "oidc.eks.us-east-1.amazonaws.com/ID/ABC"),
+            "paths keep case"
+        );
         assert!(!matches("*.example.com", "example.com"));
     }
 
     #[test]
     fn rejects_malformed_patterns() {
-        for bad in ["oidc.*eks.amazonaws.com", "a..b", "http://x.com", "x.com//id", "ho st.com", ""] {
+        for bad in [
+            "oidc.*eks.amazonaws.com",
+            "a..b",
+            "http://x.com",
+            "x.com//id",
+            "ho st.com",
+            "",
+        ] {
             let error = IssuerPattern::parse(bad).unwrap_err();
-            assert!(error.starts_with("invalid issuer pattern"), "{bad}: {error}");
+            assert!(
+                error.starts_with("invalid issuer pattern"),
+                "{bad}: {error}"
+            );
         }
     }
 }

@@ -28,7 +28,13 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [Rule::PasswordPolicy, Rule::Mfa, Rule::AccessKeys, Rule::OidcProviders, Rule::Cloudtrail];
+    pub const ALL: [Rule; 5] = [
+        Rule::PasswordPolicy,
+        Rule::Mfa,
+        Rule::AccessKeys,
+        Rule::OidcProviders,
+        Rule::Cloudtrail,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -185,10 +191,21 @@ impl fmt::Display for PolicyError {
             if index > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}", self.file.display(), d.line, d.column, d.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                d.line,
+                d.column,
+                d.message
+            )?;
             // A quoted source line with a caret, as compilers print, so the
             // error can be fixed without opening the file at that position.
-            if let Some(text) = d.line.checked_sub(1).and_then(|i| self.source_text.lines().nth(i as usize)) {
+            if let Some(text) = d
+                .line
+                .checked_sub(1)
+                .and_then(|i| self.source_text.lines().nth(i as usize))
+            {
                 let caret_at = " ".repeat(d.column.saturating_sub(1) as usize);
                 write!(f, "\n    | {text}\n    | {caret_at}^")?;
             }
@@ -204,7 +221,11 @@ impl Policy {
         let text = std::fs::read_to_string(path).map_err(|error| PolicyError {
             file: path.to_owned(),
             source_text: String::new(),
-            diagnostics: vec![Diagnostic { line: 0, column: 0, message: format!("cannot read the policy file: {error}") }],
+            diagnostics: vec![Diagnostic {
+                line: 0,
+                column: 0,
+                message: format!("cannot read the policy file: {error}"),
+            }],
         })?;
         Policy::parse(path, &text)
     }

@@ -8,11 +8,12 @@ use chrono::{NaiveDate, TimeDelta};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, PasswordPolicySpec,
+    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec,
+    PasswordPolicySpec,
 };
 use super::{
-    duration, AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule,
-    PasswordPolicy, Policy, Rule, Selector,
+    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule,
+    OidcProvidersRule, PasswordPolicy, Policy, Rule, Selector, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -20,12 +21,22 @@ const KIND: &str = "AccountPolicy";
 
 pub(super) fn parse(text: &str) -> Result<Policy, Vec<Diagnostic>> {
     let document: Document = serde_saphyr::from_str(text).map_err(|error| {
-        let (line, column) = error.location().map_or((1, 1), |at| (at.line(), at.column()));
-        vec![Diagnostic { line, column, message: DefaultMessageFormatter.format_message(&error).into_owned() }]
+        let (line, column) = error
+            .location()
+            .map_or((1, 1), |at| (at.line(), at.column()));
+        vec![Diagnostic {
+            line,
+            column,
+            message: DefaultMessageFormatter.format_message(&error).into_owned(),
+        }]
     })?;
     let mut check = Checker::default();
     let policy = check.document(document);
-    if check.diagnostics.is_empty() { Ok(policy) } else { Err(check.diagnostics) }
+    if check.diagnostics.is_empty() {
+        Ok(policy)
+    } else {
+        Err(check.diagnostics)
+    }
 }
 
 #[derive(Default)]
@@ -36,12 +47,19 @@ struct Checker {
 impl Checker {
     fn error<T>(&mut self, at: &Located<T>, message: impl Display) {
         let (line, column) = at.position();
-        self.diagnostics.push(Diagnostic { line, column, message: message.to_string() });
+        self.diagnostics.push(Diagnostic {
+            line,
+            column,
+            message: message.to_string(),
+        });
     }
 
     fn document(&mut self, document: Document) -> Policy {
         if document.api_version.value() != API_VERSION {
-            self.error(&document.api_version, format_args!("apiVersion must be `{API_VERSION}`"));
+            self.error(
+                &document.api_version,
+                format_args!("apiVersion must be `{API_VERSION}`"),
+            );
         }
         if document.kind.value() != KIND {
             self.error(&document.kind, format_args!("kind must be `{KIND}`"));
@@ -55,23 +73,31 @@ impl Checker {
             access_keys: spec.access_keys.map(|k| self.access_keys(k)),
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
-            exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
+            exemptions: spec
+                .exemptions
+                .iter()
+                .filter_map(|e| self.exemption(e))
+                .collect(),
         }
     }
 
     fn in_range(&mut self, field: &str, value: &Located<u32>, min: u32, max: u32) -> u32 {
         let n = *value.value();
         if !(min..=max).contains(&n) {
-            self.error(value, format_args!("{field} must be between {min} and {max}, not {n}"));
+            self.error(
+                value,
+                format_args!("{field} must be between {min} and {max}, not {n}"),
+            );
         }
         n
     }
 
-    fn duration(&mut self, value: &Located<String>) -> TimeDelta {
-        duration::parse(value.value()).unwrap_or_else(|message| {
-            self.error(value, message);
-            TimeDelta::zero()
-        })
+    /// `None` after reporting an invalid duration, so checks that depend on
+    /// it stay quiet instead of piling up errors about one value.
+    fn duration(&mut self, value: &Located<String>) -> Option<TimeDelta> {
+        duration::parse(value.value())
+            .map_err(|message| self.error(value, message))
+            .ok()
     }
 
     fn password_policy(&mut self, spec: PasswordPolicySpec) -> PasswordPolicy {
@@ -82,8 +108,12 @@ impl Checker {
             require_uppercase: spec.require_uppercase,
             require_lowercase: spec.require_lowercase,
             allow_users_to_change_password: spec.allow_users_to_change_password,
-            max_age_days: spec.max_age_days.map(|v| self.in_range("maxAgeDays", &v, 1, 1095)),
-            reuse_prevention: spec.reuse_prevention.map(|v| self.in_range("reusePrevention", &v, 1, 24)),
+            max_age_days: spec
+                .max_age_days
+                .map(|v| self.in_range("maxAgeDays", &v, 1, 1095)),
+            reuse_prevention: spec
+                .reuse_prevention
+                .map(|v| self.in_range("reusePrevention", &v, 1, 24)),
             hard_expiry: spec.hard_expiry,
         }
     }
@@ -91,14 +121,17 @@ impl Checker {
     fn mfa(&mut self, spec: MfaSpec) -> MfaRule {
         MfaRule {
             require_for_console_users: spec.require_for_console_users,
-            grace_period: spec.grace_period.map_or(TimeDelta::zero(), |g| self.duration(&g)),
+            grace_period: spec
+                .grace_period
+                .and_then(|g| self.duration(&g))
+                .unwrap_or_default(),
             action: spec.action,
             require_for_root: spec.require_for_root,
         }
     }
 
     fn access_keys(&mut self, spec: AccessKeysSpec) -> AccessKeysRule {
-        let mut duration = |v: &Option<Located<String>>| v.as_ref().map(|v| self.duration(v));
+        let mut duration = |v: &Option<Located<String>>| v.as_ref().and_then(|v| self.duration(v));
         let rule = AccessKeysRule {
             max_age: duration(&spec.max_age),
             max_unused: duration(&spec.max_unused),
@@ -106,13 +139,17 @@ impl Checker {
             warn_before: duration(&spec.warn_before),
             action: spec.action,
         };
-        if let (Some(warn), None) = (&spec.warn_before, rule.max_age) {
-            self.error(warn, "warnBefore needs maxAge: it warns of keys about to reach maxAge");
+        if let (Some(warn), None) = (&spec.warn_before, &spec.max_age) {
+            self.error(
+                warn,
+                "warnBefore needs maxAge: it warns of keys about to reach maxAge",
+            );
         }
-        if let (Some(warn_text), Some(warn), Some(max_age)) = (&spec.warn_before, rule.warn_before, rule.max_age) {
-            if warn >= max_age {
-                self.error(warn_text, "warnBefore must be shorter than maxAge");
-            }
+        if let (Some(warn_text), Some(warn), Some(max_age)) =
+            (&spec.warn_before, rule.warn_before, rule.max_age)
+            && warn >= max_age
+        {
+            self.error(warn_text, "warnBefore must be shorter than maxAge");
         }
         rule
     }
@@ -121,7 +158,11 @@ impl Checker {
         let allowed_issuers = spec
             .allowed_issuers
             .iter()
-            .filter_map(|pattern| IssuerPattern::parse(pattern.value()).map_err(|m| self.error(pattern, m)).ok())
+            .filter_map(|pattern| {
+                IssuerPattern::parse(pattern.value())
+                    .map_err(|m| self.error(pattern, m))
+                    .ok()
+            })
             .collect();
         OidcProvidersRule {
             allowed_issuers,
@@ -146,10 +187,15 @@ impl Checker {
     fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
         let spec = located.value();
         let selector = match (&spec.users, &spec.tag) {
-            (Some(users), None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
+            (Some(users), None) if !users.is_empty() => {
+                Some(Selector::Users(users.iter().cloned().collect()))
+            }
             (None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
             _ => {
-                self.error(located, "an exemption names either `users` (a non-empty list) or a `tag`, not both");
+                self.error(
+                    located,
+                    "an exemption names either `users` (a non-empty list) or a `tag`, not both",
+                );
                 None
             }
         };
@@ -160,20 +206,38 @@ impl Checker {
                 String::new()
             }
             None => {
-                self.error(located, "an exemption needs a `reason`, so the next reader knows why it exists");
+                self.error(
+                    located,
+                    "an exemption needs a `reason`, so the next reader knows why it exists",
+                );
                 String::new()
             }
         };
-        let rules = spec.rules.as_ref().map(|rules| rules.iter().filter_map(|r| self.rule(r)).collect());
+        let rules = spec
+            .rules
+            .as_ref()
+            .map(|rules| rules.iter().filter_map(|r| self.rule(r)).collect());
         let expires = spec.expires.as_ref().and_then(|date| self.expiry(date));
-        Some(Exemption { selector: selector?, rules, reason, expires })
+        Some(Exemption {
+            selector: selector?,
+            rules,
+            reason,
+            expires,
+        })
     }
 
     fn rule(&mut self, name: &Located<String>) -> Option<Rule> {
         let found = Rule::ALL.into_iter().find(|rule| rule.id() == name.value());
         if found.is_none() {
             let known: Vec<_> = Rule::ALL.iter().map(|r| r.id()).collect();
-            self.error(name, format_args!("unknown rule `{}`, expected one of {}", name.value(), known.join(", ")));
+            self.error(
+                name,
+                format_args!(
+                    "unknown rule `{}`, expected one of {}",
+                    name.value(),
+                    known.join(", ")
+                ),
+            );
         }
         found
     }
@@ -181,9 +245,15 @@ impl Checker {
     /// An exemption holds through its expiry day, so it ends at the next midnight UTC.
     fn expiry(&mut self, date: &Located<String>) -> Option<chrono::DateTime<chrono::Utc>> {
         match NaiveDate::parse_from_str(date.value(), "%Y-%m-%d") {
-            Ok(day) => day.succ_opt().and_then(|next| next.and_hms_opt(0, 0, 0)).map(|midnight| midnight.and_utc()),
+            Ok(day) => day
+                .succ_opt()
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
+                .map(|midnight| midnight.and_utc()),
             Err(_) => {
-                self.error(date, format_args!("invalid date `{}`: write it as YYYY-MM-DD", date.value()));
+                self.error(
+                    date,
+                    format_args!("invalid date `{}`: write it as YYYY-MM-DD", date.value()),
+                );
                 None
             }
         }

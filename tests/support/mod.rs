@@ -15,7 +15,8 @@ fn root() -> &'static Path {
 
 /// The Python that has moto: `IAM_WARDEN_PYTHON`, else the project's `.venv`.
 fn python() -> PathBuf {
-    std::env::var_os("IAM_WARDEN_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
+    std::env::var_os("IAM_WARDEN_PYTHON")
+        .map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
 }
 
 pub struct Moto {
@@ -40,11 +41,24 @@ impl Moto {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}; run scripts/setup", python().display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto with {}: {e}; run scripts/setup",
+                    python().display()
+                )
+            });
         let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("piped stdout")).read_line(&mut line).expect("moto's port line");
-        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("moto printed {line:?}"));
-        Moto { server, endpoint: format!("http://127.0.0.1:{port}") }
+        BufReader::new(server.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("moto's port line");
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .unwrap_or_else(|| panic!("moto printed {line:?}"));
+        Moto {
+            server,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Runs a scenario of `tests/moto/seed.py` and returns what it made.
@@ -55,7 +69,11 @@ impl Moto {
             .args(args)
             .output()
             .expect("seed.py runs");
-        assert!(output.status.success(), "seed failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "seed failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).expect("seed prints JSON")
     }
 
@@ -73,7 +91,9 @@ impl Moto {
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .region(aws_sdk_iam::config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(TEST_KEY, TEST_KEY, None, None, "test"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                TEST_KEY, TEST_KEY, None, None, "test",
+            ))
             .build();
         aws_sdk_iam::Client::from_conf(config)
     }
@@ -83,7 +103,9 @@ impl Moto {
             .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
             .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(TEST_KEY, TEST_KEY, None, None, "test"))
+            .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+                TEST_KEY, TEST_KEY, None, None, "test",
+            ))
             .build();
         aws_sdk_cloudtrail::Client::from_conf(config)
     }
@@ -114,11 +136,17 @@ impl Run {
     }
 
     pub fn audit_for(&self, action: &str) -> Vec<serde_json::Value> {
-        self.audit().into_iter().filter(|r| r["action"] == action).collect()
+        self.audit()
+            .into_iter()
+            .filter(|r| r["action"] == action)
+            .collect()
     }
 
     pub fn outcomes(&self, outcome: &str) -> usize {
-        self.audit().iter().filter(|r| r["outcome"] == outcome).count()
+        self.audit()
+            .iter()
+            .filter(|r| r["outcome"] == outcome)
+            .count()
     }
 }
 
@@ -141,7 +169,11 @@ pub fn run_warden(endpoint: &str, key_id: &str, secret: &str, args: &[&str]) -> 
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(!run.stderr.contains("panicked"), "iam-warden panicked:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "iam-warden panicked:\n{}",
+        run.stderr
+    );
     run
 }
 
@@ -153,7 +185,8 @@ pub struct PolicyFile {
 
 impl PolicyFile {
     pub fn example_with(edits: &[(&str, &str)]) -> PolicyFile {
-        let mut text = std::fs::read_to_string(root().join("config/policy.yaml")).expect("example policy");
+        let mut text =
+            std::fs::read_to_string(root().join("config/policy.yaml")).expect("example policy");
         for (from, to) in edits {
             assert!(text.contains(from), "the example policy has no `{from}`");
             text = text.replace(from, to);
@@ -165,7 +198,10 @@ impl PolicyFile {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, text).expect("policy written");
-        PolicyFile { path: path.to_string_lossy().into_owned(), _dir: dir }
+        PolicyFile {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+        }
     }
 }
 

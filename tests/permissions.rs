@@ -1,0 +1,52 @@
+//! The least-privilege policy in deploy/ grants exactly the AWS actions the code calls.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Every `service:Operation` the source names where it calls AWS.
+fn called_actions(dir: &Path, found: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            called_actions(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for call in [".during(\"", ".or_absent(\""] {
+                for (at, _) in text.match_indices(call) {
+                    let rest = &text[at + call.len()..];
+                    found.insert(rest[..rest.find('"').unwrap()].to_owned());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_deploy_policy_grants_exactly_what_the_code_calls() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut called = BTreeSet::new();
+    called_actions(&root.join("src"), &mut called);
+    // GetCallerIdentity needs no permission: AWS answers it for every identity.
+    called.remove("sts:GetCallerIdentity");
+    assert!(called.len() > 20, "the scan found the calls: {called:?}");
+
+    let policy: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap(),
+    )
+    .unwrap();
+    let granted: BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            serde_json::Value::String(one) => vec![one.clone()],
+            many => many
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+        })
+        .collect();
+    assert_eq!(granted, called);
+}
