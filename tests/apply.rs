@@ -431,10 +431,10 @@ fn an_unreachable_endpoint_is_one_clear_line_and_exit_1() {
 
 #[tokio::test]
 async fn access_denied_names_the_missing_permission() {
-    // moto enforces IAM once the seed's two calls (CreateUser, CreateAccessKey)
-    // are served. GetCallerIdentity needs no permission, so an IAM read is refused first.
-    let moto = Moto::start_enforcing_auth_after(2);
-    let runner = moto.seed(&["runner"]);
+    // moto enforces IAM once the seed's three calls are served: CreateUser,
+    // CreateAccessKey and PutUserPolicy, which denies only the credential report.
+    let moto = Moto::start_enforcing_auth_after(3);
+    let runner = moto.seed(&["restricted-runner"]);
     let (id, secret) = (
         runner["access_key_id"].as_str().unwrap(),
         runner["secret_access_key"].as_str().unwrap(),
@@ -444,12 +444,15 @@ async fn access_denied_names_the_missing_permission() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: access denied for iam:")
-            && last.contains(": grant it to the identity iam-warden runs as"),
+        last.starts_with(
+            "error: access denied for iam:GetCredentialReport: grant it to the identity iam-warden runs as (AWS said: "
+        ),
         "{last}"
     );
-    assert!(
-        last.contains("is not authorized to perform"),
-        "AWS's own words follow: {last}"
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "one line, no dump: {}",
+        run.stderr
     );
 }

@@ -3,6 +3,7 @@
 usage: seed.py ENDPOINT drifted          an account that breaks every rule
        seed.py ENDPOINT compliant N      N users who break none
        seed.py ENDPOINT runner           an IAM user with an old key, for iam-warden to run as
+       seed.py ENDPOINT restricted-runner    the same, allowed everything but iam:GetCredentialReport
        seed.py ENDPOINT quarantine       a console user without MFA, and no quarantine policy yet
 
 Prints a JSON object naming what it made, for the caller to assert on.
@@ -135,6 +136,17 @@ def runner(account):
     return {"access_key_id": created["AccessKeyId"], "secret_access_key": created["SecretAccessKey"]}
 
 
+def restricted_runner(account):
+    """A runner allowed everything but reading the credential report."""
+    made = runner(account)
+    account.iam.put_user_policy(UserName="warden-runner", PolicyName="all-but-the-report", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
+                      {"Effect": "Deny", "Action": "iam:GetCredentialReport", "Resource": "*"}],
+    }))
+    return made
+
+
 def quarantine(account):
     account.user("bob", console=True, age_days=3)
     return {}
@@ -143,7 +155,7 @@ def quarantine(account):
 def main():
     endpoint, scenario, *rest = sys.argv[1:]
     account = Account(endpoint)
-    scenarios = {"drifted": drifted, "runner": runner, "quarantine": quarantine,
+    scenarios = {"drifted": drifted, "runner": runner, "restricted-runner": restricted_runner, "quarantine": quarantine,
                  "compliant": lambda a: compliant(a, int(rest[0]))}
     print(json.dumps(scenarios[scenario](account)))
 
