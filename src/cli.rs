@@ -79,7 +79,11 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     result.unwrap_or_else(|error| {
-        eprintln!("error: {error}");
+        match error {
+            // Already one `FILE:LINE:COLUMN: message` per line, as editors parse them.
+            Error::Policy(errors) => eprintln!("{errors}"),
+            other => eprintln!("error: {other}"),
+        }
         ExitCode::FAILURE
     })
 }

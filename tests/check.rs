@@ -21,7 +21,7 @@ fn check(yaml: &str) -> (i32, String) {
 fn errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|line| line.starts_with("FILE:") || line.starts_with("error: FILE:"))
+        .filter(|line| line.starts_with("FILE:") || line.starts_with("FILE:"))
         .collect()
 }
 
@@ -51,7 +51,7 @@ fn an_unknown_key_names_the_allowed_ones() {
     assert_eq!(
         errors(&stderr),
         [
-            "error: FILE:8:5: unknown field `maxage`, expected one of maxAge, maxUnused, deleteAfter, warnBefore, action"
+            "FILE:8:5: unknown field `maxage`, expected one of maxAge, maxUnused, deleteAfter, warnBefore, action"
         ]
     );
     assert!(
@@ -67,7 +67,7 @@ fn a_wrong_enum_value_names_the_allowed_ones() {
     assert_eq!(
         errors(&stderr),
         [
-            "error: FILE:7:13: unknown variant `lock-out`, expected one of report, deny-until-mfa, disable-console"
+            "FILE:7:13: unknown variant `lock-out`, expected one of report, deny-until-mfa, disable-console"
         ]
     );
 }
@@ -98,7 +98,7 @@ fn every_semantic_error_is_reported_at_its_place() {
     assert_eq!(
         errors(&stderr),
         [
-            "error: FILE:7:20: minimumLength must be between 6 and 128, not 4",
+            "FILE:7:20: minimumLength must be between 6 and 128, not 4",
             "FILE:8:22: reusePrevention must be between 1 and 24, not 25",
             "FILE:10:18: invalid duration `1 day`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`",
             "FILE:12:13: duration `0d` must be greater than zero",
@@ -117,12 +117,12 @@ fn warn_before_must_fit_inside_max_age() {
     ));
     assert_eq!(
         errors(&stderr),
-        ["error: FILE:8:17: warnBefore must be shorter than maxAge"]
+        ["FILE:8:17: warnBefore must be shorter than maxAge"]
     );
     let (_, stderr) = check(&format!("{HEAD}  accessKeys:\n    warnBefore: 14d\n"));
     assert_eq!(
         errors(&stderr),
-        ["error: FILE:7:17: warnBefore needs maxAge: it warns of keys about to reach maxAge"]
+        ["FILE:7:17: warnBefore needs maxAge: it warns of keys about to reach maxAge"]
     );
 }
 
@@ -132,14 +132,14 @@ fn header_and_syntax_errors() {
     assert_eq!(
         errors(&stderr),
         [
-            "error: FILE:1:13: apiVersion must be `iamwarden.dev/v1alpha1`",
+            "FILE:1:13: apiVersion must be `iamwarden.dev/v1alpha1`",
             "FILE:2:7: kind must be `AccountPolicy`"
         ]
     );
     let (code, stderr) = check(&format!("{HEAD}  mfa: [unclosed\n"));
     assert_eq!(code, 1);
     assert_eq!(errors(&stderr).len(), 1, "{stderr}");
-    assert!(errors(&stderr)[0].starts_with("error: FILE:"), "{stderr}");
+    assert!(errors(&stderr)[0].starts_with("FILE:6:8: "), "{stderr}");
 }
 
 #[test]
@@ -149,9 +149,7 @@ fn an_exemption_names_users_or_a_tag() {
     ));
     assert_eq!(
         errors(&stderr),
-        [
-            "error: FILE:7:7: an exemption names either `users` (a non-empty list) or a `tag`, not both"
-        ]
+        ["FILE:7:7: an exemption names either `users` (a non-empty list) or a `tag`, not both"]
     );
 }
 
@@ -164,9 +162,7 @@ fn a_missing_file_is_one_line() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with(
-            "error: /nonexistent/policy.yaml:0:0: cannot read the policy file: No such file"
-        ),
+        stderr.starts_with("/nonexistent/policy.yaml: cannot read the policy file: No such file"),
         "{stderr}"
     );
 }

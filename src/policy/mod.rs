@@ -191,14 +191,12 @@ impl fmt::Display for PolicyError {
             if index > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                d.line,
-                d.column,
-                d.message
-            )?;
+            let file = self.file.display();
+            match d.line {
+                // The file as a whole, such as one that cannot be read.
+                0 => write!(f, "{file}: {}", d.message)?,
+                line => write!(f, "{file}:{line}:{}: {}", d.column, d.message)?,
+            }
             // A quoted source line with a caret, as compilers print, so the
             // error can be fixed without opening the file at that position.
             if let Some(text) = d
