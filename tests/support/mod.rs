@@ -86,28 +86,26 @@ impl Moto {
         run_warden(&self.endpoint, key_id, secret, args)
     }
 
-    pub fn iam(&self) -> aws_sdk_iam::Client {
-        let config = aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+    /// The SDK settings every assertion client uses: this emulator, test keys.
+    fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials =
+            aws_sdk_iam::config::Credentials::new(TEST_KEY, TEST_KEY, None, None, "test");
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                TEST_KEY, TEST_KEY, None, None, "test",
-            ))
-            .build();
-        aws_sdk_iam::Client::from_conf(config)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .build()
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config())
     }
 
     pub fn cloudtrail(&self) -> aws_sdk_cloudtrail::Client {
-        let config = aws_sdk_cloudtrail::Config::builder()
-            .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
-                TEST_KEY, TEST_KEY, None, None, "test",
-            ))
-            .build();
-        aws_sdk_cloudtrail::Client::from_conf(config)
+        aws_sdk_cloudtrail::Client::new(&self.sdk_config())
     }
 }
 
