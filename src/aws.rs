@@ -76,6 +76,11 @@ impl Clients {
         aws_sdk_cloudtrail::Client::from_conf(config)
     }
 
+    /// The environment's settings, for clients of other services.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
     pub fn requests(&self) -> BTreeMap<RequestKey, u64> {
         self.requests.snapshot()
     }

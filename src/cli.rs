@@ -1,17 +1,19 @@
-//! The command line: `check`, `plan`, `apply` and `schema`.
+//! The command line: `check`, `plan`, `apply`, `schema` and `run`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::execute::{ChangeBudget, Executor, Outcome};
-use crate::plan::{Plan, plan};
+use crate::execute::ChangeBudget;
+use crate::key::Key;
 use crate::policy::Policy;
-use crate::{report, scan};
+use crate::reconcile::{self, Reconciler};
+use crate::report;
+use crate::runtime::{controller, shutdown};
+use crate::settings::{LogFormat, Settings};
 
 const DEFAULT_POLICY: &str = "config/policy.yaml";
 
@@ -53,6 +55,12 @@ enum Command {
     },
     /// Print the JSON Schema of the policy file.
     Schema,
+    /// The controller daemon: events from SQS, deadlines and periodic resyncs.
+    Run {
+        /// Daemon settings (YAML); IAM_WARDEN_<KEY> environment variables win.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,6 +73,9 @@ enum Format {
 const DRIFT: u8 = 2;
 
 pub async fn run(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Run { .. }) {
+        init_logging(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Check { policy } => check(&policy),
         Command::Plan { policy, output } => plan_command(&policy, output).await,
@@ -73,6 +84,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             dry_run,
             max_changes,
         } => apply(&policy, dry_run, max_changes).await,
+        Command::Run { config } => daemon(config.as_deref()).await,
         Command::Schema => {
             emit(&format!("{:#}\n", Policy::json_schema()));
             Ok(ExitCode::SUCCESS)
@@ -100,7 +112,8 @@ fn check(path: &Path) -> Result<ExitCode, Error> {
 
 async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    let (clients, plan) = observe_and_plan(&policy).await?;
+    let clients = Clients::from_env().await;
+    let plan = reconcile::plan_all(&clients, &policy).await?;
     match output {
         Format::Text => emit(&report::plan_table(&plan)),
         Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
@@ -115,21 +128,12 @@ async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
 
 async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    let now = Utc::now();
     let clients = Clients::from_env().await;
-    let observed = scan::full_scan(&clients, &policy, now).await?;
-    let plan = plan(&policy, &observed, now);
-    let executor = Executor::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes));
-    let outcomes = executor
-        .execute(&plan, &policy, &observed.caller, None)
-        .await;
-    let remaining = plan
-        .findings
-        .iter()
-        .zip(&outcomes)
-        .filter(|(finding, outcome)| finding.is_drift() && !matches!(outcome, Outcome::Applied))
-        .count();
-    emit(&report::apply_table(&plan, &outcomes, remaining));
+    let reconciler =
+        Reconciler::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes)).await?;
+    let pass = reconciler.reconcile(&policy, &Key::All, None).await?;
+    let remaining = pass.remaining();
+    emit(&report::apply_table(&pass.plan, &pass.outcomes, remaining));
     log_requests(&clients);
     Ok(if remaining == 0 {
         ExitCode::SUCCESS
@@ -138,11 +142,31 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
     })
 }
 
-async fn observe_and_plan(policy: &Policy) -> Result<(Clients, Plan), Error> {
-    let now = Utc::now();
-    let clients = Clients::from_env().await;
-    let observed = scan::full_scan(&clients, policy, now).await?;
-    Ok((clients, plan(policy, &observed, now)))
+async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
+    let settings = Settings::load(config)?;
+    init_logging(settings.log_format);
+    controller::run(settings, shutdown::signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs go to stderr, so stdout carries only a command's own output.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if format == LogFormat::Json {
+            "info"
+        } else {
+            "warn"
+        })
+    });
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Json => subscriber.json().flatten_event(true).init(),
+        LogFormat::Text => subscriber
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 /// Writes a command's output; a reader that went away (`| head`) is not an error.

@@ -30,6 +30,10 @@ pub enum Error {
     CredentialReport(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("settings: {0}")]
+    Settings(String),
+    #[error("cannot watch the policy file: {0}")]
+    Watch(String),
 }
 
 impl Error {

@@ -8,36 +8,33 @@
 //! - `policy`: the policy file's model, its validation with line and column,
 //!   and its JSON Schema.
 //! - `observe`: live state from IAM, STS and CloudTrail as plain structs.
-//! - `scan`: what a pass observes; a full scan screens users through the
-//!   credential report and reads only the suspects live.
+//! - `reconcile`: one reconcile of one key: observe it live (a full scan
+//!   screens users through the credential report), plan, execute.
 //! - `plan`: the pure decision, one file per rule, plus exemptions.
 //! - `execute`: the only code that changes AWS, with dry-run, audit mode, the
 //!   change budget, self-protection and the audit log.
 //! - `aws`: clients from the standard AWS environment, error conversion and
 //!   request counting.
+//! - `ingest`: CloudTrail events to resource keys (pure), and the SQS
+//!   receivers that delete a message only after its keys reconciled.
+//! - `runtime`: the daemon: the keyed work queue with deadlines and backoff,
+//!   the controller, policy hot reload, and the shutdown signal.
+//! - `key`: what a reconcile is about; `settings`: the daemon's settings.
 //! - `cli`, `report`: the command line and its tables.
 
 mod aws;
 pub mod cli;
 mod error;
 mod execute;
+mod ingest;
+mod key;
 mod observe;
 mod plan;
 mod policy;
+mod reconcile;
 mod report;
-mod scan;
+mod runtime;
+mod settings;
 
 pub use error::Error;
 pub use policy::{Policy, PolicyError};
-
-/// Logs go to stderr, so stdout carries only a command's own output.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .with_env_filter(filter)
-        .init();
-}

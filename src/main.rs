@@ -4,6 +4,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    iam_warden::init_logging();
     iam_warden::cli::run(iam_warden::cli::Cli::parse()).await
 }

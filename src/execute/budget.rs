@@ -22,6 +22,15 @@ impl ChangeBudget {
         }
     }
 
+    /// A budget of `limit` changes in any `window`, such as an hour.
+    pub fn per_window(limit: usize, window: Duration) -> ChangeBudget {
+        ChangeBudget {
+            limit,
+            window: Some(window),
+            spent: Mutex::default(),
+        }
+    }
+
     /// Spends one change if any is left.
     pub fn try_spend(&self) -> bool {
         let now = Instant::now();

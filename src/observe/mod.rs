@@ -13,7 +13,9 @@ use crate::policy::PasswordPolicy;
 
 pub(crate) use cloudtrail::trails;
 pub(crate) use credential_report::credential_report;
-pub(crate) use iam::{caller, deny_policy_users, oidc_providers, password_policy, root_mfa, users};
+pub(crate) use iam::{
+    caller, deny_policy_users, oidc_provider, oidc_providers, password_policy, root_mfa, users,
+};
 
 /// The managed policy that quarantines a console user without MFA.
 pub const DENY_POLICY_NAME: &str = "iam-warden-deny-without-mfa";

@@ -24,7 +24,10 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
         };
         let Some((reason, fix)) = reason else {
             // Only a compliant key's limits are deadlines: a violating one is acted on now.
-            limits.ahead.into_iter().for_each(|at| draft.deadline(at));
+            limits
+                .ahead
+                .into_iter()
+                .for_each(|at| draft.deadline(&resource, at));
             if let Some(reason) = warning(rule, key, draft.now) {
                 draft.warning(Rule::AccessKeys, resource, reason, key);
             }

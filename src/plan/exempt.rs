@@ -47,10 +47,10 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
         });
         if let Some(exemption) = covering {
             finding.exempt = Some(exemption.reason.clone());
-            lapses.extend(exemption.expires);
+            lapses.extend(exemption.expires.map(|at| (finding.resource.clone(), at)));
         }
     }
-    for lapse in lapses {
-        draft.deadline(lapse);
+    for (resource, at) in lapses {
+        draft.deadline(&resource, at);
     }
 }

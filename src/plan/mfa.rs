@@ -44,7 +44,7 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
         };
         let grace_ends = profile.created + rule.grace_period;
         if draft.now < grace_ends {
-            draft.deadline(grace_ends);
+            draft.deadline(&resource(), grace_ends);
             continue;
         }
         let action = match rule.action {

@@ -30,6 +30,9 @@ pub struct Plan {
     /// The earliest moment something now compliant will violate, or an
     /// exemption in use will lapse: when to look again.
     pub next_deadline: Option<DateTime<Utc>>,
+    /// Every such moment with its resource, for scheduling one key, not a resync.
+    #[serde(skip)]
+    pub deadlines: Vec<(Resource, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,7 +107,8 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     Plan {
         mode: policy.mode,
         findings: draft.findings,
-        next_deadline: draft.deadlines.into_iter().min(),
+        next_deadline: draft.deadlines.iter().map(|(_, at)| *at).min(),
+        deadlines: draft.deadlines,
     }
 }
 
@@ -131,7 +135,7 @@ pub fn suspects(
 struct Draft {
     now: DateTime<Utc>,
     findings: Vec<Finding>,
-    deadlines: Vec<DateTime<Utc>>,
+    deadlines: Vec<(Resource, DateTime<Utc>)>,
 }
 
 impl Draft {
@@ -185,9 +189,9 @@ impl Draft {
     }
 
     /// Remembers a future moment at which the state will change on its own.
-    fn deadline(&mut self, at: DateTime<Utc>) {
+    fn deadline(&mut self, resource: &Resource, at: DateTime<Utc>) {
         if at > self.now {
-            self.deadlines.push(at);
+            self.deadlines.push((resource.clone(), at));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::TimeDelta;
 
-pub(super) fn parse(text: &str) -> Result<TimeDelta, String> {
+pub fn parse(text: &str) -> Result<TimeDelta, String> {
     let unit_at = text.len().saturating_sub(1);
     let (digits, unit) = (
         text.get(..unit_at).unwrap_or(""),

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use duration::display as display_duration;
+pub use duration::{display as display_duration, parse as parse_duration};
 pub use issuer::IssuerPattern;
 
 /// The rules a policy can turn on; their ids appear in plans, metrics and exemptions.

@@ -1,0 +1,2 @@
+pub(crate) mod cloudtrail;
+pub(crate) mod sqs;

@@ -1,0 +1,171 @@
+//! SQS: long-poll CloudTrail events and delete each message only once every
+//! key it named has reconciled successfully, or once it is known to be
+//! irrelevant. A body that cannot be parsed is never deleted: the queue's
+//! redrive policy moves it to the dead-letter queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::cloudtrail::{self, Effect};
+use crate::aws::Call;
+use crate::error::Error;
+use crate::runtime::queue::{Trigger, WorkQueue};
+
+const WAIT_SECONDS: i32 = 20;
+const BATCH: i32 = 10;
+
+pub struct Ingest {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
+    visibility: Duration,
+    work: Arc<WorkQueue>,
+}
+
+impl Ingest {
+    /// Reads the queue's settings, and warns when nothing would catch a poison message.
+    pub async fn connect(
+        client: aws_sdk_sqs::Client,
+        queue_url: String,
+        work: Arc<WorkQueue>,
+    ) -> Result<Ingest, Error> {
+        let attributes = client
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .during("sqs:GetQueueAttributes")?;
+        let attributes = attributes.attributes();
+        let visibility = attributes
+            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(30), Duration::from_secs);
+        if attributes
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+            .is_none()
+        {
+            tracing::warn!(
+                queue_url,
+                "the queue has no redrive policy: a malformed message will be received again forever; give it a dead-letter queue"
+            );
+        }
+        Ok(Ingest {
+            client,
+            queue_url,
+            visibility,
+            work,
+        })
+    }
+
+    /// One long-polling receiver; each message is handled on its own task.
+    pub async fn receive(self: Arc<Self>, cancel: CancellationToken, handlers: TaskTracker) {
+        while !cancel.is_cancelled() {
+            let request = self
+                .client
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(BATCH)
+                .wait_time_seconds(WAIT_SECONDS)
+                .send();
+            let received = tokio::select! {
+                () = cancel.cancelled() => break,
+                received = request => received.during("sqs:ReceiveMessage"),
+            };
+            match received {
+                Ok(output) => {
+                    for message in output.messages.unwrap_or_default() {
+                        handlers.spawn(self.clone().handle(message));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "receiving from SQS failed; retrying");
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(self: Arc<Self>, message: Message) {
+        let (Some(receipt), id) = (
+            message.receipt_handle(),
+            message.message_id().unwrap_or_default(),
+        ) else {
+            return;
+        };
+        let events = match cloudtrail::parse(message.body().unwrap_or_default().as_bytes()) {
+            Ok(events) => events,
+            Err(malformed) => {
+                tracing::warn!(message_id = id, reason = %malformed, "malformed message left for the dead-letter queue");
+                return;
+            }
+        };
+        let mut waits = Vec::new();
+        for event in &events {
+            let trigger = Trigger {
+                event_id: event.id.clone(),
+                event_time: event.time,
+            };
+            match &event.effect {
+                Effect::Reconcile(keys) => {
+                    waits.extend(
+                        keys.iter()
+                            .map(|key| self.work.wait_for(key.clone(), trigger.clone())),
+                    );
+                }
+                Effect::Failed | Effect::Unmanaged => {
+                    tracing::debug!(message_id = id, event = %event.name, effect = ?event.effect, "event ignored");
+                }
+            }
+        }
+        let mut all_done = std::pin::pin!(join_all(waits));
+        let succeeded = loop {
+            tokio::select! {
+                results = &mut all_done => break results.iter().all(|r| matches!(r, Ok(true))),
+                () = tokio::time::sleep(self.visibility / 3) => self.keep_invisible(receipt).await,
+            }
+        };
+        if !succeeded {
+            tracing::info!(
+                message_id = id,
+                "not every reconcile succeeded; the message will be received again"
+            );
+            return;
+        }
+        let deleted = self
+            .client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await;
+        if let Err(error) = deleted.during("sqs:DeleteMessage") {
+            tracing::warn!(message_id = id, %error, "deleting a handled message failed; it will be handled again");
+        }
+    }
+
+    /// A long reconcile must not let the message reappear for another receiver.
+    async fn keep_invisible(&self, receipt: &str) {
+        let seconds = i32::try_from(self.visibility.as_secs()).unwrap_or(i32::MAX);
+        let extend = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
+        if let Err(error) = extend.during("sqs:ChangeMessageVisibility") {
+            tracing::warn!(%error, "extending a message's visibility failed");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The daemon: a full reconcile at start-up and on every resync, one
+//! reconcile per key named by an event, deadlines as delayed keys, hot
+//! reload of the policy, and a graceful, bounded shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::queue::{Backoff, WorkQueue};
+use super::reload::PolicyWatch;
+use crate::aws::Clients;
+use crate::error::Error;
+use crate::execute::ChangeBudget;
+use crate::ingest::sqs::Ingest;
+use crate::key::Key;
+use crate::policy::Policy;
+use crate::reconcile::{Reconciler, key_for};
+use crate::settings::Settings;
+
+/// Two long polls in flight keep a message waiting at most a few ms even
+/// while one receiver is handing out its batch.
+const RECEIVERS: usize = 2;
+const BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(300),
+};
+
+/// Runs until `shutdown` resolves, then stops receiving, lets in-flight
+/// reconciles finish within `shutdown_timeout`, and returns. Messages not
+/// yet handled are left on the queue to be received again.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let policy = Policy::load(&settings.policy)?;
+    let clients = Clients::from_env().await;
+    let budget = ChangeBudget::per_window(settings.max_changes_per_hour, Duration::from_secs(3600));
+    let reconciler = Arc::new(Reconciler::new(clients.clone(), settings.dry_run, budget).await?);
+    let work = Arc::new(WorkQueue::new(BACKOFF));
+    let (policy_sender, policy) = watch::channel(Arc::new(policy));
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let handlers = TaskTracker::new();
+
+    work.schedule(Key::All, Instant::now());
+    tasks.spawn(resync(
+        work.clone(),
+        settings.resync_interval,
+        cancel.clone(),
+    ));
+    let watch = PolicyWatch::start(&settings.policy)?;
+    tasks.spawn(watch.run(policy_sender, work.clone(), cancel.clone()));
+    if let Some(queue_url) = settings.queue_url.clone() {
+        let sqs = aws_sdk_sqs::Client::new(clients.sdk_config());
+        let ingest = Arc::new(Ingest::connect(sqs, queue_url, work.clone()).await?);
+        for _ in 0..RECEIVERS {
+            tasks.spawn(ingest.clone().receive(cancel.clone(), handlers.clone()));
+        }
+    }
+    let workers = TaskTracker::new();
+    for _ in 0..settings.workers {
+        workers.spawn(worker(work.clone(), reconciler.clone(), policy.clone()));
+    }
+    tracing::info!(
+        workers = settings.workers,
+        queue = settings.queue_url.as_deref().unwrap_or("none: resync only"),
+        dry_run = settings.dry_run,
+        "iam-warden running"
+    );
+
+    shutdown.await;
+    tracing::info!(
+        timeout_seconds = settings.shutdown_timeout.as_secs(),
+        "shutting down"
+    );
+    cancel.cancel();
+    work.close();
+    for tracker in [&tasks, &workers, &handlers] {
+        tracker.close();
+    }
+    let drained = async {
+        tasks.wait().await;
+        workers.wait().await;
+        handlers.wait().await;
+    };
+    if tokio::time::timeout(settings.shutdown_timeout, drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "in-flight work did not finish in time; its messages will be received again"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(
+    work: Arc<WorkQueue>,
+    reconciler: Arc<Reconciler>,
+    policy: watch::Receiver<Arc<Policy>>,
+) {
+    while let Some(lease) = work.next().await {
+        let policy = policy.borrow().clone();
+        let started = std::time::Instant::now();
+        let result = reconciler
+            .reconcile(&policy, &lease.key, lease.triggers.first())
+            .await;
+        let succeeded = match result {
+            Ok(pass) => {
+                for (resource, at) in &pass.plan.deadlines {
+                    let wait = (*at - Utc::now()).to_std().unwrap_or_default();
+                    work.schedule(key_for(resource), Instant::now() + wait);
+                }
+                tracing::info!(
+                    key = %lease.key,
+                    findings = pass.plan.findings.len(),
+                    remaining = pass.remaining(),
+                    failed = pass.failures(),
+                    queue_depth = work.depth(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "reconciled"
+                );
+                pass.failures() == 0
+            }
+            Err(error) => {
+                tracing::warn!(key = %lease.key, %error, "reconcile failed; retrying with backoff");
+                false
+            }
+        };
+        work.done(lease, succeeded);
+    }
+}
+
+/// The backstop for anything events missed, jittered by ±10% so many
+/// replicas or restarts do not call AWS in step.
+async fn resync(work: Arc<WorkQueue>, interval: Duration, cancel: CancellationToken) {
+    loop {
+        let jitter = 0.9 + rand::random::<f64>() * 0.2;
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval.mul_f64(jitter)) => work.schedule(Key::All, Instant::now()),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+pub(crate) mod controller;
+pub(crate) mod queue;
+mod reload;
+pub(crate) mod shutdown;

@@ -1,0 +1,335 @@
+//! The work queue: one entry per key, duplicates merged, delayed entries,
+//! never two reconciles of one key at once, and backoff per key on failure.
+//!
+//! A message waits on the keys it produced. A waiter joins the next
+//! reconcile of its key that starts after it was added, because an event that
+//! arrives mid-reconcile may describe a change that reconcile did not see.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+use crate::key::Key;
+
+/// The CloudTrail event behind a queued key, for the audit log and latency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub event_id: Option<String>,
+    pub event_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    fn after(&self, failures: u32) -> Duration {
+        let doubled = self
+            .first
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1)));
+        doubled.min(self.max)
+    }
+}
+
+pub struct WorkQueue {
+    state: Mutex<State>,
+    changed: Notify,
+    backoff: Backoff,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<Key, Pending>,
+    running: HashSet<Key>,
+    failures: HashMap<Key, u32>,
+    closed: bool,
+}
+
+struct Pending {
+    due: Instant,
+    waiters: Vec<oneshot::Sender<bool>>,
+    triggers: Vec<Trigger>,
+}
+
+/// A key handed to one worker; give it back with [`WorkQueue::done`].
+pub struct Lease {
+    pub key: Key,
+    pub triggers: Vec<Trigger>,
+    waiters: Vec<oneshot::Sender<bool>>,
+}
+
+impl WorkQueue {
+    pub fn new(backoff: Backoff) -> WorkQueue {
+        WorkQueue {
+            state: Mutex::default(),
+            changed: Notify::new(),
+            backoff,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `key` to run no later than `due`; an earlier entry for it stands.
+    pub fn schedule(&self, key: Key, due: Instant) {
+        self.merge(key, due, None, None);
+    }
+
+    /// Queues `key` now; the receiver says whether the next reconcile of it
+    /// succeeded, and is dropped unanswered if the queue closes first.
+    pub fn wait_for(&self, key: Key, trigger: Trigger) -> oneshot::Receiver<bool> {
+        let (sender, receiver) = oneshot::channel();
+        self.merge(key, Instant::now(), Some(sender), Some(trigger));
+        receiver
+    }
+
+    fn merge(
+        &self,
+        key: Key,
+        due: Instant,
+        waiter: Option<oneshot::Sender<bool>>,
+        trigger: Option<Trigger>,
+    ) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        let entry = state.pending.entry(key).or_insert_with(|| Pending {
+            due,
+            waiters: Vec::new(),
+            triggers: Vec::new(),
+        });
+        entry.due = entry.due.min(due);
+        entry.waiters.extend(waiter);
+        entry.triggers.extend(trigger);
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// The next due key that is not running; `None` once the queue is closed.
+    pub async fn next(&self) -> Option<Lease> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wake_at = {
+                let mut state = self.state();
+                if state.closed {
+                    return None;
+                }
+                let earliest = state
+                    .pending
+                    .iter()
+                    .filter(|(key, _)| !state.running.contains(*key))
+                    .min_by_key(|(_, pending)| pending.due)
+                    .map(|(key, pending)| (key.clone(), pending.due));
+                match earliest {
+                    Some((key, due)) if due <= Instant::now() => {
+                        let pending = state.pending.remove(&key).expect("found above");
+                        state.running.insert(key.clone());
+                        return Some(Lease {
+                            key,
+                            triggers: pending.triggers,
+                            waiters: pending.waiters,
+                        });
+                    }
+                    other => other.map(|(_, due)| due),
+                }
+            };
+            match wake_at {
+                Some(at) => tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = &mut notified => {}
+                },
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Ends a reconcile. A failure answers its waiters `false` and retries the
+    /// key after a backoff that doubles with each failure in a row.
+    pub fn done(&self, lease: Lease, succeeded: bool) {
+        let mut state = self.state();
+        state.running.remove(&lease.key);
+        for waiter in lease.waiters {
+            let _ = waiter.send(succeeded);
+        }
+        if succeeded {
+            state.failures.remove(&lease.key);
+        } else if !state.closed {
+            let failures = state.failures.entry(lease.key.clone()).or_default();
+            *failures += 1;
+            let retry_at = Instant::now() + self.backoff.after(*failures);
+            let entry = state.pending.entry(lease.key).or_insert_with(|| Pending {
+                due: retry_at,
+                waiters: Vec::new(),
+                triggers: Vec::new(),
+            });
+            entry.due = entry.due.max(retry_at);
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// Entries due now, waiting for a worker.
+    pub fn depth(&self) -> usize {
+        let now = Instant::now();
+        self.state()
+            .pending
+            .values()
+            .filter(|p| p.due <= now)
+            .count()
+    }
+
+    /// Hands out no more work; pending waiters are dropped unanswered.
+    pub fn close(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        state.pending.clear();
+        drop(state);
+        self.changed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue() -> WorkQueue {
+        WorkQueue::new(Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+        })
+    }
+
+    fn user(name: &str) -> Key {
+        Key::User(name.to_owned())
+    }
+
+    fn trigger(id: &str) -> Trigger {
+        Trigger {
+            event_id: Some(id.to_owned()),
+            event_time: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn duplicate_keys_merge_into_one_reconcile() {
+        let queue = queue();
+        let receivers: Vec<_> = (0..500)
+            .map(|n| queue.wait_for(user("alice"), trigger(&n.to_string())))
+            .collect();
+        let lease = queue.next().await.unwrap();
+        assert_eq!(
+            (lease.key.clone(), lease.triggers.len()),
+            (user("alice"), 500)
+        );
+        assert_eq!(queue.depth(), 0, "nothing else is queued");
+        queue.done(lease, true);
+        for receiver in receivers {
+            assert_eq!(receiver.await, Ok(true));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_never_runs_twice_at_once_and_late_waiters_wait_for_the_next_run() {
+        let queue = queue();
+        let _first = queue.wait_for(user("bob"), trigger("1"));
+        let running = queue.next().await.unwrap();
+        let mut late = queue.wait_for(user("bob"), trigger("2"));
+        let other = queue.wait_for(user("carol"), trigger("3"));
+        let next = queue.next().await.unwrap();
+        assert_eq!(
+            next.key,
+            user("carol"),
+            "bob is running, so carol goes first"
+        );
+        queue.done(next, true);
+        assert_eq!(other.await, Ok(true));
+
+        queue.done(running, true);
+        assert!(
+            late.try_recv().is_err(),
+            "the run that ended began before this event"
+        );
+        let rerun = queue.next().await.unwrap();
+        assert_eq!(rerun.triggers, [trigger("2")]);
+        queue.done(rerun, true);
+        assert_eq!(late.await, Ok(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_entries_run_at_their_time_and_an_event_brings_them_forward() {
+        let queue = queue();
+        let start = Instant::now();
+        queue.schedule(user("dave"), start + Duration::from_secs(3600));
+        queue.schedule(Key::Trails, start + Duration::from_secs(60));
+        let lease = queue.next().await.unwrap();
+        assert_eq!(
+            (lease.key.clone(), Instant::now() - start),
+            (Key::Trails, Duration::from_secs(60))
+        );
+        queue.done(lease, true);
+
+        let _dave = queue.wait_for(user("dave"), trigger("now"));
+        let lease = queue.next().await.unwrap();
+        assert_eq!(
+            (lease.key.clone(), Instant::now() - start),
+            (user("dave"), Duration::from_secs(60))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_back_off_exponentially_and_success_resets() {
+        let queue = queue();
+        let receiver = queue.wait_for(user("erin"), trigger("1"));
+        let mut gaps = Vec::new();
+        let mut last = Instant::now();
+        for _ in 0..5 {
+            let lease = queue.next().await.unwrap();
+            gaps.push((Instant::now() - last).as_secs());
+            last = Instant::now();
+            queue.done(lease, false);
+        }
+        assert_eq!(gaps, [0, 1, 2, 4, 8], "doubling, capped at the maximum");
+        assert_eq!(
+            receiver.await,
+            Ok(false),
+            "the message is told its key failed"
+        );
+
+        let lease = queue.next().await.unwrap();
+        queue.done(lease, true);
+        let _erin = queue.wait_for(user("erin"), trigger("2"));
+        let lease = queue.next().await.unwrap();
+        queue.done(lease, false);
+        let before = Instant::now();
+        let _retry = queue.next().await.unwrap();
+        assert_eq!(
+            Instant::now() - before,
+            Duration::from_secs(1),
+            "a success reset the backoff"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_drops_pending_waiters_and_ends_next() {
+        let queue = queue();
+        let receiver = queue.wait_for(user("frank"), trigger("1"));
+        queue.close();
+        assert!(
+            receiver.await.is_err(),
+            "unanswered: the message is not acked"
+        );
+        assert!(queue.next().await.is_none());
+    }
+}

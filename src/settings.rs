@@ -1,0 +1,168 @@
+//! Daemon settings: an optional YAML file, then `IAM_WARDEN_<KEY>`
+//! environment variables, which win.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub policy: PathBuf,
+    /// `None`: no events, resync only.
+    pub queue_url: Option<String>,
+    pub listen: String,
+    #[serde(deserialize_with = "duration")]
+    pub resync_interval: Duration,
+    pub workers: usize,
+    pub max_changes_per_hour: usize,
+    pub dry_run: bool,
+    pub log_format: LogFormat,
+    /// How long in-flight reconciles may run after SIGTERM before exit.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            policy: PathBuf::from("config/policy.yaml"),
+            queue_url: None,
+            listen: "0.0.0.0:8080".to_owned(),
+            resync_interval: Duration::from_secs(600),
+            workers: 4,
+            max_changes_per_hour: 100,
+            dry_run: false,
+            log_format: LogFormat::Json,
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The keys a file or the environment may set.
+const KEYS: [&str; 9] = [
+    "policy",
+    "queue_url",
+    "listen",
+    "resync_interval",
+    "workers",
+    "max_changes_per_hour",
+    "dry_run",
+    "log_format",
+    "shutdown_timeout",
+];
+
+impl Settings {
+    pub fn load(file: Option<&Path>) -> Result<Settings, Error> {
+        Settings::from_sources(file, std::env::vars())
+    }
+
+    fn from_sources(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Settings, Error> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Yaml));
+        }
+        // Only our own keys: other IAM_WARDEN_* variables are the deployment's business.
+        let ours = env
+            .filter_map(|(name, value)| {
+                Some((
+                    name.strip_prefix("IAM_WARDEN_")?.to_ascii_lowercase(),
+                    value,
+                ))
+            })
+            .filter(|(key, _)| KEYS.contains(&key.as_str()))
+            .collect();
+        let environment = config::Environment::default()
+            .source(Some(ours))
+            .try_parsing(true);
+        let settings: Settings = builder
+            .add_source(environment)
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| Error::Settings(e.to_string()))?;
+        if settings.workers == 0 {
+            return Err(Error::Settings("workers must be at least 1".to_owned()));
+        }
+        Ok(settings)
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let span = crate::policy::parse_duration(&text).map_err(serde::de::Error::custom)?;
+    span.to_std().map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let defaults = Settings::from_sources(None, env(&[])).unwrap();
+        assert_eq!(
+            (
+                defaults.workers,
+                defaults.resync_interval,
+                defaults.log_format
+            ),
+            (4, Duration::from_secs(600), LogFormat::Json)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.yaml");
+        std::fs::write(
+            &file,
+            "workers: 8\nresync_interval: 1h\nqueue_url: https://sqs/q\n",
+        )
+        .unwrap();
+        let overridden = env(&[
+            ("IAM_WARDEN_WORKERS", "2"),
+            ("IAM_WARDEN_DRY_RUN", "true"),
+            ("IAM_WARDEN_PYTHON", "ignored"),
+        ]);
+        let settings = Settings::from_sources(Some(&file), overridden).unwrap();
+        assert_eq!(settings.workers, 2, "the environment wins");
+        assert_eq!(settings.resync_interval, Duration::from_secs(3600));
+        assert_eq!(settings.queue_url.as_deref(), Some("https://sqs/q"));
+        assert!(settings.dry_run);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.yaml");
+        std::fs::write(&file, "wokers: 8\n").unwrap();
+        assert!(
+            Settings::from_sources(Some(&file), env(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("wokers")
+        );
+        let bad = Settings::from_sources(None, env(&[("IAM_WARDEN_RESYNC_INTERVAL", "soon")]))
+            .unwrap_err();
+        assert!(bad.to_string().contains("invalid duration `soon`"), "{bad}");
+        assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_WORKERS", "0")])).is_err());
+    }
+}
