@@ -57,7 +57,9 @@ fn records(value: &Value) -> Result<Vec<&Value>, Malformed> {
     if let Some(detail) = value.get("detail") {
         return match detail.get("eventName") {
             Some(_) => Ok(vec![detail]),
-            None => Err(Malformed("EventBridge event carries no CloudTrail record in detail".to_owned())),
+            None => Err(Malformed(
+                "EventBridge event carries no CloudTrail record in detail".to_owned(),
+            )),
         };
     }
     if let Some(records) = value.get("Records") {

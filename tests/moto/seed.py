@@ -5,6 +5,10 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
        seed.py ENDPOINT runner           an IAM user with an old key, for iam-warden to run as
        seed.py ENDPOINT restricted-runner    the same, allowed everything but iam:GetCredentialReport
        seed.py ENDPOINT quarantine       a console user without MFA, and no quarantine policy yet
+       seed.py ENDPOINT unfixable        an old key, and a runner denied iam:UpdateAccessKey
+       seed.py ENDPOINT targets          an account in spec with users for the event tests
+       seed.py ENDPOINT expiring S       a key that reaches maxAge 90d in S seconds
+       seed.py ENDPOINT old-keys N       N users, each with an old inactive key
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -59,6 +63,10 @@ class Account:
         if not active:
             self.iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
         return key_id
+
+    def key_for_new_user(self, user, **key):
+        self.user(user)
+        return self.key(user, **key)
 
     def mfa(self, user):
         serial = self.iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]["SerialNumber"]
@@ -136,15 +144,46 @@ def runner(account):
     return {"access_key_id": created["AccessKeyId"], "secret_access_key": created["SecretAccessKey"]}
 
 
-def restricted_runner(account):
-    """A runner allowed everything but reading the credential report."""
+def restricted_runner(account, denied="iam:GetCredentialReport"):
+    """A runner allowed everything but one action."""
     made = runner(account)
-    account.iam.put_user_policy(UserName="warden-runner", PolicyName="all-but-the-report", PolicyDocument=json.dumps({
+    account.iam.put_user_policy(UserName="warden-runner", PolicyName="all-but-one", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
-                      {"Effect": "Deny", "Action": "iam:GetCredentialReport", "Resource": "*"}],
+                      {"Effect": "Deny", "Action": denied, "Resource": "*"}],
     }))
     return made
+
+
+def unfixable(account):
+    """An old key the runner may not deactivate: its reconciles fail."""
+    account.user("victim")
+    made = {"victim_key": account.key("victim", age_days=120, used_days_ago=1)}
+    made.update(restricted_runner(account, denied="iam:UpdateAccessKey"))
+    return made
+
+
+def targets(account):
+    """An account in spec, holding what the event tests act on."""
+    made = {
+        "mallory_key": account.key_for_new_user("mallory", age_days=100, active=False),
+        "compliant_key": account.key_for_new_user("compliant", age_days=5, used_days_ago=1),
+    }
+    account.mfa("compliant")
+    account.iam.create_login_profile(UserName="compliant", Password="Initial-Passw0rd!")
+    made["github"] = account.provider("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    return made
+
+
+def expiring(account, seconds):
+    """A key that reaches maxAge 90d the given number of seconds from now."""
+    return {"key": account.key_for_new_user("soon", age_days=90 - seconds / 86400, used_days_ago=1)}
+
+
+def old_keys(account, count):
+    """Users with an old key each, inactive, for events to reactivate."""
+    return {"keys": {f"burst-{n:03d}": account.key_for_new_user(f"burst-{n:03d}", age_days=100, active=False)
+                     for n in range(count)}}
 
 
 def quarantine(account):
@@ -156,6 +195,9 @@ def main():
     endpoint, scenario, *rest = sys.argv[1:]
     account = Account(endpoint)
     scenarios = {"drifted": drifted, "runner": runner, "restricted-runner": restricted_runner, "quarantine": quarantine,
+                 "unfixable": unfixable, "targets": targets,
+                 "expiring": lambda a: expiring(a, float(rest[0])),
+                 "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0]))}
     print(json.dumps(scenarios[scenario](account)))
 

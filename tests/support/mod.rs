@@ -22,6 +22,8 @@ fn python() -> PathBuf {
 pub struct Moto {
     server: Child,
     pub endpoint: String,
+    /// What the assertion clients sign with; see [`Moto::act_as`].
+    credentials: std::sync::Mutex<(String, String)>,
 }
 
 impl Moto {
@@ -58,6 +60,7 @@ impl Moto {
         Moto {
             server,
             endpoint: format!("http://127.0.0.1:{port}"),
+            credentials: std::sync::Mutex::new((TEST_KEY.to_owned(), TEST_KEY.to_owned())),
         }
     }
 
@@ -87,9 +90,14 @@ impl Moto {
     }
 
     /// The SDK settings every assertion client uses: this emulator, test keys.
+    /// Makes the assertion clients sign as this IAM user, for a server that enforces IAM.
+    pub fn act_as(&self, key_id: &str, secret: &str) {
+        *self.credentials.lock().unwrap() = (key_id.to_owned(), secret.to_owned());
+    }
+
     fn sdk_config(&self) -> aws_config::SdkConfig {
-        let credentials =
-            aws_sdk_iam::config::Credentials::new(TEST_KEY, TEST_KEY, None, None, "test");
+        let (key_id, secret) = self.credentials.lock().unwrap().clone();
+        let credentials = aws_sdk_iam::config::Credentials::new(key_id, secret, None, None, "test");
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
@@ -207,4 +215,234 @@ impl PolicyFile {
 /// root has no MFA, and no API can change that.
 pub fn enforceable_policy() -> PolicyFile {
     PolicyFile::example_with(&[("requireForRoot: true", "requireForRoot: false")])
+}
+
+impl Moto {
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk_config())
+    }
+
+    /// A queue whose dead-letter queue takes a message after `max_receives`.
+    pub async fn queue_with_dlq(&self, visibility_seconds: u32, max_receives: u32) -> Queues {
+        let sqs = self.sqs();
+        let dlq = sqs
+            .create_queue()
+            .queue_name("iam-warden-dlq")
+            .send()
+            .await
+            .unwrap();
+        let dlq_url = dlq.queue_url().unwrap().to_owned();
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+                .to_string();
+        let main = sqs
+            .create_queue()
+            .queue_name("iam-warden-events")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                visibility_seconds.to_string(),
+            )
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                redrive,
+            )
+            .send()
+            .await
+            .unwrap();
+        Queues {
+            sqs,
+            url: main.queue_url().unwrap().to_owned(),
+            dlq_url,
+        }
+    }
+}
+
+pub struct Queues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+    pub dlq_url: String,
+}
+
+impl Queues {
+    pub async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Messages in the queue, visible or in flight.
+    pub async fn pending(&self, url: &str) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName::{
+            ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+        };
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(ApproximateNumberOfMessages)
+            .attribute_names(ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attributes = attributes.attributes().unwrap();
+        [
+            ApproximateNumberOfMessages,
+            ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|name| attributes[name].parse::<u64>().unwrap())
+        .sum()
+    }
+}
+
+/// A CloudTrail record for an IAM call, wrapped as EventBridge delivers it.
+pub fn eventbridge(
+    event_name: &str,
+    request: serde_json::Value,
+    response: serde_json::Value,
+) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": "6f1e3c1a-0000-4000-8000-000000000000",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam",
+        "time": chrono_now(),
+        "region": "us-east-1",
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "IAMUser", "userName": "someone", "arn": "arn:aws:iam::123456789012:user/someone"},
+            "eventTime": chrono_now(),
+            "eventSource": "iam.amazonaws.com",
+            "eventName": event_name,
+            "awsRegion": "us-east-1",
+            "requestParameters": request,
+            "responseElements": response,
+            "eventID": format!("evt-{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+            "eventType": "AwsApiCall",
+        }
+    })
+    .to_string()
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `iam-warden run` as a child process, its JSON log in a file.
+pub struct Daemon {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub fn start(moto: &Moto, credentials: (&str, &str), settings: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("daemon.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_iam-warden"))
+            .current_dir(root())
+            .arg("run")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("RUST_LOG", "info")
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", credentials.0)
+            .env("AWS_SECRET_ACCESS_KEY", credentials.1)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("IAM_WARDEN_LOG_FORMAT", "json")
+            .env("IAM_WARDEN_RESYNC_INTERVAL", "1h")
+            .envs(
+                settings
+                    .iter()
+                    .map(|(k, v)| (format!("IAM_WARDEN_{}", k.to_ascii_uppercase()), v)),
+            )
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// Log records whose `message` is `message` (and, if given, whose `key` is `key`).
+    pub fn records(&self, message: &str, key: Option<&str>) -> Vec<serde_json::Value> {
+        self.log()
+            .into_iter()
+            .filter(|r| r["message"] == message && key.is_none_or(|k| r["key"] == k))
+            .collect()
+    }
+
+    /// Waits until `ready` holds, or panics after `seconds` with the log.
+    pub async fn until(&self, seconds: u64, what: &str, mut ready: impl AsyncFnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if ready().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{what} did not happen in {seconds}s; daemon log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// Waits for the start-up full reconcile.
+    pub async fn ready(&self) {
+        self.until(30, "the first full reconcile", async || {
+            !self.records("reconciled", Some("all")).is_empty()
+        })
+        .await;
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// SIGTERM, then the exit code within `seconds`.
+    pub async fn terminate(mut self, seconds: u64) -> Option<i32> {
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
