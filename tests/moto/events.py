@@ -1,0 +1,101 @@
+"""Drives a running iam-warden daemon through the emulator, as a person would.
+
+usage: events.py ENDPOINT create-queue           prints the URL of a queue with a dead-letter queue
+       events.py ENDPOINT drift QUEUE_URL        makes two violations, sends their events, times each fix
+
+Each event is a CloudTrail record in the EventBridge envelope, as an
+EventBridge rule would deliver it to the queue.
+"""
+
+import json
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+
+import boto3
+
+THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
+
+
+def clients(endpoint):
+    session = boto3.session.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name="us-east-1")
+    return session.client("iam", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
+
+
+def create_queue(sqs):
+    dlq = sqs.create_queue(QueueName="iam-warden-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+    return sqs.create_queue(QueueName="iam-warden-events",
+                            Attributes={"VisibilityTimeout": "30", "RedrivePolicy": redrive})["QueueUrl"]
+
+
+def event(name, request, response):
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam", "account": "123456789012", "time": now, "region": "us-east-1",
+        "detail": {
+            "eventVersion": "1.08", "eventTime": now, "eventSource": "iam.amazonaws.com", "eventName": name,
+            "awsRegion": "us-east-1", "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
+            "userIdentity": {"type": "IAMUser", "userName": "intruder",
+                             "arn": "arn:aws:iam::123456789012:user/intruder"},
+            "requestParameters": request, "responseElements": response,
+        },
+    })
+
+
+def timed(label, send, fixed):
+    started = time.monotonic()
+    send()
+    while not fixed():
+        if time.monotonic() - started > 30:
+            print(f"  {label}: NOT fixed within 30 s")
+            return False
+        time.sleep(0.01)
+    print(f"  {label}: fixed {1000 * (time.monotonic() - started):.0f} ms after its event was sent")
+    return True
+
+
+def drift(iam, sqs, queue_url):
+    arn = iam.create_open_id_connect_provider(Url="https://rogue.example.com", ClientIDList=["sts.amazonaws.com"],
+                                              ThumbprintList=[THUMBPRINT])["OpenIDConnectProviderArn"]
+    print("created OIDC provider rogue.example.com, an issuer the policy does not allow")
+
+    def provider_gone():
+        return arn not in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+
+    ok = timed("rogue OIDC provider deleted",
+               lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                   "CreateOpenIDConnectProvider", {"url": "https://rogue.example.com"},
+                   {"openIDConnectProviderArn": arn})),
+               provider_gone)
+
+    key = next(k for k in iam.list_access_keys(UserName="alice")["AccessKeyMetadata"] if k["Status"] == "Inactive")
+    iam.update_access_key(UserName="alice", AccessKeyId=key["AccessKeyId"], Status="Active")
+    print(f"reactivated alice's 120-day-old key {key['AccessKeyId']} by hand")
+
+    def key_inactive():
+        keys = iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]
+        return any(k["AccessKeyId"] == key["AccessKeyId"] and k["Status"] == "Inactive" for k in keys)
+
+    ok &= timed("old key deactivated again",
+                lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                    "UpdateAccessKey", {"userName": "alice", "accessKeyId": key["AccessKeyId"], "status": "Active"},
+                    None)),
+                key_inactive)
+    return ok
+
+
+def main():
+    endpoint, command, *rest = sys.argv[1:]
+    iam, sqs = clients(endpoint)
+    if command == "create-queue":
+        print(create_queue(sqs))
+    else:
+        sys.exit(0 if drift(iam, sqs, rest[0]) else 1)
+
+
+if __name__ == "__main__":
+    main()
