@@ -52,6 +52,8 @@ impl PolicyWatch {
         work: Arc<WorkQueue>,
         cancel: CancellationToken,
     ) {
+        // Other files in the directory change too; only a new text is worth parsing.
+        let mut last_text = std::fs::read_to_string(&self.path).ok();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -59,7 +61,16 @@ impl PolicyWatch {
             }
             tokio::time::sleep(SETTLE).await;
             while self.changes.try_recv().is_ok() {}
-            match Policy::load(&self.path) {
+            let text = std::fs::read_to_string(&self.path).ok();
+            if text == last_text {
+                continue;
+            }
+            last_text.clone_from(&text);
+            let parsed = match &text {
+                Some(text) => Policy::parse(&self.path, text),
+                None => Policy::load(&self.path),
+            };
+            match parsed {
                 Ok(new) if *policy.borrow().as_ref() == new => {}
                 Ok(new) => {
                     tracing::info!(policy = %new.name, "policy reloaded; reconciling everything");
