@@ -1,8 +1,7 @@
 //! The edge to AWS: clients built from the standard environment, error
 //! conversion, and the one place that counts every request.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -14,30 +13,41 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::timeout::TimeoutConfig;
+use prometheus::IntCounterVec;
 
 use crate::error::Error;
 
 /// IAM is global, but the SDK wants a region; us-east-1 is where IAM lives.
 const FALLBACK_REGION: &str = "us-east-1";
+/// Longer than SQS's 20 s long poll, far shorter than a stuck worker.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub sts: aws_sdk_sts::Client,
+    pub sqs: aws_sdk_sqs::Client,
     sdk_config: SdkConfig,
-    requests: Arc<RequestCounts>,
+    requests: IntCounterVec,
 }
 
 impl Clients {
-    /// Reads the credential chain, `AWS_REGION` and `AWS_ENDPOINT_URL` as every AWS tool does.
-    pub async fn from_env() -> Clients {
+    /// Reads the credential chain, `AWS_REGION` and `AWS_ENDPOINT_URL` as
+    /// every AWS tool does. Every attempt is counted in `requests`, labelled
+    /// by service, operation and outcome.
+    pub async fn from_env(requests: IntCounterVec) -> Clients {
         let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
+        // A hung connection must fail a reconcile, not stall a worker forever.
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .build();
         let sdk_config = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
+            .timeout_config(timeouts)
             .load()
             .await;
-        let requests = Arc::new(RequestCounts::default());
         let counter = CountRequests(requests.clone());
         Clients {
             iam: aws_sdk_iam::Client::from_conf(
@@ -52,6 +62,11 @@ impl Clients {
             ),
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&sdk_config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&sdk_config)
                     .interceptor(counter)
                     .build(),
             ),
@@ -62,11 +77,7 @@ impl Clients {
 
     /// A CloudTrail client for `region`: a trail can be started only from its home region.
     pub fn cloudtrail_in(&self, region: &str) -> aws_sdk_cloudtrail::Client {
-        if self
-            .sdk_config
-            .region()
-            .is_some_and(|r| r.as_ref() == region)
-        {
+        if self.sdk_config.region().is_some_and(|r| r.as_ref() == region) {
             return self.cloudtrail.clone();
         }
         let config = aws_sdk_cloudtrail::config::Builder::from(&self.sdk_config)
@@ -74,15 +85,6 @@ impl Clients {
             .interceptor(CountRequests(self.requests.clone()))
             .build();
         aws_sdk_cloudtrail::Client::from_conf(config)
-    }
-
-    /// The environment's settings, for clients of other services.
-    pub fn sdk_config(&self) -> &SdkConfig {
-        &self.sdk_config
-    }
-
-    pub fn requests(&self) -> BTreeMap<RequestKey, u64> {
-        self.requests.snapshot()
     }
 }
 
@@ -103,34 +105,10 @@ impl RequestOutcome {
     }
 }
 
-/// Service, operation and outcome of one HTTP attempt.
-pub type RequestKey = (String, String, RequestOutcome);
-
-#[derive(Debug, Default)]
-struct RequestCounts(Mutex<BTreeMap<RequestKey, u64>>);
-
-impl RequestCounts {
-    fn record(&self, key: RequestKey) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(key)
-            .or_default() += 1;
-    }
-
-    fn snapshot(&self) -> BTreeMap<RequestKey, u64> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
 /// Counts every attempt, retries included, because each one is an API call
 /// that AWS meters and throttles.
 #[derive(Debug, Clone)]
-struct CountRequests(Arc<RequestCounts>);
+struct CountRequests(IntCounterVec);
 
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {
@@ -153,11 +131,10 @@ impl Intercept for CountRequests {
             }
             _ => RequestOutcome::Error,
         };
-        self.0.record((
-            metadata.service().to_ascii_lowercase(),
-            metadata.name().to_owned(),
-            outcome,
-        ));
+        let service = metadata.service().to_ascii_lowercase();
+        self.0
+            .with_label_values(&[service.as_str(), metadata.name(), outcome.label()])
+            .inc();
         Ok(())
     }
 }
@@ -165,18 +142,8 @@ impl Intercept for CountRequests {
 /// The error body is already buffered when an attempt ends; its code is the
 /// only service-independent sign of throttling.
 fn is_throttle(status: u16, body: Option<&[u8]>) -> bool {
-    const CODES: [&[u8]; 4] = [
-        b"Throttling",
-        b"RequestLimitExceeded",
-        b"TooManyRequests",
-        b"SlowDown",
-    ];
-    status == 429
-        || body.is_some_and(|body| {
-            CODES
-                .iter()
-                .any(|code| body.windows(code.len()).any(|w| w == *code))
-        })
+    const CODES: [&[u8]; 4] = [b"Throttling", b"RequestLimitExceeded", b"TooManyRequests", b"SlowDown"];
+    status == 429 || body.is_some_and(|body| CODES.iter().any(|code| body.windows(code.len()).any(|w| w == *code)))
 }
 
 /// Converts SDK errors at the call site, where the operation is known.

@@ -9,6 +9,7 @@ use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::key::Key;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::reconcile::{self, Reconciler};
 use crate::report;
@@ -102,23 +103,20 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 fn check(path: &Path) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    emit(&format!(
-        "{}: valid policy `{}`\n",
-        path.display(),
-        policy.name
-    ));
+    emit(&format!("{}: valid policy `{}`\n", path.display(), policy.name));
     Ok(ExitCode::SUCCESS)
 }
 
 async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    let clients = Clients::from_env().await;
+    let metrics = Metrics::new();
+    let clients = Clients::from_env(metrics.aws_requests()).await;
     let plan = reconcile::plan_all(&clients, &policy).await?;
     match output {
         Format::Text => emit(&report::plan_table(&plan)),
         Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
     }
-    log_requests(&clients);
+    log_requests(&metrics);
     Ok(if plan.in_spec() {
         ExitCode::SUCCESS
     } else {
@@ -128,13 +126,13 @@ async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
 
 async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
-    let clients = Clients::from_env().await;
-    let reconciler =
-        Reconciler::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes)).await?;
+    let metrics = Metrics::new();
+    let clients = Clients::from_env(metrics.aws_requests()).await;
+    let reconciler = Reconciler::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes)).await?;
     let pass = reconciler.reconcile(&policy, &Key::All, None).await?;
     let remaining = pass.remaining();
     emit(&report::apply_table(&pass.plan, &pass.outcomes, remaining));
-    log_requests(&clients);
+    log_requests(&metrics);
     Ok(if remaining == 0 {
         ExitCode::SUCCESS
     } else {
@@ -152,11 +150,7 @@ async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
 /// Logs go to stderr, so stdout carries only a command's own output.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if format == LogFormat::Json {
-            "info"
-        } else {
-            "warn"
-        })
+        tracing_subscriber::EnvFilter::new(if format == LogFormat::Json { "info" } else { "warn" })
     });
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -175,14 +169,7 @@ fn emit(text: &str) {
 }
 
 /// The cost of the pass in API calls, for people tuning or budgeting it.
-fn log_requests(clients: &Clients) {
-    let requests = clients.requests();
-    let total: u64 = requests.values().sum();
-    let each: Vec<String> = requests
-        .iter()
-        .map(|((service, operation, outcome), n)| {
-            format!("{service}:{operation}:{}={n}", outcome.label())
-        })
-        .collect();
-    tracing::info!(total, requests = %each.join(" "), "AWS requests");
+fn log_requests(metrics: &Metrics) {
+    let (total, each) = metrics.aws_request_summary();
+    tracing::info!(total, requests = %each, "AWS requests");
 }

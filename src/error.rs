@@ -12,9 +12,7 @@ pub enum Error {
     #[error("{0}")]
     Policy(#[from] PolicyError),
     /// `permission` is the IAM action that was refused, like `iam:ListUsers`.
-    #[error(
-        "access denied for {permission}: grant it to the identity iam-warden runs as (AWS said: {message})"
-    )]
+    #[error("access denied for {permission}: grant it to the identity iam-warden runs as (AWS said: {message})")]
     AccessDenied { permission: String, message: String },
     #[error("{operation} failed: {code}: {message}")]
     Aws {
@@ -34,6 +32,8 @@ pub enum Error {
     Settings(String),
     #[error("cannot watch the policy file: {0}")]
     Watch(String),
+    #[error("cannot listen on {0}")]
+    Listen(String),
 }
 
 impl Error {
@@ -47,12 +47,10 @@ impl Error {
             _ => (None, None),
         };
         match (&error, code) {
-            (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => {
-                Error::AccessDenied {
-                    permission: operation.to_owned(),
-                    message: message.unwrap_or(code),
-                }
-            }
+            (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => Error::AccessDenied {
+                permission: operation.to_owned(),
+                message: message.unwrap_or(code),
+            },
             (SdkError::ServiceError(_), Some(code)) => Error::Aws {
                 operation: operation.to_owned(),
                 message: message.unwrap_or_else(|| "no message".to_owned()),
@@ -74,11 +72,7 @@ impl Error {
 /// The code and message of an error body the SDK could not model, such as
 /// one from a proxy or an emulator, so the message stays one readable line.
 fn from_raw(response: &HttpResponse) -> (Option<String>, Option<String>) {
-    let body = response
-        .body()
-        .bytes()
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
+    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
     let element = |name: &str| {
         let start = body.find(&format!("<{name}>"))? + name.len() + 2;
         let end = body[start..].find(&format!("</{name}>"))? + start;
@@ -86,10 +80,7 @@ fn from_raw(response: &HttpResponse) -> (Option<String>, Option<String>) {
     };
     let status = response.status().as_u16();
     let code = element("Code").or_else(|| (status == 403).then(|| "AccessDenied".to_owned()));
-    (
-        code.or_else(|| Some(format!("HTTP {status}"))),
-        element("Message"),
-    )
+    (code.or_else(|| Some(format!("HTTP {status}"))), element("Message"))
 }
 
 fn is_access_denied(code: &str) -> bool {
@@ -100,8 +91,5 @@ fn is_access_denied(code: &str) -> bool {
 }
 
 fn one_line(text: &impl std::fmt::Display) -> String {
-    text.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -20,14 +20,18 @@
 //! - `runtime`: the daemon: the keyed work queue with deadlines and backoff,
 //!   the controller, policy hot reload, and the shutdown signal.
 //! - `key`: what a reconcile is about; `settings`: the daemon's settings.
+//! - `metrics`, `http`: Prometheus metrics and the `/metrics`, `/livez` and
+//!   `/readyz` endpoints.
 //! - `cli`, `report`: the command line and its tables.
 
 mod aws;
 pub mod cli;
 mod error;
 mod execute;
+mod http;
 mod ingest;
 mod key;
+mod metrics;
 mod observe;
 mod plan;
 mod policy;

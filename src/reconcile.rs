@@ -33,10 +33,7 @@ impl Pass {
     }
 
     pub fn failures(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Failed(_)))
-            .count()
+        self.outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count()
     }
 }
 
@@ -48,11 +45,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// Asks AWS who iam-warden runs as, once: that identity is never changed.
-    pub async fn new(
-        clients: Clients,
-        dry_run: bool,
-        budget: ChangeBudget,
-    ) -> Result<Reconciler, Error> {
+    pub async fn new(clients: Clients, dry_run: bool, budget: ChangeBudget) -> Result<Reconciler, Error> {
         let caller = observe::caller(&clients.sts).await?;
         let executor = Executor::new(clients.clone(), dry_run, budget);
         Ok(Reconciler {
@@ -62,20 +55,16 @@ impl Reconciler {
         })
     }
 
-    pub async fn reconcile(
-        &self,
-        policy: &Policy,
-        key: &Key,
-        trigger: Option<&Trigger>,
-    ) -> Result<Pass, Error> {
+    pub fn budget_exhausted(&self) -> bool {
+        self.executor.budget_exhausted()
+    }
+
+    pub async fn reconcile(&self, policy: &Policy, key: &Key, trigger: Option<&Trigger>) -> Result<Pass, Error> {
         let now = Utc::now();
         let observed = observe_key(&self.clients, &self.caller, policy, key, now).await?;
         let plan = plan::plan(policy, &observed, now);
         let event_id = trigger.and_then(|t| t.event_id.as_deref());
-        let outcomes = self
-            .executor
-            .execute(&plan, policy, &self.caller, event_id)
-            .await;
+        let outcomes = self.executor.execute(&plan, policy, &self.caller, event_id).await;
         Ok(Pass { plan, outcomes })
     }
 }
@@ -115,70 +104,40 @@ async fn observe_key(
     match key {
         Key::All => return full_scan(clients, caller, policy, now).await,
         Key::PasswordPolicy => {
-            observed.password_policy = when(
-                policy.password_policy.is_some(),
-                observe::password_policy(iam),
-            )
-            .await?
+            observed.password_policy = when(policy.password_policy.is_some(), observe::password_policy(iam)).await?
         }
         Key::User(name) if manages_users(policy) => {
             observed.users = observe::users(iam, [name.clone()], &caller.deny_policy_arn()).await?;
         }
         Key::User(_) => {}
         Key::OidcProvider(arn) => {
-            let one = async {
-                Ok(observe::oidc_provider(iam, arn)
-                    .await?
-                    .into_iter()
-                    .collect())
-            };
+            let one = async { Ok(observe::oidc_provider(iam, arn).await?.into_iter().collect()) };
             observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;
         }
         Key::OidcProviders => {
-            observed.oidc_providers = when(
-                policy.oidc_providers.is_some(),
-                observe::oidc_providers(iam),
-            )
-            .await?
+            observed.oidc_providers = when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)).await?
         }
-        Key::Trails => {
-            observed.trails = when(policy.cloudtrail.is_some(), observe::trails(clients)).await?
-        }
+        Key::Trails => observed.trails = when(policy.cloudtrail.is_some(), observe::trails(clients)).await?,
     }
     Ok(observed)
 }
 
 fn manages_users(policy: &Policy) -> bool {
-    policy
-        .mfa
-        .as_ref()
-        .is_some_and(|m| m.require_for_console_users)
-        || policy.access_keys.is_some()
+    policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users) || policy.access_keys.is_some()
 }
 
 /// A full scan finds suspects through the credential report, one call for
 /// every user, and reads only them live.
-async fn full_scan(
-    clients: &Clients,
-    caller: &Caller,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<Observed, Error> {
+async fn full_scan(clients: &Clients, caller: &Caller, policy: &Policy, now: DateTime<Utc>) -> Result<Observed, Error> {
     let iam = &clients.iam;
     let deny_policy_arn = caller.deny_policy_arn();
     let (password_policy, root_mfa_enabled, oidc_providers, trails, users) = tokio::try_join!(
-        when(
-            policy.password_policy.is_some(),
-            observe::password_policy(iam)
-        ),
+        when(policy.password_policy.is_some(), observe::password_policy(iam)),
         when(
             policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
             observe::root_mfa(iam)
         ),
-        when(
-            policy.oidc_providers.is_some(),
-            observe::oidc_providers(iam)
-        ),
+        when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)),
         when(policy.cloudtrail.is_some(), observe::trails(clients)),
         when(manages_users(policy), async {
             let quarantined = match &policy.mfa {
@@ -189,11 +148,7 @@ async fn full_scan(
             let (suspects, report) = plan::suspects(policy, report, now);
             let mut users = observe::users(iam, suspects.iter().cloned(), &deny_policy_arn).await?;
             // The rest stay as the report saw them: in spec, and only a source of deadlines.
-            users.extend(
-                report
-                    .into_iter()
-                    .filter(|user| !suspects.contains(&user.name)),
-            );
+            users.extend(report.into_iter().filter(|user| !suspects.contains(&user.name)));
             tracing::info!(
                 suspects = suspects.len(),
                 users = users.len(),
@@ -212,13 +167,6 @@ async fn full_scan(
     })
 }
 
-async fn when<T>(
-    wanted: bool,
-    read: impl Future<Output = Result<T, Error>>,
-) -> Result<Option<T>, Error> {
-    if wanted {
-        read.await.map(Some)
-    } else {
-        Ok(None)
-    }
+async fn when<T>(wanted: bool, read: impl Future<Output = Result<T, Error>>) -> Result<Option<T>, Error> {
+    if wanted { read.await.map(Some) } else { Ok(None) }
 }

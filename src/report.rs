@@ -20,18 +20,9 @@ pub fn plan_table(plan: &Plan) -> String {
             count("report")
         );
     }
-    let _ = write!(
-        text,
-        " {} warning(s), {} exempt.",
-        count("warning"),
-        count("exempt")
-    );
+    let _ = write!(text, " {} warning(s), {} exempt.", count("warning"), count("exempt"));
     if let Some(deadline) = plan.next_deadline {
-        let _ = write!(
-            text,
-            " Next deadline: {}.",
-            deadline.format("%Y-%m-%d %H:%M:%S UTC")
-        );
+        let _ = write!(text, " Next deadline: {}.", deadline.format("%Y-%m-%d %H:%M:%S UTC"));
     }
     text.push('\n');
     text

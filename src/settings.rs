@@ -67,27 +67,17 @@ impl Settings {
         Settings::from_sources(file, std::env::vars())
     }
 
-    fn from_sources(
-        file: Option<&Path>,
-        env: impl Iterator<Item = (String, String)>,
-    ) -> Result<Settings, Error> {
+    fn from_sources(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<Settings, Error> {
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Yaml));
         }
         // Only our own keys: other IAM_WARDEN_* variables are the deployment's business.
         let ours = env
-            .filter_map(|(name, value)| {
-                Some((
-                    name.strip_prefix("IAM_WARDEN_")?.to_ascii_lowercase(),
-                    value,
-                ))
-            })
+            .filter_map(|(name, value)| Some((name.strip_prefix("IAM_WARDEN_")?.to_ascii_lowercase(), value)))
             .filter(|(key, _)| KEYS.contains(&key.as_str()))
             .collect();
-        let environment = config::Environment::default()
-            .source(Some(ours))
-            .try_parsing(true);
+        let environment = config::Environment::default().source(Some(ours)).try_parsing(true);
         let settings: Settings = builder
             .add_source(environment)
             .build()
@@ -122,21 +112,13 @@ mod tests {
     fn defaults_then_file_then_environment() {
         let defaults = Settings::from_sources(None, env(&[])).unwrap();
         assert_eq!(
-            (
-                defaults.workers,
-                defaults.resync_interval,
-                defaults.log_format
-            ),
+            (defaults.workers, defaults.resync_interval, defaults.log_format),
             (4, Duration::from_secs(600), LogFormat::Json)
         );
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.yaml");
-        std::fs::write(
-            &file,
-            "workers: 8\nresync_interval: 1h\nqueue_url: https://sqs/q\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "workers: 8\nresync_interval: 1h\nqueue_url: https://sqs/q\n").unwrap();
         let overridden = env(&[
             ("IAM_WARDEN_WORKERS", "2"),
             ("IAM_WARDEN_DRY_RUN", "true"),
@@ -160,8 +142,7 @@ mod tests {
                 .to_string()
                 .contains("wokers")
         );
-        let bad = Settings::from_sources(None, env(&[("IAM_WARDEN_RESYNC_INTERVAL", "soon")]))
-            .unwrap_err();
+        let bad = Settings::from_sources(None, env(&[("IAM_WARDEN_RESYNC_INTERVAL", "soon")])).unwrap_err();
         assert!(bad.to_string().contains("invalid duration `soon`"), "{bad}");
         assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_WORKERS", "0")])).is_err());
     }

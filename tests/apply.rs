@@ -9,13 +9,7 @@ use support::{Moto, PolicyFile, enforceable_policy};
 
 /// Each of the user's keys by id, `true` when active.
 async fn keys(moto: &Moto, user: &str) -> BTreeMap<String, bool> {
-    let listed = moto
-        .iam()
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
+    let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
     listed
         .access_key_metadata()
         .iter()
@@ -43,12 +37,7 @@ async fn quarantined(moto: &Moto, user: &str) -> bool {
 }
 
 async fn has_login_profile(moto: &Moto, user: &str) -> bool {
-    moto.iam()
-        .get_login_profile()
-        .user_name(user)
-        .send()
-        .await
-        .is_ok()
+    moto.iam().get_login_profile().user_name(user).send().await.is_ok()
 }
 
 async fn provider_urls(moto: &Moto) -> Vec<String> {
@@ -100,34 +89,20 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
     assert_eq!(applied.outcomes("applied"), 8);
 
     // password-policy: the whole desired policy is in place.
-    let current = moto
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .unwrap();
+    let current = moto.iam().get_account_password_policy().send().await.unwrap();
     let current = current.password_policy().unwrap();
     assert_eq!(current.minimum_password_length(), Some(14));
     assert!(current.require_symbols() && current.require_numbers());
     assert!(current.require_uppercase_characters() && current.require_lowercase_characters());
     assert_eq!(
-        (
-            current.max_password_age(),
-            current.password_reuse_prevention()
-        ),
+        (current.max_password_age(), current.password_reuse_prevention()),
         (Some(90), Some(24))
     );
 
     // access-keys: exactly the violating keys, never their siblings or exempt ones.
     let alice = keys(&moto, "alice").await;
-    assert!(
-        !alice[key(&seeded, "alice-old")],
-        "120-day-old key deactivated"
-    );
-    assert!(
-        alice[key(&seeded, "alice-fresh")],
-        "its fresh sibling untouched"
-    );
+    assert!(!alice[key(&seeded, "alice-old")], "120-day-old key deactivated");
+    assert!(alice[key(&seeded, "alice-fresh")], "its fresh sibling untouched");
     assert!(
         !keys(&moto, "dave").await[key(&seeded, "dave-never-used")],
         "never-used key deactivated"
@@ -147,10 +122,7 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
 
     // mfa: quarantine past grace, none within grace or when exempt, lifted once enrolled.
     assert!(quarantined(&moto, "bob").await);
-    assert!(
-        !quarantined(&moto, "carol").await,
-        "still within the grace period"
-    );
+    assert!(!quarantined(&moto, "carol").await, "still within the grace period");
     assert!(!quarantined(&moto, "break-glass").await, "exempt from mfa");
     assert!(
         !quarantined(&moto, "frank").await,
@@ -175,10 +147,7 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
 
     // The audit log keeps the full before-state of what was deleted.
     let deleted_key = &applied.audit_for("delete-access-key")[0];
-    assert_eq!(
-        deleted_key["before"]["id"],
-        key(&seeded, "erin-inactive-old")
-    );
+    assert_eq!(deleted_key["before"]["id"], key(&seeded, "erin-inactive-old"));
     assert_eq!(deleted_key["before"]["active"], serde_json::json!(false));
     let deleted_provider = &applied.audit_for("delete-oidc-provider")[0];
     assert_eq!(deleted_provider["before"]["url"], "rogue.example.com");
@@ -199,16 +168,8 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
     assert_eq!(again.code, 0, "in spec:\n{}", again.stdout);
     let second = moto.warden(&["apply", "--policy", &policy.path]);
     assert_eq!(second.code, 0);
-    assert_eq!(
-        second.outcomes("applied"),
-        0,
-        "a second apply changes nothing"
-    );
-    assert_eq!(
-        keys(&moto, "alice").await,
-        alice,
-        "and leaves the keys as they were"
-    );
+    assert_eq!(second.outcomes("applied"), 0, "a second apply changes nothing");
+    assert_eq!(keys(&moto, "alice").await, alice, "and leaves the keys as they were");
 }
 
 #[tokio::test]
@@ -231,25 +192,10 @@ async fn dry_run_and_audit_mode_change_nothing() {
     assert!(keys(&moto, "alice").await[key(&seeded, "alice-old")]);
     assert_eq!(keys(&moto, "erin").await.len(), 1);
     assert!(!quarantined(&moto, "bob").await && quarantined(&moto, "frank").await);
-    assert!(
-        provider_urls(&moto)
-            .await
-            .contains(&"rogue.example.com".to_owned())
-    );
+    assert!(provider_urls(&moto).await.contains(&"rogue.example.com".to_owned()));
     assert!(!trail_logging(&moto, "org-trail").await);
-    let password = moto
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        password
-            .password_policy()
-            .unwrap()
-            .minimum_password_length(),
-        Some(8)
-    );
+    let password = moto.iam().get_account_password_policy().send().await.unwrap();
+    assert_eq!(password.password_policy().unwrap().minimum_password_length(), Some(8));
 }
 
 #[tokio::test]
@@ -293,10 +239,7 @@ async fn never_touches_the_identity_it_runs_as() {
     let own = run.audit_for("deactivate-access-key");
     assert_eq!(own.len(), 1);
     assert_eq!(own[0]["outcome"], "exempt");
-    assert_eq!(
-        own[0]["detail"],
-        "the identity iam-warden runs as is never changed"
-    );
+    assert_eq!(own[0]["detail"], "the identity iam-warden runs as is never changed");
     assert_eq!(run.code, 2, "its own old key is still drift, and said so");
     assert!(keys(&moto, "warden-runner").await[id]);
 }
@@ -328,14 +271,8 @@ async fn the_quarantine_policy_is_created_when_missing() {
         .unwrap();
     let document = version.policy_version().unwrap().document().unwrap();
     let document = document.replace("%22", "\"").replace("%3A", ":");
-    assert!(
-        document.contains("aws:MultiFactorAuthPresent"),
-        "{document}"
-    );
-    assert!(
-        document.contains("iam:EnableMFADevice"),
-        "users can still enrol MFA"
-    );
+    assert!(document.contains("aws:MultiFactorAuthPresent"), "{document}");
+    assert!(document.contains("iam:EnableMFADevice"), "users can still enrol MFA");
 }
 
 #[tokio::test]
@@ -355,9 +292,7 @@ async fn disable_console_deletes_only_the_login_profile() {
         moto.iam().get_user().user_name("bob").send().await.is_ok(),
         "the user itself stays"
     );
-    assert!(
-        run.audit_for("delete-login-profile")[0]["before"]["loginProfile"]["created"].is_string()
-    );
+    assert!(run.audit_for("delete-login-profile")[0]["before"]["loginProfile"]["created"].is_string());
 }
 
 #[tokio::test]
@@ -366,10 +301,7 @@ async fn report_only_findings_are_drift_that_apply_leaves_alone() {
     moto.seed(&["drifted"]);
     let policy = PolicyFile::example_with(&[
         ("trails: [org-trail]", "trails: [org-trail, missing-trail]"),
-        (
-            "allowedAudiences: [sts.amazonaws.com]",
-            "allowedAudiences: [sigstore]",
-        ),
+        ("allowedAudiences: [sts.amazonaws.com]", "allowedAudiences: [sigstore]"),
     ]);
     let plan = moto.warden(&["plan", "--output", "json", "--policy", &policy.path]);
     assert_eq!(plan.code, 2);
@@ -449,10 +381,5 @@ async fn access_denied_names_the_missing_permission() {
         ),
         "{last}"
     );
-    assert_eq!(
-        run.stderr.lines().count(),
-        1,
-        "one line, no dump: {}",
-        run.stderr
-    );
+    assert_eq!(run.stderr.lines().count(), 1, "one line, no dump: {}", run.stderr);
 }

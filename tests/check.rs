@@ -12,8 +12,7 @@ fn check(yaml: &str) -> (i32, String) {
         .arg(&path)
         .output()
         .unwrap();
-    let stderr =
-        String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "FILE");
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "FILE");
     (output.status.code().unwrap(), stderr)
 }
 
@@ -25,8 +24,7 @@ fn errors(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
-const HEAD: &str =
-    "apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata:\n  name: t\nspec:\n";
+const HEAD: &str = "apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata:\n  name: t\nspec:\n";
 
 #[test]
 fn the_example_policy_is_valid() {
@@ -44,15 +42,11 @@ fn the_example_policy_is_valid() {
 
 #[test]
 fn an_unknown_key_names_the_allowed_ones() {
-    let (code, stderr) = check(&format!(
-        "{HEAD}  accessKeys:\n    maxAge: 90d\n    maxage: 30d\n"
-    ));
+    let (code, stderr) = check(&format!("{HEAD}  accessKeys:\n    maxAge: 90d\n    maxage: 30d\n"));
     assert_eq!(code, 1);
     assert_eq!(
         errors(&stderr),
-        [
-            "FILE:8:5: unknown field `maxage`, expected one of maxAge, maxUnused, deleteAfter, warnBefore, action"
-        ]
+        ["FILE:8:5: unknown field `maxage`, expected one of maxAge, maxUnused, deleteAfter, warnBefore, action"]
     );
     assert!(
         stderr.contains("    |     maxage: 30d\n    |     ^"),
@@ -66,9 +60,7 @@ fn a_wrong_enum_value_names_the_allowed_ones() {
     assert_eq!(code, 1);
     assert_eq!(
         errors(&stderr),
-        [
-            "FILE:7:13: unknown variant `lock-out`, expected one of report, deny-until-mfa, disable-console"
-        ]
+        ["FILE:7:13: unknown variant `lock-out`, expected one of report, deny-until-mfa, disable-console"]
     );
 }
 
@@ -112,13 +104,8 @@ fn every_semantic_error_is_reported_at_its_place() {
 
 #[test]
 fn warn_before_must_fit_inside_max_age() {
-    let (_, stderr) = check(&format!(
-        "{HEAD}  accessKeys:\n    maxAge: 10d\n    warnBefore: 14d\n"
-    ));
-    assert_eq!(
-        errors(&stderr),
-        ["FILE:8:17: warnBefore must be shorter than maxAge"]
-    );
+    let (_, stderr) = check(&format!("{HEAD}  accessKeys:\n    maxAge: 10d\n    warnBefore: 14d\n"));
+    assert_eq!(errors(&stderr), ["FILE:8:17: warnBefore must be shorter than maxAge"]);
     let (_, stderr) = check(&format!("{HEAD}  accessKeys:\n    warnBefore: 14d\n"));
     assert_eq!(
         errors(&stderr),

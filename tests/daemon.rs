@@ -24,13 +24,7 @@ spec:
 }
 
 async fn key_active(moto: &Moto, user: &str, key: &str) -> bool {
-    let listed = moto
-        .iam()
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
+    let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
     let found = listed
         .access_key_metadata()
         .iter()
@@ -88,11 +82,7 @@ async fn provider_exists(moto: &Moto, arn: &str) -> bool {
 }
 
 /// A daemon on a fresh `targets` account with an events queue.
-async fn running(
-    oidc_action: &str,
-    visibility: u32,
-    max_receives: u32,
-) -> (Moto, Value, Queues, PolicyFile, Daemon) {
+async fn running(oidc_action: &str, visibility: u32, max_receives: u32) -> (Moto, Value, Queues, PolicyFile, Daemon) {
     let moto = Moto::start();
     let seeded = moto.seed(&["targets"]);
     let queues = moto.queue_with_dlq(visibility, max_receives).await;
@@ -120,10 +110,7 @@ async fn events_get_their_violations_fixed_within_seconds() {
         .until(
             10,
             "the rogue provider deleted and the old key deactivated",
-            async || {
-                !provider_exists(&moto, &rogue).await
-                    && !key_active(&moto, "mallory", mallory_key).await
-            },
+            async || !provider_exists(&moto, &rogue).await && !key_active(&moto, "mallory", mallory_key).await,
         )
         .await;
     daemon
@@ -138,9 +125,9 @@ async fn events_get_their_violations_fixed_within_seconds() {
         .collect();
     assert_eq!(fixed.len(), 2, "{fixed:?}");
     assert!(
-        fixed.iter().all(|r| r["event_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("evt-"))),
+        fixed
+            .iter()
+            .all(|r| r["event_id"].as_str().is_some_and(|id| id.starts_with("evt-"))),
         "the audit names the event"
     );
 }
@@ -167,9 +154,7 @@ async fn forged_events_about_compliant_resources_change_nothing() {
         .await;
 
     assert!(
-        !daemon
-            .records("reconciled", Some("user/compliant"))
-            .is_empty(),
+        !daemon.records("reconciled", Some("user/compliant")).is_empty(),
         "the events were acted on"
     );
     assert!(key_active(&moto, "compliant", compliant_key).await);
@@ -250,26 +235,20 @@ async fn a_failed_reconcile_leaves_its_message_to_come_back_until_the_dead_lette
         .sqs
         .receive_message()
         .queue_url(&queues.dlq_url)
-        .message_system_attribute_names(
-            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-        )
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
         .send()
         .await
         .unwrap();
     let dead = &dead.messages()[0];
     assert_eq!(dead.body(), Some(body.as_str()), "the very message, intact");
-    let receives = dead.attributes().unwrap()
-        [&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount]
+    let receives = dead.attributes().unwrap()[&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount]
         .parse::<u32>()
         .unwrap();
     assert!(
         receives >= 2,
         "it came back after the failure: received {receives} times"
     );
-    assert!(
-        key_active(&moto, "victim", victim_key).await,
-        "AWS refused the fix"
-    );
+    assert!(key_active(&moto, "victim", victim_key).await, "AWS refused the fix");
     assert!(
         !daemon
             .records(
@@ -281,9 +260,7 @@ async fn a_failed_reconcile_leaves_its_message_to_come_back_until_the_dead_lette
     let refused: Vec<Value> = daemon
         .log()
         .into_iter()
-        .filter(|r| {
-            r["log"] == "audit" && r["outcome"] == "failed" && r["resource"]["id"] == victim_key
-        })
+        .filter(|r| r["log"] == "audit" && r["outcome"] == "failed" && r["resource"]["id"] == victim_key)
         .collect();
     assert!(!refused.is_empty(), "the audit log shows the failed fix");
     assert!(
@@ -301,11 +278,9 @@ async fn a_malformed_message_reaches_the_dead_letter_queue_and_the_daemon_carrie
     let (moto, seeded, queues, _policy, daemon) = running("delete", 1, 2).await;
     queues.send("{\"Records\": [ this is not json").await;
     daemon
-        .until(
-            20,
-            "the malformed message in the dead-letter queue",
-            async || queues.pending(&queues.dlq_url).await == 1,
-        )
+        .until(20, "the malformed message in the dead-letter queue", async || {
+            queues.pending(&queues.dlq_url).await == 1
+        })
         .await;
     assert!(
         !daemon
@@ -329,9 +304,7 @@ async fn hot_reload_applies_a_valid_policy_and_keeps_the_last_good_one() {
     let rogue = create_provider(&moto, "rogue.example.com").await;
     queues.send(&provider_event(&rogue)).await;
     daemon
-        .until(10, "the event handled", async || {
-            queues.pending(&queues.url).await == 0
-        })
+        .until(10, "the event handled", async || queues.pending(&queues.url).await == 0)
         .await;
     assert!(provider_exists(&moto, &rogue).await, "report only");
 
@@ -347,28 +320,17 @@ async fn hot_reload_applies_a_valid_policy_and_keeps_the_last_good_one() {
             !provider_exists(&moto, &rogue).await
         })
         .await;
-    assert_eq!(
-        daemon
-            .records("policy reloaded; reconciling everything", None)
-            .len(),
-        1
-    );
+    assert_eq!(daemon.records("policy reloaded; reconciling everything", None).len(), 1);
 
     swap(policy("delete").replace("action: delete", "action: obliterate"));
     daemon
         .until(10, "the bad policy rejected", async || {
             !daemon
-                .records(
-                    "policy reload rejected; the last good policy stays in force",
-                    None,
-                )
+                .records("policy reload rejected; the last good policy stays in force", None)
                 .is_empty()
         })
         .await;
-    let rejected = &daemon.records(
-        "policy reload rejected; the last good policy stays in force",
-        None,
-    )[0];
+    let rejected = &daemon.records("policy reload rejected; the last good policy stays in force", None)[0];
     assert!(
         rejected["errors"]
             .as_str()
@@ -436,17 +398,13 @@ async fn sigterm_mid_burst_exits_cleanly_and_loses_nothing() {
 
     let restarted = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
     restarted
-        .until(
-            30,
-            "every violation fixed and every message deleted",
-            async || {
-                let mut any_active = false;
-                for (user, key) in &keys {
-                    any_active |= key_active(&moto, user, key).await;
-                }
-                !any_active && queues.pending(&queues.url).await == 0
-            },
-        )
+        .until(30, "every violation fixed and every message deleted", async || {
+            let mut any_active = false;
+            for (user, key) in &keys {
+                any_active |= key_active(&moto, user, key).await;
+            }
+            !any_active && queues.pending(&queues.url).await == 0
+        })
         .await;
 }
 
@@ -458,10 +416,7 @@ async fn a_key_is_deactivated_the_moment_it_reaches_max_age_without_any_event() 
     let policy = PolicyFile::new(&policy("delete"));
     let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
     daemon.ready().await;
-    assert!(
-        key_active(&moto, "soon", key).await,
-        "compliant at start-up"
-    );
+    assert!(key_active(&moto, "soon", key).await, "compliant at start-up");
 
     daemon
         .until(20, "deactivation at maxAge", async || {
@@ -473,9 +428,5 @@ async fn a_key_is_deactivated_the_moment_it_reaches_max_age_without_any_event() 
         !fix.is_empty(),
         "a reconcile of that one user, scheduled from the deadline, not a resync"
     );
-    assert_eq!(
-        daemon.records("reconciled", Some("all")).len(),
-        1,
-        "no resync ran"
-    );
+    assert_eq!(daemon.records("reconciled", Some("all")).len(), 1, "no resync ran");
 }

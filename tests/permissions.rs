@@ -30,10 +30,8 @@ fn the_deploy_policy_grants_exactly_what_the_code_calls() {
     called.remove("sts:GetCallerIdentity");
     assert!(called.len() > 20, "the scan found the calls: {called:?}");
 
-    let policy: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap(),
-    )
-    .unwrap();
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap()).unwrap();
     let granted: BTreeSet<String> = policy["Statement"]
         .as_array()
         .unwrap()

@@ -33,24 +33,29 @@ impl ChangeBudget {
 
     /// Spends one change if any is left.
     pub fn try_spend(&self) -> bool {
-        let now = Instant::now();
-        let mut spent = self
-            .spent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(window) = self.window {
-            while spent
-                .front()
-                .is_some_and(|at| now.duration_since(*at) >= window)
-            {
-                spent.pop_front();
-            }
-        }
+        let mut spent = self.current();
         if spent.len() >= self.limit {
             return false;
         }
-        spent.push_back(now);
+        spent.push_back(Instant::now());
         true
+    }
+
+    /// No change is left right now.
+    pub fn exhausted(&self) -> bool {
+        self.current().len() >= self.limit
+    }
+
+    /// The changes that still count against the limit.
+    fn current(&self) -> std::sync::MutexGuard<'_, VecDeque<Instant>> {
+        let now = Instant::now();
+        let mut spent = self.spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(window) = self.window {
+            while spent.front().is_some_and(|at| now.duration_since(*at) >= window) {
+                spent.pop_front();
+            }
+        }
+        spent
     }
 }
 

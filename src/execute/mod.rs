@@ -48,9 +48,7 @@ impl Outcome {
         match self {
             Outcome::Failed(error) => Some(error.to_string()),
             Outcome::Exempt => finding.exempt.clone(),
-            Outcome::Protected => {
-                Some("the identity iam-warden runs as is never changed".to_owned())
-            }
+            Outcome::Protected => Some("the identity iam-warden runs as is never changed".to_owned()),
             _ => None,
         }
     }
@@ -73,25 +71,20 @@ impl Executor {
         }
     }
 
+    pub fn budget_exhausted(&self) -> bool {
+        self.budget.exhausted()
+    }
+
     /// Decides and carries out every finding, in order, one audit line each.
     /// The outcomes line up with `plan.findings`.
-    pub async fn execute(
-        &self,
-        plan: &Plan,
-        policy: &Policy,
-        caller: &Caller,
-        event_id: Option<&str>,
-    ) -> Vec<Outcome> {
+    pub async fn execute(&self, plan: &Plan, policy: &Policy, caller: &Caller, event_id: Option<&str>) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(plan.findings.len());
         for finding in &plan.findings {
             let outcome = if finding.exempt.is_some() {
                 Outcome::Exempt
             } else if !finding.is_actionable() {
                 Outcome::Reported
-            } else if caller
-                .user_name()
-                .is_some_and(|me| finding.resource.user() == Some(me))
-            {
+            } else if caller.user_name().is_some_and(|me| finding.resource.user() == Some(me)) {
                 Outcome::Protected
             } else if self.dry_run || plan.mode == Mode::Audit {
                 Outcome::DryRun
@@ -110,12 +103,7 @@ impl Executor {
     }
 
     /// Each change is idempotent: a resource already gone counts as done.
-    async fn apply(
-        &self,
-        finding: &Finding,
-        policy: &Policy,
-        caller: &Caller,
-    ) -> Result<(), Error> {
+    async fn apply(&self, finding: &Finding, policy: &Policy, caller: &Caller) -> Result<(), Error> {
         let iam = &self.clients.iam;
         match (finding.action, &finding.resource) {
             (Action::UpdatePasswordPolicy, _) => {
@@ -151,12 +139,7 @@ impl Executor {
             }
             (Action::DetachDenyPolicy, Resource::User { name }) => {
                 let arn = caller.deny_policy_arn();
-                let detach = iam
-                    .detach_user_policy()
-                    .user_name(name)
-                    .policy_arn(arn)
-                    .send()
-                    .await;
+                let detach = iam.detach_user_policy().user_name(name).policy_arn(arn).send().await;
                 detach.or_absent("iam:DetachUserPolicy", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteLoginProfile, Resource::User { name }) => {
@@ -169,18 +152,10 @@ impl Executor {
                     .user_name(user)
                     .access_key_id(id)
                     .status(StatusType::Inactive);
-                update
-                    .send()
-                    .await
-                    .or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)?;
+                update.send().await.or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteAccessKey, Resource::AccessKey { user, id }) => {
-                let delete = iam
-                    .delete_access_key()
-                    .user_name(user)
-                    .access_key_id(id)
-                    .send()
-                    .await;
+                let delete = iam.delete_access_key().user_name(user).access_key_id(id).send().await;
                 delete.or_absent("iam:DeleteAccessKey", NO_SUCH_ENTITY)?;
             }
             (Action::DeleteOidcProvider, Resource::OidcProvider { arn, .. }) => {
@@ -229,9 +204,7 @@ impl Executor {
             .create_policy()
             .policy_name(DENY_POLICY_NAME)
             .path(DENY_POLICY_PATH)
-            .description(
-                "iam-warden: denies everything but MFA enrolment until the user signs in with MFA",
-            )
+            .description("iam-warden: denies everything but MFA enrolment until the user signs in with MFA")
             .policy_document(DENY_POLICY_DOCUMENT)
             .send()
             .await;

@@ -37,11 +37,9 @@ pub struct Malformed(pub String);
 /// Accepts the EventBridge envelope, an SNS notification wrapping it, a bare
 /// record, and the log-file form `{"Records": [...]}`.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, Malformed> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| Malformed(format!("not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| Malformed(format!("not JSON: {e}")))?;
     let value = match sns_message(&value) {
-        Some(inner) => serde_json::from_str(inner)
-            .map_err(|e| Malformed(format!("SNS Message is not JSON: {e}")))?,
+        Some(inner) => serde_json::from_str(inner).map_err(|e| Malformed(format!("SNS Message is not JSON: {e}")))?,
         None => value,
     };
     records(&value)?.into_iter().map(event).collect()
@@ -77,8 +75,7 @@ fn records(value: &Value) -> Result<Vec<&Value>, Malformed> {
 }
 
 fn event(record: &Value) -> Result<Event, Malformed> {
-    let name = text(record, &["eventName"])
-        .ok_or_else(|| Malformed("record has no eventName".to_owned()))?;
+    let name = text(record, &["eventName"]).ok_or_else(|| Malformed("record has no eventName".to_owned()))?;
     let effect = if text(record, &["errorCode"]).is_some() || failed_sign_in(record) {
         Effect::Failed
     } else {
@@ -106,8 +103,7 @@ fn keys(name: &str, record: &Value) -> Vec<Key> {
         // Without userName, an IAM user acted on itself.
         named.or_else(|| iam_user(record)).map(Key::User)
     };
-    let provider_arn =
-        |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(Key::OidcProvider);
+    let provider_arn = |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(Key::OidcProvider);
     let key = match name {
         "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => Some(Key::PasswordPolicy),
         "CreateUser"
@@ -125,34 +121,26 @@ fn keys(name: &str, record: &Value) -> Vec<Key> {
         | "AttachUserPolicy"
         | "DetachUserPolicy" => user(),
         "ConsoleLogin" => iam_user(record).map(Key::User),
-        "CreateOpenIDConnectProvider" => {
-            provider_arn("responseElements").or(Some(Key::OidcProviders))
-        }
+        "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(Key::OidcProviders)),
         // Untagging can remove an exemption tag, so it is watched like tagging.
         "AddClientIDToOpenIDConnectProvider"
         | "RemoveClientIDFromOpenIDConnectProvider"
         | "UpdateOpenIDConnectProviderThumbprint"
         | "TagOpenIDConnectProvider"
         | "UntagOpenIDConnectProvider" => provider_arn("requestParameters"),
-        "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
-            Some(Key::Trails)
-        }
+        "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(Key::Trails),
         _ => None,
     };
     key.into_iter().collect()
 }
 
 fn iam_user(record: &Value) -> Option<String> {
-    (text(record, &["userIdentity", "type"])? == "IAMUser")
-        .then(|| text(record, &["userIdentity", "userName"]))?
+    (text(record, &["userIdentity", "type"])? == "IAMUser").then(|| text(record, &["userIdentity", "userName"]))?
 }
 
 /// A non-empty string at `path`; anything else, `null` and `"null"` included, is absent.
 fn text(value: &Value, path: &[&str]) -> Option<String> {
-    let found = path
-        .iter()
-        .try_fold(value, |at, field| at.get(field))?
-        .as_str()?;
+    let found = path.iter().try_fold(value, |at, field| at.get(field))?.as_str()?;
     (!found.is_empty() && found != "null").then(|| found.to_owned())
 }
 
@@ -211,10 +199,7 @@ mod tests {
                 Key::User("alice".into()),
             ),
             (
-                record(
-                    "CreateAccessKey",
-                    serde_json::json!({"requestParameters": null}),
-                ),
+                record("CreateAccessKey", serde_json::json!({"requestParameters": null})),
                 Key::User("caller".into()),
             ),
             (
@@ -276,31 +261,20 @@ mod tests {
 
     #[test]
     fn failed_and_foreign_events_are_not_reconciled() {
-        let failed = record(
-            "DeleteAccessKey",
-            serde_json::json!({"errorCode": "AccessDenied"}),
-        );
+        let failed = record("DeleteAccessKey", serde_json::json!({"errorCode": "AccessDenied"}));
         let bad_login = record(
             "ConsoleLogin",
             serde_json::json!({"responseElements": {"ConsoleLogin": "Failure"}, "errorMessage": "Failed authentication"}),
         );
         let foreign = record("DescribeInstances", serde_json::json!({}));
-        let root_login = record(
-            "ConsoleLogin",
-            serde_json::json!({"userIdentity": {"type": "Root"}}),
-        );
+        let root_login = record("ConsoleLogin", serde_json::json!({"userIdentity": {"type": "Root"}}));
         let effects: Vec<Effect> = [failed, bad_login, foreign, root_login]
             .iter()
             .map(|body| parse(body.to_string().as_bytes()).unwrap().remove(0).effect)
             .collect();
         assert_eq!(
             effects,
-            [
-                Effect::Failed,
-                Effect::Failed,
-                Effect::Unmanaged,
-                Effect::Unmanaged
-            ]
+            [Effect::Failed, Effect::Failed, Effect::Unmanaged, Effect::Unmanaged]
         );
     }
 
@@ -312,10 +286,7 @@ mod tests {
         );
         let event = parse(spaced.to_string().as_bytes()).unwrap().remove(0);
         assert_eq!(event.time, Some("2022-09-15T13:45:24Z".parse().unwrap()));
-        assert_eq!(
-            event.id.as_deref(),
-            Some("11111111-2222-3333-4444-555555555555")
-        );
+        assert_eq!(event.id.as_deref(), Some("11111111-2222-3333-4444-555555555555"));
     }
 
     #[test]
@@ -374,10 +345,7 @@ mod samples {
             let events = parse(body).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!events.is_empty(), "{name}");
             let expected = name.split("__").next().unwrap();
-            assert!(
-                events.iter().all(|e| e.name == expected),
-                "{name}: {events:?}"
-            );
+            assert!(events.iter().all(|e| e.name == expected), "{name}: {events:?}");
         }
     }
 
@@ -387,9 +355,7 @@ mod samples {
         for (name, body) in &samples() {
             for event in parse(body).unwrap() {
                 let effect = match &event.effect {
-                    Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::User(_))) => {
-                        "user"
-                    }
+                    Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::User(_))) => "user",
                     Effect::Reconcile(keys) if keys == &[Key::Trails] => "trails",
                     Effect::Reconcile(_) => "oidc",
                     Effect::Failed => "failed",

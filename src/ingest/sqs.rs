@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::cloudtrail::{self, Effect};
-use crate::aws::Call;
+use crate::aws::{Call, Clients};
 use crate::error::Error;
+use crate::http::Health;
+use crate::metrics::Metrics;
 use crate::runtime::queue::{Trigger, WorkQueue};
 
 const WAIT_SECONDS: i32 = 20;
@@ -25,15 +27,20 @@ pub struct Ingest {
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
     work: Arc<WorkQueue>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
 }
 
 impl Ingest {
     /// Reads the queue's settings, and warns when nothing would catch a poison message.
     pub async fn connect(
-        client: aws_sdk_sqs::Client,
+        clients: &Clients,
         queue_url: String,
         work: Arc<WorkQueue>,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
     ) -> Result<Ingest, Error> {
+        let client = clients.sqs.clone();
         let attributes = client
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -56,11 +63,14 @@ impl Ingest {
                 "the queue has no redrive policy: a malformed message will be received again forever; give it a dead-letter queue"
             );
         }
+        health.queue_reachable(true);
         Ok(Ingest {
             client,
             queue_url,
             visibility,
             work,
+            metrics,
+            health,
         })
     }
 
@@ -78,6 +88,7 @@ impl Ingest {
                 () = cancel.cancelled() => break,
                 received = request => received.during("sqs:ReceiveMessage"),
             };
+            self.health.queue_reachable(received.is_ok());
             match received {
                 Ok(output) => {
                     for message in output.messages.unwrap_or_default() {
@@ -96,37 +107,34 @@ impl Ingest {
     }
 
     async fn handle(self: Arc<Self>, message: Message) {
-        let (Some(receipt), id) = (
-            message.receipt_handle(),
-            message.message_id().unwrap_or_default(),
-        ) else {
+        let (Some(receipt), id) = (message.receipt_handle(), message.message_id().unwrap_or_default()) else {
             return;
         };
         let events = match cloudtrail::parse(message.body().unwrap_or_default().as_bytes()) {
             Ok(events) => events,
             Err(malformed) => {
                 tracing::warn!(message_id = id, reason = %malformed, "malformed message left for the dead-letter queue");
+                self.metrics.sqs_message("malformed");
                 return;
             }
         };
         let mut waits = Vec::new();
         for event in &events {
+            self.metrics.delivery_lag(event.time);
             let trigger = Trigger {
                 event_id: event.id.clone(),
                 event_time: event.time,
             };
             match &event.effect {
                 Effect::Reconcile(keys) => {
-                    waits.extend(
-                        keys.iter()
-                            .map(|key| self.work.wait_for(key.clone(), trigger.clone())),
-                    );
+                    waits.extend(keys.iter().map(|key| self.work.wait_for(key.clone(), trigger.clone())));
                 }
                 Effect::Failed | Effect::Unmanaged => {
                     tracing::debug!(message_id = id, event = %event.name, effect = ?event.effect, "event ignored");
                 }
             }
         }
+        let outcome = if waits.is_empty() { "ignored" } else { "acked" };
         let mut all_done = std::pin::pin!(join_all(waits));
         let succeeded = loop {
             tokio::select! {
@@ -139,6 +147,7 @@ impl Ingest {
                 message_id = id,
                 "not every reconcile succeeded; the message will be received again"
             );
+            self.metrics.sqs_message("retried");
             return;
         }
         let deleted = self
@@ -148,8 +157,11 @@ impl Ingest {
             .receipt_handle(receipt)
             .send()
             .await;
-        if let Err(error) = deleted.during("sqs:DeleteMessage") {
-            tracing::warn!(message_id = id, %error, "deleting a handled message failed; it will be handled again");
+        match deleted.during("sqs:DeleteMessage") {
+            Ok(_) => self.metrics.sqs_message(outcome),
+            Err(error) => {
+                tracing::warn!(message_id = id, %error, "deleting a handled message failed; it will be handled again");
+            }
         }
     }
 

@@ -48,9 +48,9 @@ pub(crate) async fn trails(clients: &Clients) -> Result<Vec<Trail>, Error> {
                         && !matches!(s.read_write_type(), Some(ReadWriteType::ReadOnly))
                 })
                 || advanced.iter().any(|s| {
-                    s.field_selectors().iter().any(|f| {
-                        f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management")
-                    })
+                    s.field_selectors()
+                        .iter()
+                        .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"))
                 });
             Ok::<_, Error>(Trail {
                 name,

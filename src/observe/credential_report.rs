@@ -15,10 +15,7 @@ use crate::error::Error;
 
 const GENERATE_ATTEMPTS: u32 = 20;
 
-pub(crate) async fn credential_report(
-    iam: &Client,
-    deny_policy_users: &BTreeSet<String>,
-) -> Result<Vec<User>, Error> {
+pub(crate) async fn credential_report(iam: &Client, deny_policy_users: &BTreeSet<String>) -> Result<Vec<User>, Error> {
     for attempt in 1..=GENERATE_ATTEMPTS {
         let state = iam
             .generate_credential_report()
@@ -31,10 +28,7 @@ pub(crate) async fn credential_report(
                 .send()
                 .await
                 .during("iam:GetCredentialReport")?;
-            let content = report
-                .content()
-                .map(|blob| blob.as_ref())
-                .unwrap_or_default();
+            let content = report.content().map(|blob| blob.as_ref()).unwrap_or_default();
             return parse(content, deny_policy_users);
         }
         tokio::time::sleep(Duration::from_millis(250) * attempt).await;
@@ -78,8 +72,7 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
             tags: BTreeMap::new(),
             // The profile's own creation time is not in the report; the user's
             // is earlier or equal, so a grace period never ends later than it should.
-            login_profile: (field("password_enabled") == "true")
-                .then_some(LoginProfile { created }),
+            login_profile: (field("password_enabled") == "true").then_some(LoginProfile { created }),
             mfa_devices: usize::from(field("mfa_active") == "true"),
             access_keys,
             deny_policy_attached: deny_policy_users.contains(name),
@@ -91,9 +84,7 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
 
 /// `N/A`, `no_information` and `not_supported` all mean "no time".
 fn timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -129,14 +120,9 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
         assert_eq!(alice.access_keys.len(), 2);
         assert!(alice.access_keys[0].active && alice.access_keys[0].last_used.is_none());
         assert!(!alice.access_keys[1].active);
-        assert_eq!(
-            alice.access_keys[1].last_used,
-            Some(at("2026-03-05T00:00:00Z"))
-        );
+        assert_eq!(alice.access_keys[1].last_used, Some(at("2026-03-05T00:00:00Z")));
         let bob = &users[1];
-        assert!(
-            bob.login_profile.is_none() && bob.access_keys.is_empty() && bob.deny_policy_attached
-        );
+        assert!(bob.login_profile.is_none() && bob.access_keys.is_empty() && bob.deny_policy_attached);
         assert_eq!(bob.mfa_devices, 1);
     }
 

@@ -7,8 +7,7 @@ use aws_sdk_iam::types::{EntityType, StatusType, SummaryKeyType};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{
-    AccessKey, Caller, DENY_POLICY_PATH, LoginProfile, Observation, OidcProvider, Source, User,
-    tag_map, to_utc,
+    AccessKey, Caller, DENY_POLICY_PATH, LoginProfile, Observation, OidcProvider, Source, User, tag_map, to_utc,
 };
 use crate::aws::Call;
 use crate::error::Error;
@@ -21,11 +20,7 @@ const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 const USER_READS_IN_FLIGHT: usize = 8;
 
 pub(crate) async fn caller(sts: &aws_sdk_sts::Client) -> Result<Caller, Error> {
-    let identity = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .during("sts:GetCallerIdentity")?;
+    let identity = sts.get_caller_identity().send().await.during("sts:GetCallerIdentity")?;
     Ok(Caller {
         account_id: identity.account().unwrap_or_default().to_owned(),
         arn: identity.arn().unwrap_or_default().to_owned(),
@@ -56,11 +51,7 @@ pub(crate) async fn password_policy(iam: &Client) -> Result<Observation<Password
 }
 
 pub(crate) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
-    let summary = iam
-        .get_account_summary()
-        .send()
-        .await
-        .during("iam:GetAccountSummary")?;
+    let summary = iam.get_account_summary().send().await.during("iam:GetAccountSummary")?;
     let enabled = summary
         .summary_map()
         .and_then(|map| map.get(&SummaryKeyType::AccountMfaEnabled));
@@ -188,16 +179,11 @@ async fn has_attached(iam: &Client, user: &str, policy_arn: &str) -> Result<bool
         .try_collect()
         .await
         .during("iam:ListAttachedUserPolicies")?;
-    Ok(attached
-        .iter()
-        .any(|policy| policy.policy_arn() == Some(policy_arn)))
+    Ok(attached.iter().any(|policy| policy.policy_arn() == Some(policy_arn)))
 }
 
 /// Users the quarantine policy is attached to, in one call for the whole account.
-pub(crate) async fn deny_policy_users(
-    iam: &Client,
-    policy_arn: &str,
-) -> Result<BTreeSet<String>, Error> {
+pub(crate) async fn deny_policy_users(iam: &Client, policy_arn: &str) -> Result<BTreeSet<String>, Error> {
     let mut users = BTreeSet::new();
     let mut pages = iam
         .list_entities_for_policy()

@@ -13,9 +13,7 @@ use crate::policy::PasswordPolicy;
 
 pub(crate) use cloudtrail::trails;
 pub(crate) use credential_report::credential_report;
-pub(crate) use iam::{
-    caller, deny_policy_users, oidc_provider, oidc_providers, password_policy, root_mfa, users,
-};
+pub(crate) use iam::{caller, deny_policy_users, oidc_provider, oidc_providers, password_policy, root_mfa, users};
 
 /// The managed policy that quarantines a console user without MFA.
 pub const DENY_POLICY_NAME: &str = "iam-warden-deny-without-mfa";
@@ -56,11 +54,7 @@ impl Caller {
     }
 
     fn partition(&self) -> &str {
-        self.arn
-            .split(':')
-            .nth(1)
-            .filter(|p| !p.is_empty())
-            .unwrap_or("aws")
+        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
     }
 
     pub fn deny_policy_arn(&self) -> String {
@@ -139,7 +133,5 @@ fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
 }
 
 fn tag_map<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }

@@ -24,10 +24,7 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
         };
         let Some((reason, fix)) = reason else {
             // Only a compliant key's limits are deadlines: a violating one is acted on now.
-            limits
-                .ahead
-                .into_iter()
-                .for_each(|at| draft.deadline(&resource, at));
+            limits.ahead.into_iter().for_each(|at| draft.deadline(&resource, at));
             if let Some(reason) = warning(rule, key, draft.now) {
                 draft.warning(Rule::AccessKeys, resource, reason, key);
             }
@@ -60,11 +57,7 @@ impl Limits {
     }
 }
 
-fn active_violation(
-    rule: &AccessKeysRule,
-    key: &AccessKey,
-    limits: &mut Limits,
-) -> Option<(String, Action)> {
+fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Action)> {
     let age = limits.now - key.created;
     let last_use = key.last_used.unwrap_or(key.created);
     let too_old = limits.reached(key.created, rule.max_age).map(|limit| {
@@ -91,11 +84,7 @@ fn active_violation(
     (!reasons.is_empty()).then(|| (reasons.join("; "), Action::DeactivateAccessKey))
 }
 
-fn inactive_violation(
-    rule: &AccessKeysRule,
-    key: &AccessKey,
-    limits: &mut Limits,
-) -> Option<(String, Action)> {
+fn inactive_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Action)> {
     limits.reached(key.created, rule.delete_after).map(|limit| {
         let age = days(limits.now - key.created);
         let reason = format!(

@@ -63,19 +63,12 @@ pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draf
     }
     match trails.iter().find(qualifies) {
         Some(stopped) => {
-            let reason = "no multi-region trail is logging management events; this one is stopped"
-                .to_owned();
+            let reason = "no multi-region trail is logging management events; this one is stopped".to_owned();
             draft.violation(Rule::Cloudtrail, resource(stopped), fix, reason, stopped);
         }
         None => {
             let reason = "no multi-region trail logs management events; create one".to_owned();
-            draft.violation(
-                Rule::Cloudtrail,
-                Resource::Account,
-                Action::Report,
-                reason,
-                trails,
-            );
+            draft.violation(Rule::Cloudtrail, Resource::Account, Action::Report, reason, trails);
         }
     }
 }

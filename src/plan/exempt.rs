@@ -11,11 +11,8 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     if exemptions.is_empty() {
         return;
     }
-    let user_tags: HashMap<&str, &BTreeMap<String, String>> = observed
-        .users
-        .iter()
-        .map(|u| (u.name.as_str(), &u.tags))
-        .collect();
+    let user_tags: HashMap<&str, &BTreeMap<String, String>> =
+        observed.users.iter().map(|u| (u.name.as_str(), &u.tags)).collect();
     let provider_tags: HashMap<&str, &BTreeMap<String, String>> = observed
         .oidc_providers
         .iter()
@@ -27,22 +24,14 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     for finding in draft.findings.iter_mut().filter(|f| !f.action.restores()) {
         let tags = match &finding.resource {
             Resource::OidcProvider { arn, .. } => provider_tags.get(arn.as_str()).copied(),
-            resource => resource
-                .user()
-                .and_then(|name| user_tags.get(name).copied()),
+            resource => resource.user().and_then(|name| user_tags.get(name).copied()),
         };
         let covering = exemptions.iter().find(|e| {
             e.expires.is_none_or(|expires| now < expires)
-                && e.rules
-                    .as_ref()
-                    .is_none_or(|rules| rules.contains(&finding.rule))
+                && e.rules.as_ref().is_none_or(|rules| rules.contains(&finding.rule))
                 && match &e.selector {
-                    Selector::Users(users) => {
-                        finding.resource.user().is_some_and(|u| users.contains(u))
-                    }
-                    Selector::Tag(key) => {
-                        tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true")
-                    }
+                    Selector::Users(users) => finding.resource.user().is_some_and(|u| users.contains(u)),
+                    Selector::Tag(key) => tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true"),
                 }
         });
         if let Some(exemption) = covering {

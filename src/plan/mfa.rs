@@ -32,13 +32,7 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
                     "now has MFA"
                 };
                 let reason = format!("{reason}: lift the quarantine");
-                draft.violation(
-                    Rule::Mfa,
-                    resource(),
-                    Action::DetachDenyPolicy,
-                    reason,
-                    user,
-                );
+                draft.violation(Rule::Mfa, resource(), Action::DetachDenyPolicy, reason, user);
             }
             continue;
         };

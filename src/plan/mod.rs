@@ -114,11 +114,7 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
 
 /// The users among `report` that the planner would say anything about: they
 /// are the ones worth reading live before a full-scan plan.
-pub fn suspects(
-    policy: &Policy,
-    report: Vec<User>,
-    now: DateTime<Utc>,
-) -> (BTreeSet<String>, Vec<User>) {
+pub fn suspects(policy: &Policy, report: Vec<User>, now: DateTime<Utc>) -> (BTreeSet<String>, Vec<User>) {
     let observed = Observed {
         users: report,
         ..Observed::default()
@@ -150,21 +146,8 @@ impl Draft {
         self.push(rule, resource, Severity::Violation, action, reason, before);
     }
 
-    fn warning(
-        &mut self,
-        rule: Rule,
-        resource: Resource,
-        reason: String,
-        before: &(impl Serialize + ?Sized),
-    ) {
-        self.push(
-            rule,
-            resource,
-            Severity::Warning,
-            Action::Report,
-            reason,
-            before,
-        );
+    fn warning(&mut self, rule: Rule, resource: Resource, reason: String, before: &(impl Serialize + ?Sized)) {
+        self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
     }
 
     fn push(

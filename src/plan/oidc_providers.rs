@@ -35,17 +35,8 @@ pub(super) fn evaluate(rule: &OidcProvidersRule, providers: &[OidcProvider], dra
             .map(String::as_str)
             .collect();
         if !unexpected.is_empty() {
-            let reason = format!(
-                "audiences not in allowedAudiences: {}",
-                unexpected.join(", ")
-            );
-            draft.violation(
-                Rule::OidcProviders,
-                resource,
-                Action::Report,
-                reason,
-                provider,
-            );
+            let reason = format!("audiences not in allowedAudiences: {}", unexpected.join(", "));
+            draft.violation(Rule::OidcProviders, resource, Action::Report, reason, provider);
         }
     }
 }

@@ -4,11 +4,7 @@ use super::{Action, Draft, Resource};
 use crate::observe::Observation;
 use crate::policy::{PasswordPolicy, Rule};
 
-pub(super) fn evaluate(
-    desired: &PasswordPolicy,
-    current: &Observation<PasswordPolicy>,
-    draft: &mut Draft,
-) {
+pub(super) fn evaluate(desired: &PasswordPolicy, current: &Observation<PasswordPolicy>, draft: &mut Draft) {
     let reason = match current {
         Observation::Absent => "the account has no password policy".to_owned(),
         Observation::Present(current) if current == desired => return,
@@ -39,11 +35,7 @@ fn differences(desired: &PasswordPolicy, current: &PasswordPolicy) -> Vec<String
                 Some(serde_json::Value::Null) | None => "unset".to_owned(),
                 Some(v) => v.to_string(),
             };
-            format!(
-                "{field} is {}, want {}",
-                shown(have.get(field)),
-                shown(Some(value))
-            )
+            format!("{field} is {}, want {}", shown(have.get(field)), shown(Some(value)))
         })
         .collect()
 }

@@ -22,9 +22,8 @@ fn days(n: i64) -> TimeDelta {
 }
 
 fn policy(spec: &str) -> Policy {
-    let text = format!(
-        "apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata:\n  name: test\nspec:\n{spec}"
-    );
+    let text =
+        format!("apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata:\n  name: test\nspec:\n{spec}");
     Policy::parse(Path::new("test.yaml"), &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -76,14 +75,12 @@ fn actions(plan: &Plan) -> Vec<(Rule, String, Action)> {
         .collect()
 }
 
-const MFA: &str =
-    "  mfa:\n    requireForConsoleUsers: true\n    gracePeriod: 24h\n    action: deny-until-mfa\n";
+const MFA: &str = "  mfa:\n    requireForConsoleUsers: true\n    gracePeriod: 24h\n    action: deny-until-mfa\n";
 const KEYS: &str = "  accessKeys:\n    maxAge: 90d\n    maxUnused: 45d\n    deleteAfter: 180d\n    warnBefore: 14d\n    action: deactivate\n";
 
 // ---- password-policy ----
 
-const PASSWORD: &str =
-    "  passwordPolicy:\n    minimumLength: 14\n    requireSymbols: true\n    maxAgeDays: 90\n";
+const PASSWORD: &str = "  passwordPolicy:\n    minimumLength: 14\n    requireSymbols: true\n    maxAgeDays: 90\n";
 
 fn desired_password() -> PasswordPolicy {
     PasswordPolicy {
@@ -116,11 +113,7 @@ fn password_policy_absent_equal_different_and_unread() {
         )]
     );
 
-    let equal = plan(
-        &p,
-        &observe(Some(Observation::Present(desired_password()))),
-        now(),
-    );
+    let equal = plan(&p, &observe(Some(Observation::Present(desired_password()))), now());
     assert!(equal.findings.is_empty());
 
     let weaker = PasswordPolicy {
@@ -152,11 +145,7 @@ fn mfa_quarantines_after_grace_and_not_before() {
         [(Rule::Mfa, "user/late".into(), Action::AttachDenyPolicy)]
     );
 
-    let within = plan(
-        &p,
-        &with_users(vec![console_user("new", TimeDelta::hours(23))]),
-        now(),
-    );
+    let within = plan(&p, &with_users(vec![console_user("new", TimeDelta::hours(23))]), now());
     assert!(within.findings.is_empty());
     assert_eq!(
         within.next_deadline,
@@ -164,16 +153,8 @@ fn mfa_quarantines_after_grace_and_not_before() {
         "grace end is the next deadline"
     );
 
-    let exactly = plan(
-        &p,
-        &with_users(vec![console_user("edge", TimeDelta::hours(24))]),
-        now(),
-    );
-    assert_eq!(
-        actions(&exactly).len(),
-        1,
-        "grace just passed is a violation"
-    );
+    let exactly = plan(&p, &with_users(vec![console_user("edge", TimeDelta::hours(24))]), now());
+    assert_eq!(actions(&exactly).len(), 1, "grace just passed is a violation");
 }
 
 #[test]
@@ -276,10 +257,7 @@ fn only_the_old_key_of_two_is_deactivated() {
             Action::DeactivateAccessKey
         )]
     );
-    assert_eq!(
-        result.findings[0].reason,
-        "active key is 120d old, over maxAge 90d"
-    );
+    assert_eq!(result.findings[0].reason, "active key is 120d old, over maxAge 90d");
     assert_eq!(
         result.findings[0].before["id"], "AKIAOLD",
         "the audit log keeps the key as it was"
@@ -405,10 +383,7 @@ fn report_action_reports_keys_without_changing_them() {
         access_keys: vec![key("AKIAOLD", days(100), Some(days(1)), true)],
         ..user("o")
     };
-    assert_eq!(
-        actions(&plan(&p, &with_users(vec![old]), now()))[0].2,
-        Action::Report
-    );
+    assert_eq!(actions(&plan(&p, &with_users(vec![old]), now()))[0].2, Action::Report);
 }
 
 // ---- exemptions ----
@@ -453,15 +428,8 @@ fn exemptions_by_user_rule_tag_and_expiry() {
         .collect();
     assert_eq!(exempt, ["user/break-glass", "access-key/svc/AKIAOLD"]);
     assert_eq!(
-        actions(&result)
-            .iter()
-            .map(|(_, r, _)| r.as_str())
-            .collect::<Vec<_>>(),
-        [
-            "user/gone",
-            "access-key/break-glass/AKIAOLD",
-            "access-key/svc2/AKIAOLD"
-        ],
+        actions(&result).iter().map(|(_, r, _)| r.as_str()).collect::<Vec<_>>(),
+        ["user/gone", "access-key/break-glass/AKIAOLD", "access-key/svc2/AKIAOLD"],
         "the mfa-only exemption leaves keys enforced; the expired one exempts nothing"
     );
     assert_eq!(
@@ -473,9 +441,7 @@ fn exemptions_by_user_rule_tag_and_expiry() {
 
 #[test]
 fn lifting_a_quarantine_is_never_exempt() {
-    let p = policy(&format!(
-        "{MFA}  exemptions:\n    - users: [q]\n      reason: r\n"
-    ));
+    let p = policy(&format!("{MFA}  exemptions:\n    - users: [q]\n      reason: r\n"));
     let enrolled = User {
         mfa_devices: 1,
         deny_policy_attached: true,
@@ -510,10 +476,7 @@ const OIDC: &str = "  oidcProviders:
 fn oidc_issuers_and_audiences() {
     let p = policy(OIDC);
     let providers = vec![
-        provider(
-            "token.actions.githubusercontent.com",
-            &["sts.amazonaws.com"],
-        ),
+        provider("token.actions.githubusercontent.com", &["sts.amazonaws.com"]),
         provider(
             "oidc.eks.eu-west-1.amazonaws.com/id/ABC123",
             &["sts.amazonaws.com", "other"],
@@ -560,8 +523,7 @@ fn trail(name: &str, multi_region: bool, logging: bool) -> Trail {
     }
 }
 
-const TRAILS: &str =
-    "  cloudTrail:\n    requireLogging: true\n    trails: [org-trail]\n    action: start-logging\n";
+const TRAILS: &str = "  cloudTrail:\n    requireLogging: true\n    trails: [org-trail]\n    action: start-logging\n";
 
 #[test]
 fn cloudtrail_requirements() {
@@ -574,11 +536,7 @@ fn cloudtrail_requirements() {
     let stopped = plan(&p, &observe(vec![trail("org-trail", true, false)]), now());
     assert_eq!(
         actions(&stopped),
-        [(
-            Rule::Cloudtrail,
-            "trail/org-trail".into(),
-            Action::StartLogging
-        )],
+        [(Rule::Cloudtrail, "trail/org-trail".into(), Action::StartLogging)],
         "one fix, not two"
     );
 
@@ -599,10 +557,7 @@ fn cloudtrail_requirements() {
 
     let other_stopped = plan(
         &p,
-        &observe(vec![
-            trail("org-trail", false, true),
-            trail("main", true, false),
-        ]),
+        &observe(vec![trail("org-trail", false, true), trail("main", true, false)]),
         now(),
     );
     assert_eq!(
@@ -614,10 +569,7 @@ fn cloudtrail_requirements() {
         management_events: false,
         ..trail("org-trail", true, true)
     };
-    assert_eq!(
-        actions(&plan(&p, &observe(vec![reads_only]), now()))[0].1,
-        "account"
-    );
+    assert_eq!(actions(&plan(&p, &observe(vec![reads_only]), now()))[0].1, "account");
 
     assert!(plan(&p, &observe(vec![trail("org-trail", true, true)]), now()).in_spec());
 }
@@ -632,10 +584,7 @@ fn audit_mode_plans_the_same_actions() {
         access_keys: vec![key("AKIAOLD", days(100), None, true)],
         ..user("a")
     }]);
-    let (e, a) = (
-        plan(&enforce, &observed, now()),
-        plan(&audit, &observed, now()),
-    );
+    let (e, a) = (plan(&enforce, &observed, now()), plan(&audit, &observed, now()));
     assert_eq!(a.mode, Mode::Audit);
     assert_eq!(
         a.findings, e.findings,
@@ -685,13 +634,6 @@ fn suspects_are_the_report_users_with_findings() {
         },
     ];
     let (suspects, report) = suspects(&p, report, now());
-    assert_eq!(
-        suspects.into_iter().collect::<Vec<_>>(),
-        ["lift", "no-mfa", "old-key"]
-    );
-    assert_eq!(
-        report.len(),
-        4,
-        "the report comes back for the users not read live"
-    );
+    assert_eq!(suspects.into_iter().collect::<Vec<_>>(), ["lift", "no-mfa", "old-key"]);
+    assert_eq!(report.len(), 4, "the report comes back for the users not read live");
 }

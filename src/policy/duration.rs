@@ -4,10 +4,7 @@ use chrono::TimeDelta;
 
 pub fn parse(text: &str) -> Result<TimeDelta, String> {
     let unit_at = text.len().saturating_sub(1);
-    let (digits, unit) = (
-        text.get(..unit_at).unwrap_or(""),
-        text.get(unit_at..).unwrap_or(""),
-    );
+    let (digits, unit) = (text.get(..unit_at).unwrap_or(""), text.get(unit_at..).unwrap_or(""));
     let amount: i64 = digits
         .parse()
         .ok()
@@ -26,16 +23,12 @@ pub fn parse(text: &str) -> Result<TimeDelta, String> {
     match amount.checked_mul(seconds_per_unit) {
         Some(0) => Err(format!("duration `{text}` must be greater than zero")),
         Some(seconds) if seconds <= TEN_YEARS => Ok(TimeDelta::seconds(seconds)),
-        _ => Err(format!(
-            "duration `{text}` is longer than the 3650d allowed"
-        )),
+        _ => Err(format!("duration `{text}` is longer than the 3650d allowed")),
     }
 }
 
 fn invalid(text: &str) -> String {
-    format!(
-        "invalid duration `{text}`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`"
-    )
+    format!("invalid duration `{text}`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`")
 }
 
 /// The shortest exact spelling, so plan output reads like the policy file.
@@ -63,21 +56,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_zero_and_huge() {
-        for bad in [
-            "", "d", "90", "90 d", "-5d", "+5d", "1.5d", "5w", "9x", "1d2h", "é",
-        ] {
-            assert!(
-                parse(bad).unwrap_err().contains("invalid duration"),
-                "{bad}"
-            );
+        for bad in ["", "d", "90", "90 d", "-5d", "+5d", "1.5d", "5w", "9x", "1d2h", "é"] {
+            assert!(parse(bad).unwrap_err().contains("invalid duration"), "{bad}");
         }
         assert!(parse("0d").unwrap_err().contains("greater than zero"));
         assert!(parse("3651d").unwrap_err().contains("longer than"));
-        assert!(
-            parse("99999999999999999d")
-                .unwrap_err()
-                .contains("longer than")
-        );
+        assert!(parse("99999999999999999d").unwrap_err().contains("longer than"));
     }
 
     #[test]

@@ -112,22 +112,13 @@ mod tests {
     #[test]
     fn star_is_one_label_or_one_segment() {
         let eks = "oidc.eks.*.amazonaws.com/id/*";
-        assert!(matches(
-            eks,
-            "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123"
-        ));
-        assert!(
-            !matches(eks, "oidc.eks.evil.com.amazonaws.com/id/ABC"),
-            "two labels"
-        );
+        assert!(matches(eks, "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123"));
+        assert!(!matches(eks, "oidc.eks.evil.com.amazonaws.com/id/ABC"), "two labels");
         assert!(
             !matches(eks, "oidc.eks.us-east-1.amazonaws.com/id/ABC/extra"),
             "two segments"
         );
-        assert!(
-            !matches(eks, "oidc.eks.us-east-1.amazonaws.com/id"),
-            "missing segment"
-        );
+        assert!(!matches(eks, "oidc.eks.us-east-1.amazonaws.com/id"), "missing segment");
         assert!(
             !matches(eks, "oidc.eks.us-east-1.amazonaws.com/ID/ABC"),
             "paths keep case"
@@ -146,10 +137,7 @@ mod tests {
             "",
         ] {
             let error = IssuerPattern::parse(bad).unwrap_err();
-            assert!(
-                error.starts_with("invalid issuer pattern"),
-                "{bad}: {error}"
-            );
+            assert!(error.starts_with("invalid issuer pattern"), "{bad}: {error}");
         }
     }
 }

@@ -8,12 +8,11 @@ use chrono::{NaiveDate, TimeDelta};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec,
-    PasswordPolicySpec,
+    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, PasswordPolicySpec,
 };
 use super::{
-    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule,
-    OidcProvidersRule, PasswordPolicy, Policy, Rule, Selector, duration,
+    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule, PasswordPolicy,
+    Policy, Rule, Selector, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -21,9 +20,7 @@ const KIND: &str = "AccountPolicy";
 
 pub(super) fn parse(text: &str) -> Result<Policy, Vec<Diagnostic>> {
     let document: Document = serde_saphyr::from_str(text).map_err(|error| {
-        let (line, column) = error
-            .location()
-            .map_or((1, 1), |at| (at.line(), at.column()));
+        let (line, column) = error.location().map_or((1, 1), |at| (at.line(), at.column()));
         vec![Diagnostic {
             line,
             column,
@@ -73,21 +70,14 @@ impl Checker {
             access_keys: spec.access_keys.map(|k| self.access_keys(k)),
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
-            exemptions: spec
-                .exemptions
-                .iter()
-                .filter_map(|e| self.exemption(e))
-                .collect(),
+            exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }
 
     fn in_range(&mut self, field: &str, value: &Located<u32>, min: u32, max: u32) -> u32 {
         let n = *value.value();
         if !(min..=max).contains(&n) {
-            self.error(
-                value,
-                format_args!("{field} must be between {min} and {max}, not {n}"),
-            );
+            self.error(value, format_args!("{field} must be between {min} and {max}, not {n}"));
         }
         n
     }
@@ -108,9 +98,7 @@ impl Checker {
             require_uppercase: spec.require_uppercase,
             require_lowercase: spec.require_lowercase,
             allow_users_to_change_password: spec.allow_users_to_change_password,
-            max_age_days: spec
-                .max_age_days
-                .map(|v| self.in_range("maxAgeDays", &v, 1, 1095)),
+            max_age_days: spec.max_age_days.map(|v| self.in_range("maxAgeDays", &v, 1, 1095)),
             reuse_prevention: spec
                 .reuse_prevention
                 .map(|v| self.in_range("reusePrevention", &v, 1, 24)),
@@ -121,10 +109,7 @@ impl Checker {
     fn mfa(&mut self, spec: MfaSpec) -> MfaRule {
         MfaRule {
             require_for_console_users: spec.require_for_console_users,
-            grace_period: spec
-                .grace_period
-                .and_then(|g| self.duration(&g))
-                .unwrap_or_default(),
+            grace_period: spec.grace_period.and_then(|g| self.duration(&g)).unwrap_or_default(),
             action: spec.action,
             require_for_root: spec.require_for_root,
         }
@@ -140,13 +125,9 @@ impl Checker {
             action: spec.action,
         };
         if let (Some(warn), None) = (&spec.warn_before, &spec.max_age) {
-            self.error(
-                warn,
-                "warnBefore needs maxAge: it warns of keys about to reach maxAge",
-            );
+            self.error(warn, "warnBefore needs maxAge: it warns of keys about to reach maxAge");
         }
-        if let (Some(warn_text), Some(warn), Some(max_age)) =
-            (&spec.warn_before, rule.warn_before, rule.max_age)
+        if let (Some(warn_text), Some(warn), Some(max_age)) = (&spec.warn_before, rule.warn_before, rule.max_age)
             && warn >= max_age
         {
             self.error(warn_text, "warnBefore must be shorter than maxAge");
@@ -187,9 +168,7 @@ impl Checker {
     fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
         let spec = located.value();
         let selector = match (&spec.users, &spec.tag) {
-            (Some(users), None) if !users.is_empty() => {
-                Some(Selector::Users(users.iter().cloned().collect()))
-            }
+            (Some(users), None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
             (None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
             _ => {
                 self.error(
@@ -232,11 +211,7 @@ impl Checker {
             let known: Vec<_> = Rule::ALL.iter().map(|r| r.id()).collect();
             self.error(
                 name,
-                format_args!(
-                    "unknown rule `{}`, expected one of {}",
-                    name.value(),
-                    known.join(", ")
-                ),
+                format_args!("unknown rule `{}`, expected one of {}", name.value(), known.join(", ")),
             );
         }
         found

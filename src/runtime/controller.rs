@@ -1,6 +1,6 @@
 //! The daemon: a full reconcile at start-up and on every resync, one
 //! reconcile per key named by an event, deadlines as delayed keys, hot
-//! reload of the policy, and a graceful, bounded shutdown.
+//! reload of the policy, probes and metrics, and a graceful, bounded shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +17,10 @@ use super::reload::PolicyWatch;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
+use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::Ingest;
 use crate::key::Key;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::reconcile::{Reconciler, key_for};
 use crate::settings::Settings;
@@ -31,40 +33,73 @@ const BACKOFF: Backoff = Backoff {
     max: Duration::from_secs(300),
 };
 
+/// What every worker shares.
+struct Shared {
+    work: Arc<WorkQueue>,
+    reconciler: Arc<Reconciler>,
+    policy: watch::Receiver<Arc<Policy>>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
 /// Runs until `shutdown` resolves, then stops receiving, lets in-flight
 /// reconciles finish within `shutdown_timeout`, and returns. Messages not
 /// yet handled are left on the queue to be received again.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let policy = Policy::load(&settings.policy)?;
-    let clients = Clients::from_env().await;
+    let metrics = Arc::new(Metrics::new());
+    let clients = Clients::from_env(metrics.aws_requests()).await;
     let budget = ChangeBudget::per_window(settings.max_changes_per_hour, Duration::from_secs(3600));
     let reconciler = Arc::new(Reconciler::new(clients.clone(), settings.dry_run, budget).await?);
     let work = Arc::new(WorkQueue::new(BACKOFF));
+    let health = Arc::new(Health::new(settings.queue_url.is_some()));
     let (policy_sender, policy) = watch::channel(Arc::new(policy));
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let handlers = TaskTracker::new();
 
+    let refresh = {
+        let (work, reconciler, metrics) = (work.clone(), reconciler.clone(), metrics.clone());
+        Box::new(move || {
+            metrics
+                .workqueue_depth
+                .set(i64::try_from(work.depth()).unwrap_or(i64::MAX));
+            metrics
+                .change_budget_exhausted
+                .set(i64::from(reconciler.budget_exhausted()));
+        })
+    };
+    let endpoints = Endpoints {
+        metrics: metrics.clone(),
+        health: health.clone(),
+        refresh,
+    };
+    let address = http::serve(&settings.listen, endpoints, cancel.clone()).await?;
+
     work.schedule(Key::All, Instant::now());
-    tasks.spawn(resync(
-        work.clone(),
-        settings.resync_interval,
-        cancel.clone(),
-    ));
+    tasks.spawn(resync(work.clone(), settings.resync_interval, cancel.clone()));
     let watch = PolicyWatch::start(&settings.policy)?;
-    tasks.spawn(watch.run(policy_sender, work.clone(), cancel.clone()));
+    tasks.spawn(watch.run(policy_sender, work.clone(), metrics.clone(), cancel.clone()));
     if let Some(queue_url) = settings.queue_url.clone() {
-        let sqs = aws_sdk_sqs::Client::new(clients.sdk_config());
-        let ingest = Arc::new(Ingest::connect(sqs, queue_url, work.clone()).await?);
+        let ingest =
+            Arc::new(Ingest::connect(&clients, queue_url, work.clone(), metrics.clone(), health.clone()).await?);
         for _ in 0..RECEIVERS {
             tasks.spawn(ingest.clone().receive(cancel.clone(), handlers.clone()));
         }
     }
+    let shared = Arc::new(Shared {
+        work: work.clone(),
+        reconciler,
+        policy,
+        metrics,
+        health,
+    });
     let workers = TaskTracker::new();
     for _ in 0..settings.workers {
-        workers.spawn(worker(work.clone(), reconciler.clone(), policy.clone()));
+        workers.spawn(worker(shared.clone()));
     }
     tracing::info!(
+        listen = %address,
         workers = settings.workers,
         queue = settings.queue_url.as_deref().unwrap_or("none: resync only"),
         dry_run = settings.dry_run,
@@ -72,10 +107,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     );
 
     shutdown.await;
-    tracing::info!(
-        timeout_seconds = settings.shutdown_timeout.as_secs(),
-        "shutting down"
-    );
+    tracing::info!(timeout_seconds = settings.shutdown_timeout.as_secs(), "shutting down");
     cancel.cancel();
     work.close();
     for tracker in [&tasks, &workers, &handlers] {
@@ -86,42 +118,36 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         workers.wait().await;
         handlers.wait().await;
     };
-    if tokio::time::timeout(settings.shutdown_timeout, drained)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "in-flight work did not finish in time; its messages will be received again"
-        );
+    if tokio::time::timeout(settings.shutdown_timeout, drained).await.is_err() {
+        tracing::warn!("in-flight work did not finish in time; its messages will be received again");
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn worker(
-    work: Arc<WorkQueue>,
-    reconciler: Arc<Reconciler>,
-    policy: watch::Receiver<Arc<Policy>>,
-) {
-    while let Some(lease) = work.next().await {
-        let policy = policy.borrow().clone();
+async fn worker(shared: Arc<Shared>) {
+    while let Some(lease) = shared.work.next().await {
+        shared.health.progressed();
+        let policy = shared.policy.borrow().clone();
         let started = std::time::Instant::now();
-        let result = reconciler
+        let result = shared
+            .reconciler
             .reconcile(&policy, &lease.key, lease.triggers.first())
             .await;
-        let succeeded = match result {
+        let elapsed = started.elapsed();
+        let succeeded = match &result {
             Ok(pass) => {
                 for (resource, at) in &pass.plan.deadlines {
                     let wait = (*at - Utc::now()).to_std().unwrap_or_default();
-                    work.schedule(key_for(resource), Instant::now() + wait);
+                    shared.work.schedule(key_for(resource), Instant::now() + wait);
                 }
                 tracing::info!(
                     key = %lease.key,
                     findings = pass.plan.findings.len(),
                     remaining = pass.remaining(),
                     failed = pass.failures(),
-                    queue_depth = work.depth(),
-                    seconds = started.elapsed().as_secs_f64(),
+                    queue_depth = shared.work.depth(),
+                    seconds = elapsed.as_secs_f64(),
                     "reconciled"
                 );
                 pass.failures() == 0
@@ -131,7 +157,13 @@ async fn worker(
                 false
             }
         };
-        work.done(lease, succeeded);
+        let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
+        shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
+        if succeeded && lease.key == Key::All {
+            shared.health.first_sync_done();
+        }
+        shared.health.progressed();
+        shared.work.done(lease, succeeded);
     }
 }
 

@@ -74,9 +74,7 @@ impl WorkQueue {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues `key` to run no later than `due`; an earlier entry for it stands.
@@ -92,13 +90,7 @@ impl WorkQueue {
         receiver
     }
 
-    fn merge(
-        &self,
-        key: Key,
-        due: Instant,
-        waiter: Option<oneshot::Sender<bool>>,
-        trigger: Option<Trigger>,
-    ) {
+    fn merge(&self, key: Key, due: Instant, waiter: Option<oneshot::Sender<bool>>, trigger: Option<Trigger>) {
         let mut state = self.state();
         if state.closed {
             return;
@@ -183,11 +175,7 @@ impl WorkQueue {
     /// Entries due now, waiting for a worker.
     pub fn depth(&self) -> usize {
         let now = Instant::now();
-        self.state()
-            .pending
-            .values()
-            .filter(|p| p.due <= now)
-            .count()
+        self.state().pending.values().filter(|p| p.due <= now).count()
     }
 
     /// Hands out no more work; pending waiters are dropped unanswered.
@@ -229,10 +217,7 @@ mod tests {
             .map(|n| queue.wait_for(user("alice"), trigger(&n.to_string())))
             .collect();
         let lease = queue.next().await.unwrap();
-        assert_eq!(
-            (lease.key.clone(), lease.triggers.len()),
-            (user("alice"), 500)
-        );
+        assert_eq!((lease.key.clone(), lease.triggers.len()), (user("alice"), 500));
         assert_eq!(queue.depth(), 0, "nothing else is queued");
         queue.done(lease, true);
         for receiver in receivers {
@@ -248,19 +233,12 @@ mod tests {
         let mut late = queue.wait_for(user("bob"), trigger("2"));
         let other = queue.wait_for(user("carol"), trigger("3"));
         let next = queue.next().await.unwrap();
-        assert_eq!(
-            next.key,
-            user("carol"),
-            "bob is running, so carol goes first"
-        );
+        assert_eq!(next.key, user("carol"), "bob is running, so carol goes first");
         queue.done(next, true);
         assert_eq!(other.await, Ok(true));
 
         queue.done(running, true);
-        assert!(
-            late.try_recv().is_err(),
-            "the run that ended began before this event"
-        );
+        assert!(late.try_recv().is_err(), "the run that ended began before this event");
         let rerun = queue.next().await.unwrap();
         assert_eq!(rerun.triggers, [trigger("2")]);
         queue.done(rerun, true);
@@ -301,11 +279,7 @@ mod tests {
             queue.done(lease, false);
         }
         assert_eq!(gaps, [0, 1, 2, 4, 8], "doubling, capped at the maximum");
-        assert_eq!(
-            receiver.await,
-            Ok(false),
-            "the message is told its key failed"
-        );
+        assert_eq!(receiver.await, Ok(false), "the message is told its key failed");
 
         let lease = queue.next().await.unwrap();
         queue.done(lease, true);
@@ -326,10 +300,7 @@ mod tests {
         let queue = queue();
         let receiver = queue.wait_for(user("frank"), trigger("1"));
         queue.close();
-        assert!(
-            receiver.await.is_err(),
-            "unanswered: the message is not acked"
-        );
+        assert!(receiver.await.is_err(), "unanswered: the message is not acked");
         assert!(queue.next().await.is_none());
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::queue::WorkQueue;
 use crate::error::Error;
 use crate::key::Key;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 
 /// Editors and the ConfigMap swap touch the directory several times per change.
@@ -50,6 +51,7 @@ impl PolicyWatch {
         mut self,
         policy: watch::Sender<Arc<Policy>>,
         work: Arc<WorkQueue>,
+        metrics: Arc<Metrics>,
         cancel: CancellationToken,
     ) {
         // Other files in the directory change too; only a new text is worth parsing.
@@ -70,6 +72,7 @@ impl PolicyWatch {
                 Some(text) => Policy::parse(&self.path, text),
                 None => Policy::load(&self.path),
             };
+            metrics.policy_reload(parsed.is_ok());
             match parsed {
                 Ok(new) if *policy.borrow().as_ref() == new => {}
                 Ok(new) => {

@@ -15,8 +15,7 @@ fn root() -> &'static Path {
 
 /// The Python that has moto: `IAM_WARDEN_PYTHON`, else the project's `.venv`.
 fn python() -> PathBuf {
-    std::env::var_os("IAM_WARDEN_PYTHON")
-        .map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
+    std::env::var_os("IAM_WARDEN_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
 }
 
 pub struct Moto {
@@ -43,12 +42,7 @@ impl Moto {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto with {}: {e}; run scripts/setup",
-                    python().display()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}; run scripts/setup", python().display()));
         let mut line = String::new();
         BufReader::new(server.stdout.take().expect("piped stdout"))
             .read_line(&mut line)
@@ -102,9 +96,9 @@ impl Moto {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-            )
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                credentials,
+            ))
             .build()
     }
 
@@ -142,17 +136,11 @@ impl Run {
     }
 
     pub fn audit_for(&self, action: &str) -> Vec<serde_json::Value> {
-        self.audit()
-            .into_iter()
-            .filter(|r| r["action"] == action)
-            .collect()
+        self.audit().into_iter().filter(|r| r["action"] == action).collect()
     }
 
     pub fn outcomes(&self, outcome: &str) -> usize {
-        self.audit()
-            .iter()
-            .filter(|r| r["outcome"] == outcome)
-            .count()
+        self.audit().iter().filter(|r| r["outcome"] == outcome).count()
     }
 }
 
@@ -175,11 +163,7 @@ pub fn run_warden(endpoint: &str, key_id: &str, secret: &str, args: &[&str]) -> 
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "iam-warden panicked:\n{}",
-        run.stderr
-    );
+    assert!(!run.stderr.contains("panicked"), "iam-warden panicked:\n{}", run.stderr);
     run
 }
 
@@ -191,8 +175,7 @@ pub struct PolicyFile {
 
 impl PolicyFile {
     pub fn example_with(edits: &[(&str, &str)]) -> PolicyFile {
-        let mut text =
-            std::fs::read_to_string(root().join("config/policy.yaml")).expect("example policy");
+        let mut text = std::fs::read_to_string(root().join("config/policy.yaml")).expect("example policy");
         for (from, to) in edits {
             assert!(text.contains(from), "the example policy has no `{from}`");
             text = text.replace(from, to);
@@ -225,12 +208,7 @@ impl Moto {
     /// A queue whose dead-letter queue takes a message after `max_receives`.
     pub async fn queue_with_dlq(&self, visibility_seconds: u32, max_receives: u32) -> Queues {
         let sqs = self.sqs();
-        let dlq = sqs
-            .create_queue()
-            .queue_name("iam-warden-dlq")
-            .send()
-            .await
-            .unwrap();
+        let dlq = sqs.create_queue().queue_name("iam-warden-dlq").send().await.unwrap();
         let dlq_url = dlq.queue_url().unwrap().to_owned();
         let dlq_arn = sqs
             .get_queue_attributes()
@@ -242,9 +220,7 @@ impl Moto {
             .attributes()
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
-        let redrive =
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
-                .to_string();
+        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string();
         let main = sqs
             .create_queue()
             .queue_name("iam-warden-events")
@@ -252,10 +228,7 @@ impl Moto {
                 aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
                 visibility_seconds.to_string(),
             )
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-                redrive,
-            )
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive)
             .send()
             .await
             .unwrap();
@@ -299,22 +272,15 @@ impl Queues {
             .await
             .unwrap();
         let attributes = attributes.attributes().unwrap();
-        [
-            ApproximateNumberOfMessages,
-            ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .map(|name| attributes[name].parse::<u64>().unwrap())
-        .sum()
+        [ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .map(|name| attributes[name].parse::<u64>().unwrap())
+            .sum()
     }
 }
 
 /// A CloudTrail record for an IAM call, wrapped as EventBridge delivers it.
-pub fn eventbridge(
-    event_name: &str,
-    request: serde_json::Value,
-    response: serde_json::Value,
-) -> String {
+pub fn eventbridge(event_name: &str, request: serde_json::Value, response: serde_json::Value) -> String {
     serde_json::json!({
         "version": "0",
         "id": "6f1e3c1a-0000-4000-8000-000000000000",
@@ -366,6 +332,7 @@ impl Daemon {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("IAM_WARDEN_LOG_FORMAT", "json")
             .env("IAM_WARDEN_RESYNC_INTERVAL", "1h")
+            .env("IAM_WARDEN_LISTEN", "127.0.0.1:0")
             .envs(
                 settings
                     .iter()
@@ -375,11 +342,7 @@ impl Daemon {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Daemon {
-            child,
-            log,
-            _dir: dir,
-        }
+        Daemon { child, log, _dir: dir }
     }
 
     pub fn log(&self) -> Vec<serde_json::Value> {
