@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -128,7 +129,7 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
     let policy = Policy::load(path)?;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let reconciler = Reconciler::new(clients.clone(), dry_run, ChangeBudget::per_run(max_changes)).await?;
+    let reconciler = Reconciler::new(clients.clone(), dry_run, Arc::new(ChangeBudget::per_run(max_changes))).await?;
     let pass = reconciler.reconcile(&policy, &Key::All, None).await?;
     let remaining = pass.remaining();
     emit(&report::apply_table(&pass.plan, &pass.outcomes, remaining));

@@ -2,6 +2,7 @@
 //! `apply` is a reconcile of [`Key::All`]; the daemon runs one per queued key.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -45,7 +46,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// Asks AWS who iam-warden runs as, once: that identity is never changed.
-    pub async fn new(clients: Clients, dry_run: bool, budget: ChangeBudget) -> Result<Reconciler, Error> {
+    pub async fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>) -> Result<Reconciler, Error> {
         let caller = observe::caller(&clients.sts).await?;
         let executor = Executor::new(clients.clone(), dry_run, budget);
         Ok(Reconciler {
@@ -53,10 +54,6 @@ impl Reconciler {
             caller,
             executor,
         })
-    }
-
-    pub fn budget_exhausted(&self) -> bool {
-        self.executor.budget_exhausted()
     }
 
     pub async fn reconcile(&self, policy: &Policy, key: &Key, trigger: Option<&Trigger>) -> Result<Pass, Error> {

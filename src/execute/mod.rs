@@ -4,6 +4,8 @@
 mod audit;
 mod budget;
 
+use std::sync::Arc;
+
 use aws_sdk_iam::types::StatusType;
 use tokio::sync::OnceCell;
 
@@ -57,22 +59,18 @@ impl Outcome {
 pub struct Executor {
     clients: Clients,
     dry_run: bool,
-    budget: ChangeBudget,
+    budget: Arc<ChangeBudget>,
     deny_policy_exists: OnceCell<()>,
 }
 
 impl Executor {
-    pub fn new(clients: Clients, dry_run: bool, budget: ChangeBudget) -> Executor {
+    pub fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>) -> Executor {
         Executor {
             clients,
             dry_run,
             budget,
             deny_policy_exists: OnceCell::new(),
         }
-    }
-
-    pub fn budget_exhausted(&self) -> bool {
-        self.budget.exhausted()
     }
 
     /// Decides and carries out every finding, in order, one audit line each.

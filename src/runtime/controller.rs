@@ -46,27 +46,26 @@ struct Shared {
 /// reconciles finish within `shutdown_timeout`, and returns. Messages not
 /// yet handled are left on the queue to be received again.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let mut shutdown = std::pin::pin!(shutdown);
     let policy = Policy::load(&settings.policy)?;
     let metrics = Arc::new(Metrics::new());
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let budget = ChangeBudget::per_window(settings.max_changes_per_hour, Duration::from_secs(3600));
-    let reconciler = Arc::new(Reconciler::new(clients.clone(), settings.dry_run, budget).await?);
     let work = Arc::new(WorkQueue::new(BACKOFF));
     let health = Arc::new(Health::new(settings.queue_url.is_some()));
-    let (policy_sender, policy) = watch::channel(Arc::new(policy));
+    let budget = Arc::new(ChangeBudget::per_window(
+        settings.max_changes_per_hour,
+        Duration::from_secs(3600),
+    ));
     let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let handlers = TaskTracker::new();
 
+    // Probes first: while AWS is unreachable the pod is alive but not ready.
     let refresh = {
-        let (work, reconciler, metrics) = (work.clone(), reconciler.clone(), metrics.clone());
+        let (work, budget, metrics) = (work.clone(), budget.clone(), metrics.clone());
         Box::new(move || {
             metrics
                 .workqueue_depth
                 .set(i64::try_from(work.depth()).unwrap_or(i64::MAX));
-            metrics
-                .change_budget_exhausted
-                .set(i64::from(reconciler.budget_exhausted()));
+            metrics.change_budget_exhausted.set(i64::from(budget.exhausted()));
         })
     };
     let endpoints = Endpoints {
@@ -75,21 +74,39 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         refresh,
     };
     let address = http::serve(&settings.listen, endpoints, cancel.clone()).await?;
+    tracing::info!(listen = %address, "serving /metrics, /livez and /readyz");
 
+    let started = retry_until_shutdown("asking AWS who iam-warden runs as", &mut shutdown, || {
+        Reconciler::new(clients.clone(), settings.dry_run, budget.clone())
+    });
+    let Some(reconciler) = started.await else {
+        return stop(&cancel);
+    };
+    let ingest = match settings.queue_url.clone() {
+        Some(url) => {
+            let connect = || Ingest::connect(&clients, url.clone(), work.clone(), metrics.clone(), health.clone());
+            match retry_until_shutdown("reading the queue's settings", &mut shutdown, connect).await {
+                Some(ingest) => Some(Arc::new(ingest)),
+                None => return stop(&cancel),
+            }
+        }
+        None => None,
+    };
+
+    let tasks = TaskTracker::new();
+    let handlers = TaskTracker::new();
+    let (policy_sender, policy) = watch::channel(Arc::new(policy));
     work.schedule(Key::All, Instant::now());
     tasks.spawn(resync(work.clone(), settings.resync_interval, cancel.clone()));
     let watch = PolicyWatch::start(&settings.policy)?;
     tasks.spawn(watch.run(policy_sender, work.clone(), metrics.clone(), cancel.clone()));
-    if let Some(queue_url) = settings.queue_url.clone() {
-        let ingest =
-            Arc::new(Ingest::connect(&clients, queue_url, work.clone(), metrics.clone(), health.clone()).await?);
-        for _ in 0..RECEIVERS {
-            tasks.spawn(ingest.clone().receive(cancel.clone(), handlers.clone()));
-        }
+    for _ in 0..ingest.as_ref().map_or(0, |_| RECEIVERS) {
+        let ingest = ingest.clone().expect("counted above");
+        tasks.spawn(ingest.receive(cancel.clone(), handlers.clone()));
     }
     let shared = Arc::new(Shared {
         work: work.clone(),
-        reconciler,
+        reconciler: Arc::new(reconciler),
         policy,
         metrics,
         health,
@@ -99,7 +116,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         workers.spawn(worker(shared.clone()));
     }
     tracing::info!(
-        listen = %address,
         workers = settings.workers,
         queue = settings.queue_url.as_deref().unwrap_or("none: resync only"),
         dry_run = settings.dry_run,
@@ -123,6 +139,32 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+fn stop(cancel: &CancellationToken) -> Result<(), Error> {
+    cancel.cancel();
+    tracing::info!("stopped before start-up finished");
+    Ok(())
+}
+
+/// Start-up calls that need AWS are retried, not fatal: a restart would not
+/// bring AWS back. `None` if shutdown came first.
+async fn retry_until_shutdown<T, F: Future<Output = Result<T, Error>>>(
+    what: &str,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    mut attempt: impl FnMut() -> F,
+) -> Option<T> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match attempt().await {
+            Ok(value) => return Some(value),
+            Err(error) => tracing::warn!(%error, retry_in_seconds = wait.as_secs(), "{what} failed; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.as_mut() => return None,
+            () = tokio::time::sleep(wait) => wait = (wait * 2).min(BACKOFF.max),
+        }
+    }
 }
 
 async fn worker(shared: Arc<Shared>) {

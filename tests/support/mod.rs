@@ -30,6 +30,15 @@ impl Moto {
         Moto::launch(&[])
     }
 
+    /// An endpoint where nothing listens, for outage tests; it starts no server.
+    pub fn unreachable(port: u16) -> Moto {
+        Moto {
+            server: Command::new("true").spawn().expect("a placeholder process"),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            credentials: std::sync::Mutex::new((TEST_KEY.to_owned(), TEST_KEY.to_owned())),
+        }
+    }
+
     /// A server that checks IAM permissions once `free_actions` requests were served.
     pub fn start_enforcing_auth_after(free_actions: u32) -> Moto {
         Moto::launch(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_actions.to_string())])
@@ -407,5 +416,30 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// The address the daemon's HTTP endpoints bound, from its log.
+    pub async fn address(&self) -> String {
+        self.until(30, "the HTTP endpoints", async || !self.records("serving /metrics, /livez and /readyz", None).is_empty()).await;
+        self.records("serving /metrics, /livez and /readyz", None)[0]["listen"].as_str().unwrap().to_owned()
+    }
+
+    /// A plain HTTP/1.1 GET: status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let address = self.address().await;
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 }

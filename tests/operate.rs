@@ -1,0 +1,130 @@
+//! What an operator scrapes and probes, on a running daemon.
+
+mod support;
+
+use std::process::Command;
+
+use aws_sdk_iam::types::StatusType;
+use serde_json::{json, Value};
+use support::{eventbridge, Daemon, Moto, PolicyFile, TEST_KEY};
+
+const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: operate-test}
+spec:
+  accessKeys: {maxAge: 90d, maxUnused: 45d, deleteAfter: 180d, action: deactivate}
+  oidcProviders: {allowedIssuers: [token.actions.githubusercontent.com], action: delete}
+";
+
+/// Every metric of design.md §5, with its type.
+const METRICS: [(&str, &str); 13] = [
+    ("iam_warden_violations", "gauge"),
+    ("iam_warden_remediations_total", "counter"),
+    ("iam_warden_sqs_messages_total", "counter"),
+    ("iam_warden_reconciles_total", "counter"),
+    ("iam_warden_reconcile_duration_seconds", "histogram"),
+    ("iam_warden_event_to_remediation_seconds", "histogram"),
+    ("iam_warden_event_delivery_lag_seconds", "histogram"),
+    ("iam_warden_aws_requests_total", "counter"),
+    ("iam_warden_workqueue_depth", "gauge"),
+    ("iam_warden_last_full_sync_timestamp_seconds", "gauge"),
+    ("iam_warden_policy_reloads_total", "counter"),
+    ("iam_warden_change_budget_exhausted", "gauge"),
+    ("iam_warden_build_info", "gauge"),
+];
+
+/// The value of the sample `series` (name and labels exactly as printed).
+fn sample(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{page}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
+    let moto = Moto::start();
+    let seeded = moto.seed(&["targets"]);
+    let queues = moto.queue_with_dlq(5, 3).await;
+    let policy = PolicyFile::new(POLICY);
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path), ("queue_url", &queues.url)]);
+    daemon.ready().await;
+
+    let key = seeded["mallory_key"].as_str().unwrap();
+    moto.iam().update_access_key().user_name("mallory").access_key_id(key).status(StatusType::Active).send().await.unwrap();
+    queues.send(&eventbridge("UpdateAccessKey", json!({"userName": "mallory", "accessKeyId": key}), Value::Null)).await;
+    queues.send("not a CloudTrail event").await;
+    daemon.until(10, "the event acked", async || queues.pending(&queues.url).await <= 1).await;
+    daemon
+        .until(10, "the malformed message counted", async || {
+            daemon.get("/metrics").await.1.contains("iam_warden_sqs_messages_total{outcome=\"malformed\"} 1")
+        })
+        .await;
+
+    let (status, page) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    for (name, kind) in METRICS {
+        assert!(page.contains(&format!("# TYPE {name} {kind}\n")), "{name} as a {kind} is missing");
+    }
+    assert_eq!(sample(&page, "iam_warden_sqs_messages_total{outcome=\"acked\"}"), 1.0);
+    assert_eq!(sample(&page, "iam_warden_sqs_messages_total{outcome=\"retried\"}"), 0.0, "known series start at 0");
+    assert_eq!(
+        sample(&page, "iam_warden_remediations_total{action=\"deactivate-access-key\",outcome=\"applied\",rule=\"access-keys\"}"),
+        1.0
+    );
+    assert_eq!(sample(&page, "iam_warden_event_to_remediation_seconds_count"), 1.0);
+    assert!(page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"0.05\"}"), "buckets from 50 ms");
+    assert!(page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"900\"}"), "to 15 min");
+    assert!(sample(&page, "iam_warden_aws_requests_total{operation=\"UpdateAccessKey\",outcome=\"ok\",service=\"iam\"}") >= 1.0);
+    assert!(sample(&page, "iam_warden_aws_requests_total{operation=\"ReceiveMessage\",outcome=\"ok\",service=\"sqs\"}") >= 1.0);
+    assert!(sample(&page, "iam_warden_last_full_sync_timestamp_seconds") > 1.7e9);
+    assert_eq!(sample(&page, "iam_warden_violations{rule=\"access-keys\"}"), 0.0, "the one violation was fixed");
+    assert_eq!(sample(&page, "iam_warden_build_info{version=\"0.1.0\"}"), 1.0);
+    for secret in ["mallory", "AKIA", "arn:", key] {
+        assert!(!page.contains(secret), "a label carries `{secret}`");
+    }
+
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool, from Debian's prometheus package: run scripts/setup");
+    use std::io::Write;
+    promtool.stdin.as_ref().unwrap().write_all(page.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_are_live_and_ready_once_the_first_full_reconcile_is_done() {
+    let moto = Moto::start();
+    moto.seed(&["targets"]);
+    let policy = PolicyFile::new(POLICY);
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
+    daemon.ready().await;
+    assert_eq!(daemon.get("/livez").await, (200, "ok\n".to_owned()));
+    assert_eq!(daemon.get("/readyz").await, (200, "ok\n".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_aws_keeps_the_daemon_alive_but_not_ready() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = Moto::unreachable(port);
+    let policy = PolicyFile::new(POLICY);
+    let mut daemon = Daemon::start(&nowhere, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
+    let (live, _) = daemon.get("/livez").await;
+    let (ready, why) = daemon.get("/readyz").await;
+    assert_eq!((live, ready), (200, 503));
+    assert_eq!(why, "the first full reconcile has not finished\n");
+    daemon.until(10, "a retry", async || !daemon.records("asking AWS who iam-warden runs as failed; retrying", None).is_empty()).await;
+    assert!(daemon.running(), "no crash, so no restart storm");
+    assert_eq!(daemon.terminate(10).await, Some(0));
+}
