@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use aws_sdk_iam::types::StatusType;
@@ -84,6 +85,8 @@ async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
     for secret in ["mallory", "AKIA", "arn:", key] {
         assert!(!page.contains(secret), "a label carries `{secret}`");
     }
+    dashboard_uses_only_exported_metrics(&page);
+    alerts_use_only_exported_metrics(&page);
 
     let promtool = Command::new("promtool")
         .args(["check", "metrics"])
@@ -127,4 +130,86 @@ async fn unreachable_aws_keeps_the_daemon_alive_but_not_ready() {
     daemon.until(10, "a retry", async || !daemon.records("asking AWS who iam-warden runs as failed; retrying", None).is_empty()).await;
     assert!(daemon.running(), "no crash, so no restart storm");
     assert_eq!(daemon.terminate(10).await, Some(0));
+}
+
+/// The series names a scrape of `page` can return: histograms as their parts.
+fn exported(page: &str) -> BTreeSet<String> {
+    page.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .flat_map(|declaration| {
+            let (name, kind) = declaration.split_once(' ').unwrap();
+            match kind {
+                "histogram" => ["_bucket", "_sum", "_count"].iter().map(|part| format!("{name}{part}")).collect(),
+                _ => vec![name.to_owned()],
+            }
+        })
+        .collect()
+}
+
+/// Every `iam_warden_*` name in a PromQL expression.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("iam_warden_") {
+        let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
+}
+
+fn deploy_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+fn dashboard_uses_only_exported_metrics(page: &str) {
+    let exported = exported(page);
+    let dashboard: Value = serde_json::from_str(&deploy_file("deploy/grafana/iam-warden.json")).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 7);
+    let mut used = BTreeSet::new();
+    for panel in panels {
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "panel {} queries nothing", panel["title"]);
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "panel {} ignores the datasource variable", panel["title"]);
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            assert!(expr.contains("namespace=\"$namespace\""), "not scoped to $namespace: {expr}");
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{expr}");
+            for name in names {
+                assert!(exported.contains(&name), "the dashboard uses {name}, which the binary does not export");
+                used.insert(name);
+            }
+        }
+    }
+    let variables: Vec<&str> =
+        dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(variables, ["datasource", "namespace"]);
+    assert!(used.len() >= 10, "the dashboard shows most metrics: {used:?}");
+}
+
+fn alerts_use_only_exported_metrics(page: &str) {
+    let exported = exported(page);
+    let rules = deploy_file("deploy/prometheus/rules.yaml");
+    let runbook = deploy_file("docs/runbook.md");
+    let anchors: BTreeSet<String> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .map(|heading| heading.to_lowercase().replace(' ', "-"))
+        .collect();
+    let mut alerts = 0;
+    for line in rules.lines().map(str::trim) {
+        if let Some(expr) = line.strip_prefix("expr: ") {
+            for name in metric_names(expr) {
+                assert!(exported.contains(&name), "an alert uses {name}, which the binary does not export");
+            }
+        }
+        if let Some(url) = line.strip_prefix("runbook_url: ") {
+            let anchor = url.trim_matches('"').rsplit_once('#').unwrap().1;
+            assert!(anchors.contains(anchor), "no runbook section for #{anchor}");
+            alerts += 1;
+        }
+    }
+    assert_eq!(alerts, 8, "every alert links its runbook section");
 }
