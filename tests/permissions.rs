@@ -48,3 +48,29 @@ fn the_deploy_policy_grants_exactly_what_the_code_calls() {
         .collect();
     assert_eq!(granted, called);
 }
+
+/// The CloudFormation template's IRSA role grants what deploy/iam-policy.json does.
+#[test]
+fn the_cloudformation_role_grants_the_same_actions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join("deploy/aws/iam-warden.yaml")).unwrap();
+    let role = &template[template.find("  WardenRole:").unwrap()..template.find("\nOutputs:").unwrap()];
+    let in_role: BTreeSet<String> = role
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .filter(|item| ["iam:", "sqs:", "cloudtrail:"].iter().any(|p| item.starts_with(p)))
+        .map(str::to_owned)
+        .collect();
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap()).unwrap();
+    let granted: BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            serde_json::Value::String(one) => vec![one.clone()],
+            many => many.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+        })
+        .collect();
+    assert_eq!(in_role, granted);
+}

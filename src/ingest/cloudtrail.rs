@@ -378,6 +378,28 @@ mod samples {
 }
 
 #[cfg(test)]
+mod eventbridge_rule {
+    use super::*;
+
+    /// The AWS template's rule sends exactly the events that name a key.
+    #[test]
+    fn every_event_the_rule_sends_maps_to_a_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/aws/iam-warden.yaml");
+        let template = std::fs::read_to_string(path).unwrap();
+        let listed = &template[template.find("eventName:").unwrap()..template.find("Targets:").unwrap()];
+        let names: Vec<&str> = listed.lines().filter_map(|l| l.trim().strip_prefix("- ")).collect();
+        assert_eq!(names.len(), 28);
+        let record = serde_json::json!({
+            "userIdentity": {"type": "IAMUser", "userName": "u"},
+            "requestParameters": {"userName": "u", "openIDConnectProviderArn": "arn"},
+        });
+        for name in names {
+            assert!(!keys(name, &record).is_empty(), "the rule sends {name}, which maps to no key");
+        }
+    }
+}
+
+#[cfg(test)]
 mod never_panics {
     use proptest::prelude::*;
 
