@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use aws_sdk_iam::types::StatusType;
-use serde_json::{json, Value};
-use support::{eventbridge, Daemon, Moto, PolicyFile, TEST_KEY};
+use serde_json::{Value, json};
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge};
 
 const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -49,38 +49,91 @@ async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
     let seeded = moto.seed(&["targets"]);
     let queues = moto.queue_with_dlq(5, 3).await;
     let policy = PolicyFile::new(POLICY);
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path), ("queue_url", &queues.url)]);
+    let daemon = Daemon::start(
+        &moto,
+        (TEST_KEY, TEST_KEY),
+        &[("policy", &policy.path), ("queue_url", &queues.url)],
+    );
     daemon.ready().await;
 
     let key = seeded["mallory_key"].as_str().unwrap();
-    moto.iam().update_access_key().user_name("mallory").access_key_id(key).status(StatusType::Active).send().await.unwrap();
-    queues.send(&eventbridge("UpdateAccessKey", json!({"userName": "mallory", "accessKeyId": key}), Value::Null)).await;
+    moto.iam()
+        .update_access_key()
+        .user_name("mallory")
+        .access_key_id(key)
+        .status(StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    queues
+        .send(&eventbridge(
+            "UpdateAccessKey",
+            json!({"userName": "mallory", "accessKeyId": key}),
+            Value::Null,
+        ))
+        .await;
     queues.send("not a CloudTrail event").await;
-    daemon.until(10, "the event acked", async || queues.pending(&queues.url).await <= 1).await;
+    daemon
+        .until(10, "the event acked", async || queues.pending(&queues.url).await <= 1)
+        .await;
     daemon
         .until(10, "the malformed message counted", async || {
-            daemon.get("/metrics").await.1.contains("iam_warden_sqs_messages_total{outcome=\"malformed\"} 1")
+            daemon
+                .get("/metrics")
+                .await
+                .1
+                .contains("iam_warden_sqs_messages_total{outcome=\"malformed\"} 1")
         })
         .await;
 
     let (status, page) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
     for (name, kind) in METRICS {
-        assert!(page.contains(&format!("# TYPE {name} {kind}\n")), "{name} as a {kind} is missing");
+        assert!(
+            page.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} as a {kind} is missing"
+        );
     }
     assert_eq!(sample(&page, "iam_warden_sqs_messages_total{outcome=\"acked\"}"), 1.0);
-    assert_eq!(sample(&page, "iam_warden_sqs_messages_total{outcome=\"retried\"}"), 0.0, "known series start at 0");
     assert_eq!(
-        sample(&page, "iam_warden_remediations_total{action=\"deactivate-access-key\",outcome=\"applied\",rule=\"access-keys\"}"),
+        sample(&page, "iam_warden_sqs_messages_total{outcome=\"retried\"}"),
+        0.0,
+        "known series start at 0"
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "iam_warden_remediations_total{action=\"deactivate-access-key\",outcome=\"applied\",rule=\"access-keys\"}"
+        ),
         1.0
     );
     assert_eq!(sample(&page, "iam_warden_event_to_remediation_seconds_count"), 1.0);
-    assert!(page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"0.05\"}"), "buckets from 50 ms");
-    assert!(page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"900\"}"), "to 15 min");
-    assert!(sample(&page, "iam_warden_aws_requests_total{operation=\"UpdateAccessKey\",outcome=\"ok\",service=\"iam\"}") >= 1.0);
-    assert!(sample(&page, "iam_warden_aws_requests_total{operation=\"ReceiveMessage\",outcome=\"ok\",service=\"sqs\"}") >= 1.0);
+    assert!(
+        page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"0.05\"}"),
+        "buckets from 50 ms"
+    );
+    assert!(
+        page.contains("iam_warden_event_to_remediation_seconds_bucket{le=\"900\"}"),
+        "to 15 min"
+    );
+    assert!(
+        sample(
+            &page,
+            "iam_warden_aws_requests_total{operation=\"UpdateAccessKey\",outcome=\"ok\",service=\"iam\"}"
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &page,
+            "iam_warden_aws_requests_total{operation=\"ReceiveMessage\",outcome=\"ok\",service=\"sqs\"}"
+        ) >= 1.0
+    );
     assert!(sample(&page, "iam_warden_last_full_sync_timestamp_seconds") > 1.7e9);
-    assert_eq!(sample(&page, "iam_warden_violations{rule=\"access-keys\"}"), 0.0, "the one violation was fixed");
+    assert_eq!(
+        sample(&page, "iam_warden_violations{rule=\"access-keys\"}"),
+        0.0,
+        "the one violation was fixed"
+    );
     assert_eq!(sample(&page, "iam_warden_build_info{version=\"0.1.0\"}"), 1.0);
     for secret in ["mallory", "AKIA", "arn:", key] {
         assert!(!page.contains(secret), "a label carries `{secret}`");
@@ -119,7 +172,11 @@ async fn probes_are_live_and_ready_once_the_first_full_reconcile_is_done() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_aws_keeps_the_daemon_alive_but_not_ready() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let nowhere = Moto::unreachable(port);
     let policy = PolicyFile::new(POLICY);
     let mut daemon = Daemon::start(&nowhere, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
@@ -127,7 +184,13 @@ async fn unreachable_aws_keeps_the_daemon_alive_but_not_ready() {
     let (ready, why) = daemon.get("/readyz").await;
     assert_eq!((live, ready), (200, 503));
     assert_eq!(why, "the first full reconcile has not finished\n");
-    daemon.until(10, "a retry", async || !daemon.records("asking AWS who iam-warden runs as failed; retrying", None).is_empty()).await;
+    daemon
+        .until(10, "a retry", async || {
+            !daemon
+                .records("asking AWS who iam-warden runs as failed; retrying", None)
+                .is_empty()
+        })
+        .await;
     assert!(daemon.running(), "no crash, so no restart storm");
     assert_eq!(daemon.terminate(10).await, Some(0));
 }
@@ -139,7 +202,10 @@ fn exported(page: &str) -> BTreeSet<String> {
         .flat_map(|declaration| {
             let (name, kind) = declaration.split_once(' ').unwrap();
             match kind {
-                "histogram" => ["_bucket", "_sum", "_count"].iter().map(|part| format!("{name}{part}")).collect(),
+                "histogram" => ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .map(|part| format!("{name}{part}"))
+                    .collect(),
                 _ => vec![name.to_owned()],
             }
         })
@@ -151,7 +217,10 @@ fn metric_names(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = expr;
     while let Some(at) = rest.find("iam_warden_") {
-        let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         rest = &rest[at + name.len()..];
         names.push(name);
     }
@@ -171,20 +240,34 @@ fn dashboard_uses_only_exported_metrics(page: &str) {
     for panel in panels {
         let targets = panel["targets"].as_array().unwrap();
         assert!(!targets.is_empty(), "panel {} queries nothing", panel["title"]);
-        assert_eq!(panel["datasource"]["uid"], "${datasource}", "panel {} ignores the datasource variable", panel["title"]);
+        assert_eq!(
+            panel["datasource"]["uid"], "${datasource}",
+            "panel {} ignores the datasource variable",
+            panel["title"]
+        );
         for target in targets {
             let expr = target["expr"].as_str().unwrap();
-            assert!(expr.contains("namespace=\"$namespace\""), "not scoped to $namespace: {expr}");
+            assert!(
+                expr.contains("namespace=\"$namespace\""),
+                "not scoped to $namespace: {expr}"
+            );
             let names = metric_names(expr);
             assert!(!names.is_empty(), "{expr}");
             for name in names {
-                assert!(exported.contains(&name), "the dashboard uses {name}, which the binary does not export");
+                assert!(
+                    exported.contains(&name),
+                    "the dashboard uses {name}, which the binary does not export"
+                );
                 used.insert(name);
             }
         }
     }
-    let variables: Vec<&str> =
-        dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
     assert_eq!(variables, ["datasource", "namespace"]);
     assert!(used.len() >= 10, "the dashboard shows most metrics: {used:?}");
 }
@@ -202,7 +285,10 @@ fn alerts_use_only_exported_metrics(page: &str) {
     for line in rules.lines().map(str::trim) {
         if let Some(expr) = line.strip_prefix("expr: ") {
             for name in metric_names(expr) {
-                assert!(exported.contains(&name), "an alert uses {name}, which the binary does not export");
+                assert!(
+                    exported.contains(&name),
+                    "an alert uses {name}, which the binary does not export"
+                );
             }
         }
         if let Some(url) = line.strip_prefix("runbook_url: ") {

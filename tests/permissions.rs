@@ -69,7 +69,12 @@ fn the_cloudformation_role_grants_the_same_actions() {
         .iter()
         .flat_map(|s| match &s["Action"] {
             serde_json::Value::String(one) => vec![one.clone()],
-            many => many.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+            many => many
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
         })
         .collect();
     assert_eq!(in_role, granted);

@@ -394,7 +394,10 @@ mod eventbridge_rule {
             "requestParameters": {"userName": "u", "openIDConnectProviderArn": "arn"},
         });
         for name in names {
-            assert!(!keys(name, &record).is_empty(), "the rule sends {name}, which maps to no key");
+            assert!(
+                !keys(name, &record).is_empty(),
+                "the rule sends {name}, which maps to no key"
+            );
         }
     }
 }

@@ -422,8 +422,14 @@ impl Drop for Daemon {
 impl Daemon {
     /// The address the daemon's HTTP endpoints bound, from its log.
     pub async fn address(&self) -> String {
-        self.until(30, "the HTTP endpoints", async || !self.records("serving /metrics, /livez and /readyz", None).is_empty()).await;
-        self.records("serving /metrics, /livez and /readyz", None)[0]["listen"].as_str().unwrap().to_owned()
+        self.until(30, "the HTTP endpoints", async || {
+            !self.records("serving /metrics, /livez and /readyz", None).is_empty()
+        })
+        .await;
+        self.records("serving /metrics, /livez and /readyz", None)[0]["listen"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// A plain HTTP/1.1 GET: status and body.
@@ -431,11 +437,18 @@ impl Daemon {
         use std::io::{Read, Write};
         let address = self.address().await;
         let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         (status, body)
     }
 
