@@ -30,23 +30,7 @@ fn the_deploy_policy_grants_exactly_what_the_code_calls() {
     called.remove("sts:GetCallerIdentity");
     assert!(called.len() > 20, "the scan found the calls: {called:?}");
 
-    let policy: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap()).unwrap();
-    let granted: BTreeSet<String> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| match &s["Action"] {
-            serde_json::Value::String(one) => vec![one.clone()],
-            many => many
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_owned())
-                .collect(),
-        })
-        .collect();
-    assert_eq!(granted, called);
+    assert_eq!(deploy_policy_actions(), called);
 }
 
 /// The CloudFormation template's IRSA role grants what deploy/iam-policy.json does.
@@ -61,21 +45,26 @@ fn the_cloudformation_role_grants_the_same_actions() {
         .filter(|item| ["iam:", "sqs:", "cloudtrail:"].iter().any(|p| item.starts_with(p)))
         .map(str::to_owned)
         .collect();
-    let policy: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/iam-policy.json")).unwrap()).unwrap();
-    let granted: BTreeSet<String> = policy["Statement"]
+    assert_eq!(in_role, deploy_policy_actions());
+}
+
+/// Every action deploy/iam-policy.json grants.
+fn deploy_policy_actions() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/iam-policy.json");
+    let policy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let actions = |statement: &serde_json::Value| match &statement["Action"] {
+        serde_json::Value::String(one) => vec![one.clone()],
+        many => many
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect(),
+    };
+    policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|s| match &s["Action"] {
-            serde_json::Value::String(one) => vec![one.clone()],
-            many => many
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_owned())
-                .collect(),
-        })
-        .collect();
-    assert_eq!(in_role, granted);
+        .flat_map(actions)
+        .collect()
 }
