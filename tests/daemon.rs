@@ -430,3 +430,25 @@ async fn a_key_is_deactivated_the_moment_it_reaches_max_age_without_any_event() 
     );
     assert_eq!(daemon.records("reconciled", Some("all")).len(), 1, "no resync ran");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_without_a_dead_letter_queue_is_warned_about_at_start_up() {
+    let moto = Moto::start();
+    moto.seed(&["targets"]);
+    let bare = moto.sqs().create_queue().queue_name("no-redrive").send().await.unwrap();
+    let policy = PolicyFile::new(&policy("delete"));
+    let url = bare.queue_url().unwrap();
+    let daemon = Daemon::start(
+        &moto,
+        (TEST_KEY, TEST_KEY),
+        &[("policy", &policy.path), ("queue_url", url)],
+    );
+    daemon.ready().await;
+    let warned = daemon.log().into_iter().any(|r| {
+        r["level"] == "WARN"
+            && r["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("the queue has no redrive policy"))
+    });
+    assert!(warned, "no warning about the missing dead-letter queue");
+}
