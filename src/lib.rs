@@ -41,4 +41,8 @@ mod runtime;
 mod settings;
 
 pub use error::Error;
+/// The CloudTrail event parser: envelope and record to resource keys. Public
+/// for the fuzz targets and for tools that pre-check a queue's messages.
+pub use ingest::cloudtrail::{Effect, Event, Malformed, parse as parse_cloudtrail};
+pub use key::Key;
 pub use policy::{Policy, PolicyError};

@@ -1,0 +1,255 @@
+//! Faults: a crash mid-burst, hostile input, and a bad policy on reload.
+//! Each asserts on what the emulator holds afterwards.
+
+mod support;
+
+use aws_sdk_iam::types::StatusType;
+use serde_json::{Value, json};
+use support::{Daemon, Moto, PolicyFile, Queues, TEST_KEY, eventbridge};
+
+const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: fault-test}
+spec:
+  accessKeys: {maxAge: 90d, maxUnused: 45d, deleteAfter: 180d, action: deactivate}
+  oidcProviders: {allowedIssuers: [token.actions.githubusercontent.com], action: ACTION}
+";
+
+fn old_keys(seeded: &Value) -> Vec<(String, String)> {
+    let keys = seeded["keys"].as_object().unwrap();
+    keys.iter()
+        .map(|(user, key)| (user.clone(), key.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Reactivates each key by hand and sends its event, as an intruder would leave them.
+async fn reactivate_and_announce(moto: &Moto, queues: &Queues, keys: &[(String, String)]) {
+    for (user, key) in keys {
+        let iam = moto.iam();
+        iam.update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(StatusType::Active)
+            .send()
+            .await
+            .unwrap();
+        queues
+            .send(&eventbridge(
+                "UpdateAccessKey",
+                json!({"userName": user, "accessKeyId": key}),
+                Value::Null,
+            ))
+            .await;
+    }
+}
+
+async fn active_keys(moto: &Moto, keys: &[(String, String)]) -> usize {
+    let mut active = 0;
+    for (user, key) in keys {
+        let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
+        let found = listed
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key.as_str()));
+        active += usize::from(found.is_some_and(|k| k.status() == Some(&StatusType::Active)));
+    }
+    active
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_burst_loses_nothing_because_messages_reappear() {
+    let moto = Moto::start();
+    let keys = old_keys(&moto.seed(&["old-keys", "50"]));
+    let queues = moto.queue_with_dlq(2, 10).await;
+    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+    let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
+    daemon.ready().await;
+
+    reactivate_and_announce(&moto, &queues, &keys).await;
+    daemon
+        .until(20, "the first fix", async || {
+            daemon
+                .log()
+                .iter()
+                .any(|r| r["log"] == "audit" && r["outcome"] == "applied")
+        })
+        .await;
+    daemon.signal(libc::SIGKILL);
+    drop(daemon);
+    let unfixed = active_keys(&moto, &keys).await;
+    let queued = queues.pending(&queues.url).await;
+    assert!(
+        queued as usize >= unfixed,
+        "{unfixed} unfixed violations but {queued} messages: one was lost"
+    );
+
+    let restarted = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
+    restarted
+        .until(60, "all 50 fixed and every message deleted", async || {
+            active_keys(&moto, &keys).await == 0 && queues.pending(&queues.url).await == 0
+        })
+        .await;
+    assert_eq!(queues.pending(&queues.dlq_url).await, 0, "nothing gave up on the way");
+}
+
+// Issue 5, still open: in about 3 of 12 runs one of the 50 real events is never
+// reconciled (its key never leased) while the hostile messages flood the queue.
+// Whether moto loses the message under concurrent send and receive, or the
+// daemon does, is not yet known; the issue cannot close until it is.
+#[ignore = "flaky, under investigation: one real event in ~4 runs is never reconciled"]
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_reaches_the_dead_letter_queue_and_real_events_are_fixed() {
+    let moto = Moto::start();
+    let keys = old_keys(&moto.seed(&["old-keys", "50"]));
+    let queues = moto.queue_with_dlq(1, 1).await;
+    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+    let daemon = Daemon::start(
+        &moto,
+        (TEST_KEY, TEST_KEY),
+        &[("policy", &policy.path), ("queue_url", &queues.url)],
+    );
+    daemon.ready().await;
+    let rss_before = daemon.rss_kib();
+
+    let nested = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let large = format!("{{\"Records\": [{}0]}}", "0,".repeat(87_000));
+    let wrong_types = json!({"detail-type": 5, "detail": {"eventName": 7, "eventTime": [], "userIdentity": 1,
+        "requestParameters": "x", "responseElements": false, "errorCode": {}}})
+    .to_string();
+    let binary: String = (0..4096u32)
+        .map(|n| char::from_u32(0xA0 + (n * 7919) % 0x2F00).unwrap_or('x'))
+        .collect();
+    let hostile: [&str; 8] = [
+        &binary,
+        "{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {\"eventName\": \"CreateAcc",
+        "{\"unrelated\": [1, 2, 3]}",
+        &large,
+        &nested,
+        &wrong_types,
+        "[]",
+        "null",
+    ];
+    let (iam_key_events, mut malformed_sent) = (keys.len(), 0);
+    for round in 0..25 {
+        for body in hostile {
+            queues.send(body).await;
+            malformed_sent += 1;
+        }
+        let (user, key) = &keys[round * 2];
+        moto.iam()
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(StatusType::Active)
+            .send()
+            .await
+            .unwrap();
+        queues
+            .send(&eventbridge(
+                "UpdateAccessKey",
+                json!({"userName": user, "accessKeyId": key}),
+                Value::Null,
+            ))
+            .await;
+        let (user, key) = &keys[round * 2 + 1];
+        moto.iam()
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(StatusType::Active)
+            .send()
+            .await
+            .unwrap();
+        queues
+            .send(&eventbridge(
+                "UpdateAccessKey",
+                json!({"userName": user, "accessKeyId": key}),
+                Value::Null,
+            ))
+            .await;
+    }
+    assert_eq!((malformed_sent, iam_key_events), (200, 50));
+    daemon
+        .until(60, "every real event fixed", async || {
+            active_keys(&moto, &keys).await == 0
+        })
+        .await;
+    daemon
+        .until(120, "the events queue drained", async || {
+            queues.pending(&queues.url).await == 0
+        })
+        .await;
+    assert_eq!(
+        queues.pending(&queues.dlq_url).await,
+        200,
+        "exactly the hostile messages are dead letters"
+    );
+    let rss_after = daemon.rss_kib();
+    assert!(
+        rss_after < rss_before + 20 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    let (_, page) = daemon.get("/metrics").await;
+    let malformed: f64 = page
+        .lines()
+        .find_map(|l| l.strip_prefix("iam_warden_sqs_messages_total{outcome=\"malformed\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(malformed >= 200.0, "every malformed receipt counted: {malformed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_policy_on_reload_is_counted_and_the_last_good_one_stays() {
+    let moto = Moto::start();
+    moto.seed(&["targets"]);
+    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
+    daemon.ready().await;
+    let staged = format!("{}.staged", policy.path);
+    std::fs::write(
+        &staged,
+        POLICY.replace("ACTION", "delete").replace("90d", "ninety days"),
+    )
+    .unwrap();
+    std::fs::rename(&staged, &policy.path).unwrap();
+    daemon
+        .until(10, "the rejected reload counted", async || {
+            daemon
+                .get("/metrics")
+                .await
+                .1
+                .contains("iam_warden_policy_reloads_total{outcome=\"error\"} 1")
+        })
+        .await;
+    let rogue = moto
+        .iam()
+        .create_open_id_connect_provider()
+        .url("https://rogue.example.com")
+        .thumbprint_list("6938fd4d98bab03faadb97b34396831e3780aea1")
+        .send()
+        .await
+        .unwrap();
+    let rogue = rogue.open_id_connect_provider_arn().unwrap().to_owned();
+    // No queue here: a resync applies the policy in force. A valid reload triggers one.
+    std::fs::write(&staged, POLICY.replace("ACTION", "delete").replace("45d", "46d")).unwrap();
+    std::fs::rename(&staged, &policy.path).unwrap();
+    daemon
+        .until(10, "the rogue provider deleted under the good policy", async || {
+            moto.iam()
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&rogue)
+                .send()
+                .await
+                .is_err()
+        })
+        .await;
+    assert!(
+        daemon
+            .get("/metrics")
+            .await
+            .1
+            .contains("iam_warden_policy_reloads_total{outcome=\"success\"} 1")
+    );
+}
