@@ -7,7 +7,7 @@ use std::process::Command;
 
 use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge};
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge, sample};
 
 const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -33,15 +33,6 @@ const METRICS: [(&str, &str); 13] = [
     ("iam_warden_change_budget_exhausted", "gauge"),
     ("iam_warden_build_info", "gauge"),
 ];
-
-/// The value of the sample `series` (name and labels exactly as printed).
-fn sample(page: &str, series: &str) -> f64 {
-    page.lines()
-        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no sample {series} in:\n{page}"))
-        .parse()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {

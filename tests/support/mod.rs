@@ -469,3 +469,12 @@ impl Daemon {
             .unwrap_or(0)
     }
 }
+
+/// The value of the sample `series` (name and labels exactly as printed) on a metrics page.
+pub fn sample(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{page}"))
+        .parse()
+        .unwrap()
+}
