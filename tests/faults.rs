@@ -1,11 +1,13 @@
-//! Faults: a crash mid-burst, hostile input, and a bad policy on reload.
-//! Each asserts on what the emulator holds afterwards.
+//! Faults: a cut link, throttling, a crash mid-burst, hostile input, and a bad
+//! policy on reload. Each asserts on what the emulator holds afterwards.
 
 mod support;
 
-use aws_sdk_iam::types::StatusType;
-use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, Queues, TEST_KEY, eventbridge, sample};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::proxy::Proxy;
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, active_keys, old_keys, reactivate_and_announce, sample, total};
 
 const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -15,45 +17,93 @@ spec:
   oidcProviders: {allowedIssuers: [token.actions.githubusercontent.com], action: ACTION}
 ";
 
-fn old_keys(seeded: &Value) -> Vec<(String, String)> {
-    let keys = seeded["keys"].as_object().unwrap();
-    keys.iter()
-        .map(|(user, key)| (user.clone(), key.as_str().unwrap().to_owned()))
-        .collect()
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_link_delays_fixes_but_loses_none_and_acks_none_early() {
+    let moto = Moto::start();
+    let keys = old_keys(&moto.seed(&["old-keys", "20"]));
+    let queues = moto.queue_with_dlq(2, 5).await;
+    let proxy = Proxy::start(&moto.endpoint).await;
+    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+    let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
+    let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
+    daemon.ready().await;
+
+    // Cut while the first five are in flight, then keep events coming.
+    reactivate_and_announce(&moto, &queues, &keys[..5]).await;
+    proxy.cut();
+    let cut_at = Instant::now();
+    let mut announced = 5;
+    while cut_at.elapsed() < Duration::from_secs(20) {
+        if announced < keys.len() {
+            reactivate_and_announce(&moto, &queues, &keys[announced..=announced]).await;
+            announced += 1;
+        }
+        assert_eq!(daemon.get("/livez").await.0, 200, "liveness failed during the outage");
+        // The queue first: a fix landing between the two reads must not look like an early ack.
+        let queued = queues.pending(&queues.url).await as usize;
+        let unfixed = active_keys(&moto, &keys).await;
+        assert!(
+            queued >= unfixed,
+            "{unfixed} unfixed but {queued} messages: one was acked without its fix"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(announced, keys.len());
+    assert!(
+        active_keys(&moto, &keys[5..]).await == 15,
+        "nothing announced during the cut can have been fixed: the link was not cut"
+    );
+    proxy.heal();
+
+    daemon
+        .until(60, "every violation fixed and every message deleted", async || {
+            queues.pending(&queues.url).await == 0 && active_keys(&moto, &keys).await == 0
+        })
+        .await;
+    assert_eq!(
+        queues.pending(&queues.dlq_url).await,
+        0,
+        "no event went to the dead-letter queue"
+    );
+    let mut daemon = daemon;
+    assert!(daemon.running(), "the daemon survived the outage");
 }
 
-/// Reactivates each key by hand and sends its event, as an intruder would leave them.
-async fn reactivate_and_announce(moto: &Moto, queues: &Queues, keys: &[(String, String)]) {
-    for (user, key) in keys {
-        let iam = moto.iam();
-        iam.update_access_key()
-            .user_name(user)
-            .access_key_id(key)
-            .status(StatusType::Active)
-            .send()
-            .await
-            .unwrap();
-        queues
-            .send(&eventbridge(
-                "UpdateAccessKey",
-                json!({"userName": user, "accessKeyId": key}),
-                Value::Null,
-            ))
-            .await;
-    }
-}
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_iam_calls_are_retried_counted_and_every_violation_fixed() {
+    let moto = Moto::start();
+    let keys = old_keys(&moto.seed(&["old-keys", "20"]));
+    let queues = moto.queue_with_dlq(2, 5).await;
+    let proxy = Proxy::start(&moto.endpoint).await;
+    proxy.throttle_iam(3);
+    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+    let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
+    let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
+    daemon.ready().await;
 
-async fn active_keys(moto: &Moto, keys: &[(String, String)]) -> usize {
-    let mut active = 0;
-    for (user, key) in keys {
-        let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
-        let found = listed
-            .access_key_metadata()
-            .iter()
-            .find(|k| k.access_key_id() == Some(key.as_str()));
-        active += usize::from(found.is_some_and(|k| k.status() == Some(&StatusType::Active)));
-    }
-    active
+    reactivate_and_announce(&moto, &queues, &keys).await;
+    daemon
+        .until(60, "every violation fixed and every message deleted", async || {
+            queues.pending(&queues.url).await == 0 && active_keys(&moto, &keys).await == 0
+        })
+        .await;
+    assert_eq!(
+        queues.pending(&queues.dlq_url).await,
+        0,
+        "no event went to the dead-letter queue"
+    );
+    let (_, page) = daemon.get("/metrics").await;
+    let counted = total(
+        &page,
+        "iam_warden_aws_requests_total",
+        &["service=\"iam\"", "outcome=\"throttled\""],
+    );
+    assert!(proxy.throttled() > 0);
+    assert_eq!(
+        counted,
+        proxy.throttled() as f64,
+        "every throttled IAM call counted as throttled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,8 @@
 //! assert on what the emulator holds afterwards.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -326,6 +328,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(moto: &Moto, credentials: (&str, &str), settings: &[(&str, &str)]) -> Daemon {
+        Daemon::start_via(&moto.endpoint, credentials, settings)
+    }
+
+    /// A daemon whose AWS endpoint is `endpoint`, such as a [`proxy::Proxy`] in front of moto.
+    pub fn start_via(endpoint: &str, credentials: (&str, &str), settings: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("daemon.log");
         let child = Command::new(env!("CARGO_BIN_EXE_iam-warden"))
@@ -334,7 +341,7 @@ impl Daemon {
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env("RUST_LOG", "info")
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", credentials.0)
             .env("AWS_SECRET_ACCESS_KEY", credentials.1)
@@ -477,4 +484,56 @@ pub fn sample(page: &str, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {series} in:\n{page}"))
         .parse()
         .unwrap()
+}
+
+/// The sum of every series of `metric` whose labels include all of `labels`.
+pub fn total(page: &str, metric: &str, labels: &[&str]) -> f64 {
+    page.lines()
+        .filter_map(|line| line.strip_prefix(metric)?.strip_prefix('{')?.split_once("} "))
+        .filter(|(series, _)| labels.iter().all(|label| series.split(',').any(|l| l == *label)))
+        .map(|(_, value)| value.parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The `(user, key id)` pairs the `old-keys` seed scenario made.
+pub fn old_keys(seeded: &serde_json::Value) -> Vec<(String, String)> {
+    let keys = seeded["keys"].as_object().unwrap();
+    keys.iter()
+        .map(|(user, key)| (user.clone(), key.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Reactivates each key by hand and sends its event, as an intruder would leave them.
+pub async fn reactivate_and_announce(moto: &Moto, queues: &Queues, keys: &[(String, String)]) {
+    for (user, key) in keys {
+        let iam = moto.iam();
+        iam.update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(aws_sdk_iam::types::StatusType::Active)
+            .send()
+            .await
+            .unwrap();
+        queues
+            .send(&eventbridge(
+                "UpdateAccessKey",
+                serde_json::json!({"userName": user, "accessKeyId": key}),
+                serde_json::Value::Null,
+            ))
+            .await;
+    }
+}
+
+/// How many of `keys` are still active in the emulator.
+pub async fn active_keys(moto: &Moto, keys: &[(String, String)]) -> usize {
+    let mut active = 0;
+    for (user, key) in keys {
+        let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
+        let found = listed
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key.as_str()));
+        active += usize::from(found.is_some_and(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active)));
+    }
+    active
 }
