@@ -84,9 +84,8 @@ async fn user(iam: &Client, name: String, deny_policy_arn: &str) -> Result<Optio
     let Some(user) = found.as_ref().and_then(|output| output.user()) else {
         return Ok(None);
     };
-    let (login_profile, mfa_devices, access_keys, deny_policy_attached) = tokio::try_join!(
-        login_profile(iam, &name),
-        mfa_device_count(iam, &name),
+    let ((login_profile, mfa_devices), access_keys, deny_policy_attached) = tokio::try_join!(
+        console(iam, &name),
         access_keys(iam, &name),
         has_attached(iam, &name, deny_policy_arn),
     )?;
@@ -101,6 +100,15 @@ async fn user(iam: &Client, name: String, deny_policy_arn: &str) -> Result<Optio
         deny_policy_attached,
         source: Source::Live,
     }))
+}
+
+/// The login profile, and MFA devices only if there is one: the MFA rule is
+/// about console users, and most event-driven reads are of key-only users.
+async fn console(iam: &Client, user: &str) -> Result<(Option<LoginProfile>, usize), Error> {
+    let Some(profile) = login_profile(iam, user).await? else {
+        return Ok((None, 0));
+    };
+    Ok((Some(profile), mfa_device_count(iam, user).await?))
 }
 
 async fn login_profile(iam: &Client, user: &str) -> Result<Option<LoginProfile>, Error> {

@@ -83,6 +83,7 @@ pub struct User {
     pub created: DateTime<Utc>,
     pub tags: BTreeMap<String, String>,
     pub login_profile: Option<LoginProfile>,
+    /// Counted only for console users: read live, it is 0 without a login profile.
     pub mfa_devices: usize,
     pub access_keys: Vec<AccessKey>,
     pub deny_policy_attached: bool,
