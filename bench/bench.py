@@ -1,0 +1,401 @@
+"""The iam-warden benchmark: speed, AWS API cost and memory, against moto.
+
+usage: bench.py WARDEN [--users N] [--out DIR]
+
+Scenarios, each on the emulator the test suite uses:
+  full-scan  N users, all compliant, then 10% violating: `plan` and `apply`
+             wall time, IAM calls by operation (the binary's own counters,
+             which it logs after every pass) and peak RSS.
+  idle       the daemon over 60 s with the compliant N-user account loaded.
+  latency    violations made and their events sent at 10/s for 60 s; time
+             from send until the change is visible in the emulator, and the
+             daemon's CPU per event.
+  coalesce   a burst of 500 events about 10 users: reconciles it caused.
+
+Writes DIR/bench.json and DIR/bench.md, prints the table, and keeps the
+daemon's log in DIR/daemon.log.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "moto"))
+import events  # noqa: E402  (the test harness's event envelope and queue)
+import seed  # noqa: E402  (the test harness's account builder)
+
+TARGETS = {
+    "p99_event_to_fix_seconds": 1.0,
+    "cpu_seconds_per_event": 0.001,
+    "iam_calls_full_scan_1000_compliant": 10,
+    "idle_rss_mib_1000_users": 20,
+    "idle_rss_mib_10000_users": 60,
+}
+TICKS = os.sysconf("SC_CLK_TCK")
+ENV = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+       "AWS_EC2_METADATA_DISABLED": "true", "RUST_LOG": "iam_warden=info"}
+for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+    ENV.pop(variable, None)
+
+
+class Emulator:
+    """A moto server of its own, through the test launcher (for ageing keys)."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests/moto/launcher.py"), "--port", "0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        port = self.process.stdout.readline().split()[1]
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.account = seed.Account(self.endpoint)
+        self.iam, self.sqs = events.clients(self.endpoint)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def seed_users(account, count, violating_share):
+    """Compliant users, a tenth of them console users with MFA; every
+    1/violating_share-th user breaks one rule instead, in turn: console user
+    without MFA, old key, unused key."""
+    every = round(1 / violating_share) if violating_share else 0
+    violations = 0
+    for n in range(count):
+        name = f"user-{n:05d}"
+        if every and n % every == every - 1:
+            kind = violations % 3
+            violations += 1
+            if kind == 0:
+                account.user(name, console=True, age_days=10)
+            elif kind == 1:
+                account.user(name)
+                account.key(name, age_days=120, used_days_ago=1)
+            else:
+                account.user(name)
+                account.key(name, age_days=60)
+            continue
+        account.user(name, console=(n % 10 == 0))
+        if n % 10 == 0:
+            account.mfa(name)
+        account.iam.create_access_key(UserName=name)
+        if n % 1000 == 999:
+            print(f"    seeded {n + 1} users", file=sys.stderr, flush=True)
+    return violations
+
+
+def seed_account_settings(account):
+    """What the policy asks of the account itself, so only users can drift."""
+    account.iam.update_account_password_policy(
+        MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True, RequireUppercaseCharacters=True,
+        RequireLowercaseCharacters=True, AllowUsersToChangePassword=True, MaxPasswordAge=90,
+        PasswordReusePrevention=24, HardExpiry=False)
+    account.provider("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    account.trail("org-trail", multi_region=True, logging=True)
+
+
+def bench_policy(directory):
+    """The shipped policy, less what moto cannot satisfy (root MFA), with no
+    cap on changes per run so one `apply` can fix the whole violating mix."""
+    text = (ROOT / "config/policy.yaml").read_text().replace("requireForRoot: true", "requireForRoot: false")
+    path = Path(directory) / "policy.yaml"
+    path.write_text(text)
+    return path
+
+
+def peak_rss_kib(pid):
+    """VmHWM: the peak RSS of the process's current image. (getrusage's
+    ru_maxrss would also count the forked Python image from before exec.)"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"VmHWM:\s+(\d+)", status)
+    return int(found.group(1)) if found else 0
+
+
+def one_shot(warden, endpoint, *args):
+    """Runs a CLI pass: exit code, wall seconds, peak RSS (sampled every 2 ms),
+    and AWS calls by operation."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen([warden, *args], env={**ENV, "AWS_ENDPOINT_URL": endpoint},
+                                   stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, peak_rss_kib(process.pid))
+            time.sleep(0.002)
+        wall = time.monotonic() - started
+        stderr.seek(0)
+        log = stderr.read()
+    calls = {}
+    for line in log.splitlines():
+        if "AWS requests" in line:
+            for service, operation, _outcome, count in re.findall(r"(\w+):(\w+):(\w+)=(\d+)", line):
+                calls[f"{service}:{operation}"] = calls.get(f"{service}:{operation}", 0) + int(count)
+    if not calls:
+        raise SystemExit(f"{args[0]} logged no AWS request counts:\n{log}")
+    iam_calls = sum(count for name, count in calls.items() if name.startswith("iam:"))
+    return {"exit": process.returncode, "wall_seconds": round(wall, 3), "peak_rss_mib": round(peak / 1024, 1),
+            "iam_calls": iam_calls, "calls_by_operation": dict(sorted(calls.items()))}
+
+
+def full_scan(warden, policy, users, violating_share):
+    emulator = Emulator()
+    try:
+        seed_account_settings(emulator.account)
+        started = time.monotonic()
+        violations = seed_users(emulator.account, users, violating_share)
+        seeded = time.monotonic() - started
+        plan = one_shot(warden, emulator.endpoint, "plan", "--policy", str(policy), "--output", "json")
+        apply = one_shot(warden, emulator.endpoint, "apply", "--policy", str(policy), "--max-changes", str(users))
+        after = one_shot(warden, emulator.endpoint, "plan", "--policy", str(policy), "--output", "json")
+        return {"users": users, "violating_users": violations, "seed_seconds": round(seeded, 1),
+                "plan": plan, "apply": apply, "plan_after_apply_exit": after["exit"]}
+    finally:
+        emulator.stop()
+
+
+class Daemon:
+    def __init__(self, warden, endpoint, policy, queue_url, log_path):
+        self.log_path = log_path
+        env = {**ENV, "AWS_ENDPOINT_URL": endpoint, "IAM_WARDEN_POLICY": str(policy),
+               "IAM_WARDEN_QUEUE_URL": queue_url, "IAM_WARDEN_LOG_FORMAT": "json",
+               "IAM_WARDEN_LISTEN": "127.0.0.1:0", "IAM_WARDEN_RESYNC_INTERVAL": "1h",
+               # 610 fixes in a few minutes: the default cap of 100 an hour would stop them.
+               "IAM_WARDEN_MAX_CHANGES_PER_HOUR": "100000"}
+        self.process = subprocess.Popen([warden, "run"], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=open(log_path, "w"))
+        self.address = self.wait_for_log(lambda r: r.get("message") == "serving /metrics, /livez and /readyz")["listen"]
+        started = time.monotonic()
+        self.wait_for_log(lambda r: r.get("message") == "reconciled" and r.get("key") == "all")
+        self.first_sync_seconds = time.monotonic() - started
+
+    def wait_for_log(self, matches, seconds=300):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in Path(self.log_path).read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if matches(record):
+                    return record
+            if self.process.poll() is not None:
+                raise SystemExit(f"the daemon exited:\n{Path(self.log_path).read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise SystemExit("the daemon did not get there in time")
+
+    def rss_mib(self):
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+    def cpu_seconds(self):
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def metric(self, series):
+        page = urllib.request.urlopen(f"http://{self.address}/metrics").read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines() if line.startswith(series))
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def idle(daemon, seconds=60):
+    cpu, rss = daemon.cpu_seconds(), [daemon.rss_mib()]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        rss.append(daemon.rss_mib())
+    return {"seconds": seconds, "rss_mib_max": round(max(rss), 1), "rss_mib_end": round(rss[-1], 1),
+            "cpu_seconds": round(daemon.cpu_seconds() - cpu, 3), "first_full_sync_seconds": round(daemon.first_sync_seconds, 2)}
+
+
+def reactivate(emulator, user, key):
+    emulator.iam.update_access_key(UserName=user, AccessKeyId=key, Status="Active")
+
+
+def announcement(user, key):
+    return events.event("UpdateAccessKey", {"userName": user, "accessKeyId": key}, None)
+
+
+def inactive(iam, user, key):
+    listed = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return any(k["AccessKeyId"] == key and k["Status"] == "Inactive" for k in listed)
+
+
+def latency(emulator, daemon, queue_url, keys, rate=10, seconds=60):
+    """Sends at a steady rate; a second thread watches each key until moto shows it fixed."""
+    outstanding, fixed_after, unfixed, lock = {}, [], [], threading.Lock()
+    done_sending = threading.Event()
+    watcher_iam = events.clients(emulator.endpoint)[0]
+
+    def watch():
+        while not (done_sending.is_set() and not outstanding):
+            with lock:
+                pending = list(outstanding.items())
+            for (user, key), sent in pending:
+                if inactive(watcher_iam, user, key):
+                    seen = time.monotonic()
+                    with lock:
+                        del outstanding[(user, key)]
+                    fixed_after.append(seen - sent)
+                elif time.monotonic() - sent > 60:
+                    unfixed.append(user)
+                    return
+            if not pending:
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    cpu, calls = daemon.cpu_seconds(), daemon.metric("iam_warden_aws_requests_total{")
+    count = rate * seconds
+    started = time.monotonic()
+    for n, (user, key) in enumerate(keys[:count]):
+        time.sleep(max(0.0, started + n / rate - time.monotonic()))
+        reactivate(emulator, user, key)
+        emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=announcement(user, key))
+        with lock:
+            outstanding[(user, key)] = time.monotonic()
+    done_sending.set()
+    watcher.join()
+    if unfixed:
+        raise SystemExit(f"{unfixed[0]}'s key was not fixed within 60 s of its event")
+    cpu = daemon.cpu_seconds() - cpu
+    calls = daemon.metric("iam_warden_aws_requests_total{") - calls
+    quantiles = statistics.quantiles(fixed_after, n=100, method="inclusive")
+    return {"events": count, "rate_per_second": rate, "p50_seconds": round(quantiles[49], 3),
+            "p95_seconds": round(quantiles[94], 3), "p99_seconds": round(quantiles[98], 3),
+            "max_seconds": round(max(fixed_after), 3), "daemon_cpu_seconds": round(cpu, 3),
+            "cpu_seconds_per_event": round(cpu / count, 5), "aws_calls_per_event": round(calls / count, 2)}
+
+
+def coalesce(emulator, daemon, queue_url, keys, burst=500):
+    """Ten users' keys reactivated, then 50 events about each, in batches of ten."""
+    before = daemon.metric('iam_warden_reconciles_total{kind="user"')
+    for user, key in keys:
+        reactivate(emulator, user, key)
+    bodies = [announcement(user, key) for _ in range(burst // len(keys)) for user, key in keys]
+    started = time.monotonic()
+    for start in range(0, len(bodies), 10):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start:start + 10])]
+        emulator.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    while True:
+        attributes = emulator.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        if sum(int(v) for v in attributes["Attributes"].values()) == 0:
+            break
+        if time.monotonic() - started > 300:
+            raise SystemExit("the burst was not drained within 300 s")
+        time.sleep(0.2)
+    drained = time.monotonic() - started
+    unfixed = [user for user, key in keys if not inactive(emulator.iam, user, key)]
+    if unfixed:
+        raise SystemExit(f"burst left {unfixed} unfixed")
+    return {"events": len(bodies), "users": len(keys),
+            "reconciles": int(daemon.metric('iam_warden_reconciles_total{kind="user"') - before),
+            "drained_seconds": round(drained, 1)}
+
+
+def daemon_scenarios(warden, policy, users, out):
+    emulator = Emulator()
+    try:
+        seed_account_settings(emulator.account)
+        seed_users(emulator.account, users, 0)
+        queue_url = events.create_queue(emulator.sqs)
+        daemon = Daemon(warden, emulator.endpoint, policy, queue_url, out / "daemon.log")
+        try:
+            print("  idle footprint, 60 s", file=sys.stderr, flush=True)
+            idle_result = idle(daemon)
+            print("  seeding keys for the event scenarios", file=sys.stderr, flush=True)
+            old = seed.old_keys(emulator.account, 610)["keys"]
+            keys = sorted(old.items())
+            print("  event latency, 10/s for 60 s", file=sys.stderr, flush=True)
+            latency_result = latency(emulator, daemon, queue_url, keys[:600])
+            print("  coalescing, 500 events about 10 users", file=sys.stderr, flush=True)
+            coalesce_result = coalesce(emulator, daemon, queue_url, keys[600:])
+            return {"idle": idle_result, "latency": latency_result, "coalesce": coalesce_result}
+        finally:
+            daemon.stop()
+    finally:
+        emulator.stop()
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024 // 1024
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
+
+
+def markdown(result):
+    users = result["users"]
+    lines = [f"Machine: {result['machine']}. Emulator: moto {result['moto']}. {users:,} users.", "",
+             "| Scenario | Measure | Result | Target |", "|---|---|---|---|"]
+    for mix in ("compliant", "violating"):
+        scan = result["full_scan"][mix]
+        for command in ("plan", "apply"):
+            run = scan[command]
+            target = f"≤ {TARGETS['iam_calls_full_scan_1000_compliant']} IAM calls" \
+                if mix == "compliant" and command == "plan" else ""
+            lines.append(f"| full scan, {mix} ({scan['violating_users']} violating) | `{command}` exit {run['exit']}: "
+                         f"wall, IAM calls, peak RSS | {run['wall_seconds']} s, {run['iam_calls']} calls, "
+                         f"{run['peak_rss_mib']} MiB | {target} |")
+        lines.append(f"| full scan, {mix} | `plan` after `apply` | exit {scan['plan_after_apply_exit']} | 0 |")
+    idle_result, latency_result, coalesce_result = result["idle"], result["latency"], result["coalesce"]
+    idle_target = TARGETS["idle_rss_mib_10000_users"] if users > 1000 else TARGETS["idle_rss_mib_1000_users"]
+    lines += [
+        f"| idle daemon, 60 s | RSS max, CPU | {idle_result['rss_mib_max']} MiB, {idle_result['cpu_seconds']} s CPU "
+        f"| ≤ {idle_target} MiB |",
+        f"| events, {latency_result['rate_per_second']}/s for {latency_result['events']} | event → fix p50 / p95 / "
+        f"p99 / max | {latency_result['p50_seconds']} / {latency_result['p95_seconds']} / "
+        f"{latency_result['p99_seconds']} / {latency_result['max_seconds']} s | p99 ≤ 1 s |",
+        f"| events | daemon CPU per event (AWS calls per event) | "
+        f"{latency_result['cpu_seconds_per_event'] * 1000:.2f} ms ({latency_result['aws_calls_per_event']}) | ≤ 1 ms |",
+        f"| burst of {coalesce_result['events']} events, {coalesce_result['users']} users | reconciles | "
+        f"{coalesce_result['reconciles']} (drained in {coalesce_result['drained_seconds']} s) | a handful |",
+    ]
+    calls = result["full_scan"]["compliant"]["plan"]["calls_by_operation"]
+    lines += ["", "Calls of a full `plan` over the compliant account: "
+              + ", ".join(f"{name} {count}" for name, count in calls.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("warden")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--out", default=str(ROOT / "target/bench"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from importlib.metadata import version
+    result = {"machine": machine(), "moto": version("moto"), "users": args.users, "full_scan": {}}
+    with tempfile.TemporaryDirectory() as directory:
+        policy = bench_policy(directory)
+        for mix, share in (("compliant", 0), ("violating", 0.1)):
+            print(f"full scan, {mix}: seeding {args.users} users", file=sys.stderr, flush=True)
+            result["full_scan"][mix] = full_scan(args.warden, policy, args.users, share)
+        print("daemon scenarios", file=sys.stderr, flush=True)
+        result.update(daemon_scenarios(args.warden, policy, args.users, out))
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (out / "bench.md").write_text(table)
+    print(table)
+    print(f"written: {out / 'bench.json'}, {out / 'bench.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
