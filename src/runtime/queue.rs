@@ -5,7 +5,7 @@
 //! reconcile of its key that starts after it was added, because an event that
 //! arrives mid-reconcile may describe a change that reconcile did not see.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub struct WorkQueue {
 #[derive(Default)]
 struct State {
     pending: HashMap<Key, Pending>,
+    /// `pending` ordered by due time: a resync leaves a deadline for nearly
+    /// every user, and finding the next key must not scan them all.
+    by_due: BTreeSet<(Instant, Key)>,
     running: HashSet<Key>,
     failures: HashMap<Key, u32>,
     closed: bool,
@@ -55,6 +58,22 @@ struct Pending {
     due: Instant,
     waiters: Vec<oneshot::Sender<bool>>,
     triggers: Vec<Trigger>,
+}
+
+impl State {
+    /// The entry for `key`, made due at `due` if new, else at `pick(old, due)`.
+    fn pending_entry(&mut self, key: Key, due: Instant, pick: fn(Instant, Instant) -> Instant) -> &mut Pending {
+        let entry = self.pending.entry(key.clone()).or_insert_with(|| Pending {
+            due,
+            waiters: Vec::new(),
+            triggers: Vec::new(),
+        });
+        let old = entry.due;
+        entry.due = pick(old, due);
+        self.by_due.remove(&(old, key.clone()));
+        self.by_due.insert((entry.due, key));
+        entry
+    }
 }
 
 /// A key handed to one worker; give it back with [`WorkQueue::done`].
@@ -95,12 +114,7 @@ impl WorkQueue {
         if state.closed {
             return;
         }
-        let entry = state.pending.entry(key).or_insert_with(|| Pending {
-            due,
-            waiters: Vec::new(),
-            triggers: Vec::new(),
-        });
-        entry.due = entry.due.min(due);
+        let entry = state.pending_entry(key, due, Instant::min);
         entry.waiters.extend(waiter);
         entry.triggers.extend(trigger);
         drop(state);
@@ -119,14 +133,14 @@ impl WorkQueue {
                     return None;
                 }
                 let earliest = state
-                    .pending
+                    .by_due
                     .iter()
-                    .filter(|(key, _)| !state.running.contains(*key))
-                    .min_by_key(|(_, pending)| pending.due)
-                    .map(|(key, pending)| (key.clone(), pending.due));
+                    .find(|(_, key)| !state.running.contains(key))
+                    .cloned();
                 match earliest {
-                    Some((key, due)) if due <= Instant::now() => {
-                        let pending = state.pending.remove(&key).expect("found above");
+                    Some((due, key)) if due <= Instant::now() => {
+                        state.by_due.remove(&(due, key.clone()));
+                        let pending = state.pending.remove(&key).expect("indexed keys are pending");
                         state.running.insert(key.clone());
                         return Some(Lease {
                             key,
@@ -134,7 +148,7 @@ impl WorkQueue {
                             waiters: pending.waiters,
                         });
                     }
-                    other => other.map(|(_, due)| due),
+                    other => other.map(|(due, _)| due),
                 }
             };
             match wake_at {
@@ -161,12 +175,7 @@ impl WorkQueue {
             let failures = state.failures.entry(lease.key.clone()).or_default();
             *failures += 1;
             let retry_at = Instant::now() + self.backoff.after(*failures);
-            let entry = state.pending.entry(lease.key).or_insert_with(|| Pending {
-                due: retry_at,
-                waiters: Vec::new(),
-                triggers: Vec::new(),
-            });
-            entry.due = entry.due.max(retry_at);
+            state.pending_entry(lease.key, retry_at, Instant::max);
         }
         drop(state);
         self.changed.notify_waiters();
@@ -175,7 +184,7 @@ impl WorkQueue {
     /// Entries due now, waiting for a worker.
     pub fn depth(&self) -> usize {
         let now = Instant::now();
-        self.state().pending.values().filter(|p| p.due <= now).count()
+        self.state().by_due.iter().take_while(|(due, _)| *due <= now).count()
     }
 
     /// Hands out no more work; pending waiters are dropped unanswered.
@@ -183,6 +192,7 @@ impl WorkQueue {
         let mut state = self.state();
         state.closed = true;
         state.pending.clear();
+        state.by_due.clear();
         drop(state);
         self.changed.notify_waiters();
     }
@@ -264,6 +274,27 @@ mod tests {
             (lease.key.clone(), Instant::now() - start),
             (user("dave"), Duration::from_secs(60))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn thousands_of_deadlines_hand_out_in_due_order_and_each_key_once() {
+        let queue = queue();
+        let start = Instant::now();
+        for n in (0..5000u64).rev() {
+            queue.schedule(user(&format!("u{n}")), start + Duration::from_secs(10 + n));
+        }
+        queue.schedule(user("u7"), start + Duration::from_secs(1)); // brought forward
+        queue.schedule(user("u3"), start + Duration::from_secs(9000)); // an earlier entry stands
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            let lease = queue.next().await.unwrap();
+            order.push((lease.key.clone(), (Instant::now() - start).as_secs()));
+            queue.done(lease, true);
+        }
+        let expected = [("u7", 1), ("u0", 10), ("u1", 11), ("u2", 12)];
+        assert_eq!(order, expected.map(|(name, at)| (user(name), at)));
+        tokio::time::advance(Duration::from_secs(5000)).await;
+        assert_eq!(queue.depth(), 4996, "the other 4,996 keys are due, each once");
     }
 
     #[tokio::test(start_paused = true)]
