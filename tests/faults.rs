@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::proxy::Proxy;
-use support::{Daemon, Moto, PolicyFile, TEST_KEY, active_keys, old_keys, reactivate_and_announce, sample, total};
+use support::{
+    Daemon, Moto, PolicyFile, Queues, TEST_KEY, active_keys, old_keys, reactivate_and_announce, sample, total,
+};
 
 const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -17,31 +19,80 @@ spec:
   oidcProviders: {allowedIssuers: [token.actions.githubusercontent.com], action: ACTION}
 ";
 
+/// Twenty users with an old inactive key each, and a daemon that reaches the
+/// emulator only through a fault-injecting proxy.
+struct BehindProxy {
+    moto: Moto,
+    keys: Vec<(String, String)>,
+    queues: Queues,
+    proxy: Proxy,
+    _policy: PolicyFile,
+    daemon: Daemon,
+}
+
+impl BehindProxy {
+    /// `throttle_per_ten`: IAM calls the proxy throttles of every ten, from the start.
+    async fn start(throttle_per_ten: u32) -> BehindProxy {
+        let moto = Moto::start();
+        let keys = old_keys(&moto.seed(&["old-keys", "20"]));
+        let queues = moto.queue_with_dlq(2, 5).await;
+        let proxy = Proxy::start(&moto.endpoint).await;
+        proxy.throttle_iam(throttle_per_ten);
+        let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
+        let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
+        let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
+        daemon.ready().await;
+        BehindProxy {
+            moto,
+            keys,
+            queues,
+            proxy,
+            _policy: policy,
+            daemon,
+        }
+    }
+
+    async fn every_violation_fixed_and_every_message_deleted(&self) {
+        let BehindProxy { moto, keys, queues, .. } = self;
+        self.daemon
+            .until(60, "every violation fixed and every message deleted", async || {
+                queues.pending(&queues.url).await == 0 && active_keys(moto, keys).await == 0
+            })
+            .await;
+        assert_eq!(
+            queues.pending(&queues.dlq_url).await,
+            0,
+            "no event went to the dead-letter queue"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cut_link_delays_fixes_but_loses_none_and_acks_none_early() {
-    let moto = Moto::start();
-    let keys = old_keys(&moto.seed(&["old-keys", "20"]));
-    let queues = moto.queue_with_dlq(2, 5).await;
-    let proxy = Proxy::start(&moto.endpoint).await;
-    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
-    let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
-    let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
-    daemon.ready().await;
+    let mut setup = BehindProxy::start(0).await;
+    let BehindProxy {
+        moto,
+        keys,
+        queues,
+        proxy,
+        daemon,
+        ..
+    } = &setup;
 
     // Cut while the first five are in flight, then keep events coming.
-    reactivate_and_announce(&moto, &queues, &keys[..5]).await;
+    reactivate_and_announce(moto, queues, &keys[..5]).await;
     proxy.cut();
     let cut_at = Instant::now();
     let mut announced = 5;
     while cut_at.elapsed() < Duration::from_secs(20) {
         if announced < keys.len() {
-            reactivate_and_announce(&moto, &queues, &keys[announced..=announced]).await;
+            reactivate_and_announce(moto, queues, &keys[announced..=announced]).await;
             announced += 1;
         }
         assert_eq!(daemon.get("/livez").await.0, 200, "liveness failed during the outage");
         // The queue first: a fix landing between the two reads must not look like an early ack.
         let queued = queues.pending(&queues.url).await as usize;
-        let unfixed = active_keys(&moto, &keys).await;
+        let unfixed = active_keys(moto, keys).await;
         assert!(
             queued >= unfixed,
             "{unfixed} unfixed but {queued} messages: one was acked without its fix"
@@ -50,49 +101,21 @@ async fn a_cut_link_delays_fixes_but_loses_none_and_acks_none_early() {
     }
     assert_eq!(announced, keys.len());
     assert!(
-        active_keys(&moto, &keys[5..]).await == 15,
+        active_keys(moto, &keys[5..]).await == 15,
         "nothing announced during the cut can have been fixed: the link was not cut"
     );
     proxy.heal();
 
-    daemon
-        .until(60, "every violation fixed and every message deleted", async || {
-            queues.pending(&queues.url).await == 0 && active_keys(&moto, &keys).await == 0
-        })
-        .await;
-    assert_eq!(
-        queues.pending(&queues.dlq_url).await,
-        0,
-        "no event went to the dead-letter queue"
-    );
-    let mut daemon = daemon;
-    assert!(daemon.running(), "the daemon survived the outage");
+    setup.every_violation_fixed_and_every_message_deleted().await;
+    assert!(setup.daemon.running(), "the daemon survived the outage");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_iam_calls_are_retried_counted_and_every_violation_fixed() {
-    let moto = Moto::start();
-    let keys = old_keys(&moto.seed(&["old-keys", "20"]));
-    let queues = moto.queue_with_dlq(2, 5).await;
-    let proxy = Proxy::start(&moto.endpoint).await;
-    proxy.throttle_iam(3);
-    let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
-    let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
-    let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
-    daemon.ready().await;
-
-    reactivate_and_announce(&moto, &queues, &keys).await;
-    daemon
-        .until(60, "every violation fixed and every message deleted", async || {
-            queues.pending(&queues.url).await == 0 && active_keys(&moto, &keys).await == 0
-        })
-        .await;
-    assert_eq!(
-        queues.pending(&queues.dlq_url).await,
-        0,
-        "no event went to the dead-letter queue"
-    );
-    let (_, page) = daemon.get("/metrics").await;
+    let setup = BehindProxy::start(3).await;
+    reactivate_and_announce(&setup.moto, &setup.queues, &setup.keys).await;
+    setup.every_violation_fixed_and_every_message_deleted().await;
+    let (proxy, (_, page)) = (&setup.proxy, setup.daemon.get("/metrics").await);
     let counted = total(
         &page,
         "iam_warden_aws_requests_total",

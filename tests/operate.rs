@@ -5,9 +5,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use aws_sdk_iam::types::StatusType;
-use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge, sample};
+use serde_json::Value;
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, reactivate_and_announce, sample};
 
 const POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -47,22 +46,8 @@ async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
     );
     daemon.ready().await;
 
-    let key = seeded["mallory_key"].as_str().unwrap();
-    moto.iam()
-        .update_access_key()
-        .user_name("mallory")
-        .access_key_id(key)
-        .status(StatusType::Active)
-        .send()
-        .await
-        .unwrap();
-    queues
-        .send(&eventbridge(
-            "UpdateAccessKey",
-            json!({"userName": "mallory", "accessKeyId": key}),
-            Value::Null,
-        ))
-        .await;
+    let key = seeded["mallory_key"].as_str().unwrap().to_owned();
+    reactivate_and_announce(&moto, &queues, &[("mallory".to_owned(), key.clone())]).await;
     queues.send("not a CloudTrail event").await;
     daemon
         .until(10, "the event acked", async || queues.pending(&queues.url).await <= 1)
@@ -126,7 +111,7 @@ async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
         "the one violation was fixed"
     );
     assert_eq!(sample(&page, "iam_warden_build_info{version=\"0.1.0\"}"), 1.0);
-    for secret in ["mallory", "AKIA", "arn:", key] {
+    for secret in ["mallory", "AKIA", "arn:", &key] {
         assert!(!page.contains(secret), "a label carries `{secret}`");
     }
     dashboard_uses_only_exported_metrics(&page);
