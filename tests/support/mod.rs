@@ -392,6 +392,14 @@ impl Daemon {
         );
     }
 
+    /// Waits until `/metrics` has the sample `line`, such as `name{labels} 1`.
+    pub async fn until_sample(&self, seconds: u64, line: &str) {
+        self.until(seconds, &format!("the sample `{line}`"), async || {
+            self.get("/metrics").await.1.lines().any(|l| l == line)
+        })
+        .await;
+    }
+
     /// Waits for the start-up full reconcile.
     pub async fn ready(&self) {
         self.until(30, "the first full reconcile", async || {
