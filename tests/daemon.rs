@@ -6,7 +6,7 @@ mod support;
 
 use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, Queues, TEST_KEY, eventbridge};
+use support::{Daemon, Moto, PolicyFile, Queues, TEST_KEY, eventbridge, key_event, reactivate_and_announce};
 
 const THUMBPRINT: &str = "6938fd4d98bab03faadb97b34396831e3780aea1";
 
@@ -41,14 +41,6 @@ async fn set_key(moto: &Moto, user: &str, key: &str, status: StatusType) {
         .send()
         .await
         .unwrap();
-}
-
-fn key_event(user: &str, key: &str) -> String {
-    eventbridge(
-        "UpdateAccessKey",
-        json!({"userName": user, "accessKeyId": key, "status": "Active"}),
-        Value::Null,
-    )
 }
 
 async fn create_provider(moto: &Moto, host: &str) -> String {
@@ -289,8 +281,7 @@ async fn a_malformed_message_reaches_the_dead_letter_queue_and_the_daemon_carrie
     );
 
     let mallory_key = seeded["mallory_key"].as_str().unwrap();
-    set_key(&moto, "mallory", mallory_key, StatusType::Active).await;
-    queues.send(&key_event("mallory", mallory_key)).await;
+    reactivate_and_announce(&moto, &queues, &[("mallory".to_owned(), mallory_key.to_owned())]).await;
     daemon
         .until(10, "a good event still fixed", async || {
             !key_active(&moto, "mallory", mallory_key).await
@@ -368,18 +359,8 @@ async fn sigterm_mid_burst_exits_cleanly_and_loses_nothing() {
     let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
     daemon.ready().await;
 
-    for (user, key) in &keys {
-        set_key(&moto, user, key, StatusType::Active).await;
-        queues.send(&key_event(user, key)).await;
-    }
-    daemon
-        .until(10, "the first fix", async || {
-            daemon
-                .log()
-                .iter()
-                .any(|r| r["log"] == "audit" && r["outcome"] == "applied")
-        })
-        .await;
+    reactivate_and_announce(&moto, &queues, &keys).await;
+    daemon.until_first_fix(10).await;
     assert_eq!(
         daemon.terminate(15).await,
         Some(0),

@@ -140,14 +140,7 @@ async fn kill_9_mid_burst_loses_nothing_because_messages_reappear() {
     daemon.ready().await;
 
     reactivate_and_announce(&moto, &queues, &keys).await;
-    daemon
-        .until(20, "the first fix", async || {
-            daemon
-                .log()
-                .iter()
-                .any(|r| r["log"] == "audit" && r["outcome"] == "applied")
-        })
-        .await;
+    daemon.until_first_fix(20).await;
     daemon.signal(libc::SIGKILL);
     drop(daemon);
     let unfixed = active_keys(&moto, &keys).await;

@@ -400,6 +400,16 @@ impl Daemon {
         .await;
     }
 
+    /// Waits until the audit log shows a change applied.
+    pub async fn until_first_fix(&self, seconds: u64) {
+        self.until(seconds, "the first fix", async || {
+            self.log()
+                .iter()
+                .any(|r| r["log"] == "audit" && r["outcome"] == "applied")
+        })
+        .await;
+    }
+
     /// Waits for the start-up full reconcile.
     pub async fn ready(&self) {
         self.until(30, "the first full reconcile", async || {
@@ -522,14 +532,17 @@ pub async fn reactivate_and_announce(moto: &Moto, queues: &Queues, keys: &[(Stri
             .send()
             .await
             .unwrap();
-        queues
-            .send(&eventbridge(
-                "UpdateAccessKey",
-                serde_json::json!({"userName": user, "accessKeyId": key}),
-                serde_json::Value::Null,
-            ))
-            .await;
+        queues.send(&key_event(user, key)).await;
     }
+}
+
+/// The CloudTrail event of a key set active, as EventBridge delivers it.
+pub fn key_event(user: &str, key: &str) -> String {
+    eventbridge(
+        "UpdateAccessKey",
+        serde_json::json!({"userName": user, "accessKeyId": key, "status": "Active"}),
+        serde_json::Value::Null,
+    )
 }
 
 /// How many of `keys` are still active in the emulator.
