@@ -12,9 +12,9 @@ RUN cargo build --locked --release && cp target/release/iam-warden /iam-warden
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /iam-warden /usr/local/bin/iam-warden
-COPY config/policy.yaml /etc/iam-warden/policy.yaml
+# No policy is baked in: the Deployment mounts the one you wrote (a ConfigMap at
+# /etc/iam-warden, named by IAM_WARDEN_POLICY). Without one the daemon refuses to start.
 USER 65532:65532
 EXPOSE 8080
-ENV IAM_WARDEN_POLICY=/etc/iam-warden/policy.yaml
 ENTRYPOINT ["/usr/local/bin/iam-warden"]
 CMD ["run"]

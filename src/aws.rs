@@ -20,6 +20,11 @@ use crate::error::Error;
 
 /// IAM is global, but the SDK wants a region; us-east-1 is where IAM lives.
 const FALLBACK_REGION: &str = "us-east-1";
+/// Pinned, so an SDK upgrade cannot change retry and timeout defaults unseen;
+/// moving it is a reviewed change.
+fn behavior_version() -> BehaviorVersion {
+    BehaviorVersion::v2026_01_12()
+}
 /// Longer than SQS's 20 s long poll, far shorter than a stuck worker.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -43,7 +48,7 @@ impl Clients {
         let timeouts = TimeoutConfig::builder()
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .build();
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        let sdk_config = aws_config::defaults(behavior_version())
             .region(region)
             .timeout_config(timeouts)
             .load()
@@ -75,6 +80,21 @@ impl Clients {
         }
     }
 
+    /// The SQS client for `queue_url`, in the queue's own region: EKS sets
+    /// `AWS_REGION` to the cluster's, which need not be the queue's.
+    pub fn sqs_for(&self, queue_url: &str) -> aws_sdk_sqs::Client {
+        match queue_region(queue_url) {
+            Some(region) if self.sdk_config.region().is_none_or(|r| r.as_ref() != region) => {
+                let config = aws_sdk_sqs::config::Builder::from(&self.sdk_config)
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .interceptor(CountRequests(self.requests.clone()))
+                    .build();
+                aws_sdk_sqs::Client::from_conf(config)
+            }
+            _ => self.sqs.clone(),
+        }
+    }
+
     /// A CloudTrail client for `region`: a trail can be started only from its home region.
     pub fn cloudtrail_in(&self, region: &str) -> aws_sdk_cloudtrail::Client {
         if self.sdk_config.region().is_some_and(|r| r.as_ref() == region) {
@@ -86,6 +106,20 @@ impl Clients {
             .build();
         aws_sdk_cloudtrail::Client::from_conf(config)
     }
+}
+
+/// The region in an SQS queue URL: `https://sqs.REGION.amazonaws.com[.cn]/...`
+/// or the legacy `https://REGION.queue.amazonaws.com/...`. `None` for any
+/// other host, such as an emulator's.
+fn queue_region(queue_url: &str) -> Option<&str> {
+    let host = queue_url.split("://").nth(1)?.split('/').next()?;
+    let host = host.split(':').next()?;
+    if let Some(rest) = host.strip_prefix("sqs.") {
+        let region = rest.split('.').next()?;
+        return (rest.starts_with(&format!("{region}.amazonaws.com")) && !region.is_empty()).then_some(region);
+    }
+    let (region, rest) = host.split_once('.')?;
+    (rest.starts_with("queue.amazonaws.com") && !region.is_empty()).then_some(region)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,6 +201,39 @@ where
             Ok(value) => Ok(Some(value)),
             Err(error) if error.code() == Some(absent_code) => Ok(None),
             Err(error) => Err(Error::from_sdk(operation, error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_region;
+
+    #[test]
+    fn the_queue_region_comes_from_its_url() {
+        let cases = [
+            (
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/iam-warden-events",
+                Some("eu-west-1"),
+            ),
+            (
+                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q",
+                Some("cn-north-1"),
+            ),
+            (
+                "https://sqs.us-gov-west-1.amazonaws.com/123456789012/q",
+                Some("us-gov-west-1"),
+            ),
+            (
+                "https://ap-southeast-2.queue.amazonaws.com/123456789012/q",
+                Some("ap-southeast-2"),
+            ),
+            ("https://queue.amazonaws.com/123456789012/q", None),
+            ("http://127.0.0.1:5000/123456789012/q", None),
+            ("not a url", None),
+        ];
+        for (url, region) in cases {
+            assert_eq!(queue_region(url), region, "{url}");
         }
     }
 }

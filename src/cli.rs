@@ -1,4 +1,4 @@
-//! The command line: `check`, `plan`, `apply`, `schema` and `run`.
+//! The command line: `check`, `plan`, `apply`, `undo`, `schema` and `run`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
-use crate::key::Key;
+use crate::execute::undo::{self, Selection, UndoResult};
 use crate::metrics::Metrics;
+use crate::observe;
 use crate::policy::Policy;
 use crate::reconcile::{self, Reconciler};
 use crate::report;
@@ -55,6 +56,22 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         max_changes: usize,
     },
+    /// Reverse applied changes from their audit lines, newest first, where AWS
+    /// allows; say what cannot come back. Exits 2 if something cannot.
+    Undo {
+        /// The audit log (the JSON lines iam-warden writes on stderr); standard input if absent.
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+        /// Only the changes this CloudTrail event caused.
+        #[arg(long, conflicts_with = "since")]
+        event: Option<String>,
+        /// Only changes made at or after this time (RFC 3339, like 2026-11-24T10:00:00Z).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Say what would be reversed, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the JSON Schema of the policy file.
     Schema,
     /// The controller daemon: events from SQS, deadlines and periodic resyncs.
@@ -71,7 +88,7 @@ enum Format {
     Json,
 }
 
-/// Exit codes: 0 in spec, 1 error, 2 drift.
+/// Exit codes: 0 in spec, 1 error, 2 drift (for `undo`: something cannot be reversed).
 const DRIFT: u8 = 2;
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -87,6 +104,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             max_changes,
         } => apply(&policy, dry_run, max_changes).await,
         Command::Run { config } => daemon(config.as_deref()).await,
+        Command::Undo {
+            audit_log,
+            event,
+            since,
+            dry_run,
+        } => undo_command(audit_log.as_deref(), Selection { event, since }, dry_run).await,
         Command::Schema => {
             emit(&format!("{:#}\n", Policy::json_schema()));
             Ok(ExitCode::SUCCESS)
@@ -112,7 +135,7 @@ async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let plan = reconcile::plan_all(&clients, &policy).await?;
+    let plan = reconcile::plan_account(&clients, &policy).await?;
     match output {
         Format::Text => emit(&report::plan_table(&plan)),
         Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
@@ -130,7 +153,7 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
     let reconciler = Reconciler::new(clients.clone(), dry_run, Arc::new(ChangeBudget::per_run(max_changes))).await?;
-    let pass = reconciler.reconcile(&policy, &Key::All, None).await?;
+    let pass = reconciler.apply(&policy).await?;
     let remaining = pass.remaining();
     emit(&report::apply_table(&pass.plan, &pass.outcomes, remaining));
     log_requests(&metrics);
@@ -138,6 +161,30 @@ async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCod
         ExitCode::SUCCESS
     } else {
         ExitCode::from(DRIFT)
+    })
+}
+
+async fn undo_command(audit_log: Option<&Path>, selection: Selection, dry_run: bool) -> Result<ExitCode, Error> {
+    let text = match audit_log {
+        Some(path) => std::fs::read_to_string(path),
+        None => std::io::read_to_string(std::io::stdin()),
+    }
+    .map_err(|e| Error::Settings(format!("cannot read the audit log: {e}")))?;
+    let changes = undo::applied_changes(&text, &selection);
+    let metrics = Metrics::new();
+    let clients = Clients::from_env(metrics.aws_requests()).await;
+    let caller = observe::caller(&clients).await?;
+    let reversals = undo::undo(&clients, &caller, &changes, dry_run).await;
+    emit(&report::undo_table(&reversals));
+    log_requests(&metrics);
+    let failed = reversals.iter().any(|r| r.result == UndoResult::Failed);
+    let irreversible = reversals.iter().any(|r| r.result == UndoResult::Irreversible);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else if irreversible {
+        ExitCode::from(DRIFT)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

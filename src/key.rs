@@ -13,6 +13,8 @@ pub enum Key {
     /// The whole provider list, for a provider created without a known ARN.
     OidcProviders,
     Trails,
+    /// iam-warden's own quarantine policies, whose default version is checked.
+    QuarantinePolicies,
 }
 
 impl Key {
@@ -24,6 +26,7 @@ impl Key {
             Key::User(_) => "user",
             Key::OidcProvider(_) | Key::OidcProviders => "oidc-provider",
             Key::Trails => "trails",
+            Key::QuarantinePolicies => "quarantine-policies",
         }
     }
 }

@@ -26,6 +26,7 @@
 
 mod aws;
 pub mod cli;
+mod document;
 mod error;
 mod execute;
 mod http;
@@ -35,9 +36,11 @@ mod metrics;
 mod observe;
 mod plan;
 mod policy;
+mod quarantine;
 mod reconcile;
 mod report;
 mod runtime;
+mod scan;
 mod settings;
 
 pub use error::Error;

@@ -16,6 +16,7 @@ use crate::execute::Outcome;
 use crate::key::Key;
 use crate::plan::{Action, Plan, Resource};
 use crate::policy::Rule;
+use crate::reconcile::key_for;
 use crate::runtime::queue::Trigger;
 
 /// From a fast event path (50 ms) to a slow CloudTrail delivery (15 min).
@@ -25,9 +26,16 @@ const LATENCY_BUCKETS: [f64; 14] = [
 /// From one user read (10 ms) to a full scan of a large account (5 min).
 const RECONCILE_BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0];
 
-pub const RECONCILE_KINDS: [&str; 5] = ["all", "password-policy", "user", "oidc-provider", "trails"];
+pub const RECONCILE_KINDS: [&str; 6] = [
+    "all",
+    "password-policy",
+    "user",
+    "oidc-provider",
+    "trails",
+    "quarantine-policies",
+];
 const SQS_OUTCOMES: [&str; 4] = ["acked", "ignored", "malformed", "retried"];
-const DECISION_OUTCOMES: [&str; 5] = ["applied", "dry_run", "failed", "exempt", "rate_limited"];
+const DECISION_OUTCOMES: [&str; 6] = ["applied", "dry_run", "failed", "exempt", "protected", "rate_limited"];
 
 /// Each rule with the actions it can take, for series that start at 0.
 const RULE_ACTIONS: [(Rule, &[Action]); 5] = [
@@ -38,6 +46,7 @@ const RULE_ACTIONS: [(Rule, &[Action]); 5] = [
             Action::AttachDenyPolicy,
             Action::DetachDenyPolicy,
             Action::DeleteLoginProfile,
+            Action::RestoreQuarantinePolicy,
         ],
     ),
     (
@@ -219,9 +228,38 @@ impl Metrics {
             .inc();
     }
 
-    /// Records one finished reconcile: its outcome and time, its decisions,
-    /// the latency from event to change, and the drift it left.
+    /// Records one finished reconcile of one key: its outcome and time, its
+    /// decisions, the latency from event to change, and the drift it left.
     pub fn reconciled(&self, key: &Key, elapsed: Duration, result: Option<(&Plan, &[Outcome])>, triggers: &[Trigger]) {
+        self.record(key, elapsed, result, triggers, |rule, resource| {
+            covers(key, rule, resource)
+        });
+    }
+
+    /// Records a resync. It judged every resource; those it named as suspects
+    /// are judged again by their own reconciles, and the rest are in spec.
+    pub fn resynced(&self, elapsed: Duration, result: Option<(&Plan, &[Outcome], &BTreeSet<Key>)>) {
+        let suspects = result.map(|(_, _, suspects)| suspects);
+        let judged = |_: Rule, resource: &Resource| match (key_for(resource), suspects) {
+            (Some(key), Some(suspects)) => !suspects.contains(&key),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let result = result.map(|(plan, outcomes, _)| (plan, outcomes));
+        self.record(&Key::All, elapsed, result, &[], judged);
+        if result.is_some() {
+            self.last_full_sync.set(Utc::now().timestamp_millis() as f64 / 1000.0);
+        }
+    }
+
+    fn record(
+        &self,
+        key: &Key,
+        elapsed: Duration,
+        result: Option<(&Plan, &[Outcome])>,
+        triggers: &[Trigger],
+        judged: impl Fn(Rule, &Resource) -> bool,
+    ) {
         let kind = key.kind();
         self.reconcile_duration
             .with_label_values(&[kind])
@@ -231,14 +269,11 @@ impl Metrics {
             .with_label_values(&[kind, if succeeded { "success" } else { "error" }])
             .inc();
         let Some((plan, outcomes)) = result else { return };
-        if *key == Key::All && succeeded {
-            self.last_full_sync.set(Utc::now().timestamp_millis() as f64 / 1000.0);
-        }
         let earliest_event = triggers.iter().filter_map(|t| t.event_time).min();
         let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        open.retain(|(rule, resource)| !covers(key, *rule, resource));
+        open.retain(|(rule, resource)| !judged(*rule, resource));
         for (finding, outcome) in plan.findings.iter().zip(outcomes) {
-            if finding.is_actionable() {
+            if finding.is_remediation() {
                 self.remediations
                     .with_label_values(&[finding.rule.id(), finding.action.name(), outcome.label()])
                     .inc();
@@ -307,5 +342,6 @@ fn covers(key: &Key, rule: Rule, resource: &Resource) -> bool {
         Key::OidcProvider(arn) => matches!(resource, Resource::OidcProvider { arn: a, .. } if a == arn),
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),
         Key::Trails => rule == Rule::Cloudtrail,
+        Key::QuarantinePolicies => matches!(resource, Resource::QuarantinePolicy { .. }),
     }
 }

@@ -3,12 +3,13 @@
 use std::fmt::Write;
 
 use crate::execute::Outcome;
+use crate::execute::undo::{Reversal, UndoResult};
 use crate::plan::{Finding, Plan, Severity};
 
 /// The plan as a table, with each finding's standing in the status column.
 pub fn plan_table(plan: &Plan) -> String {
     let statuses: Vec<&str> = plan.findings.iter().map(standing).collect();
-    let mut text = table(&plan.findings, "STATUS", &statuses);
+    let mut text = table(&plan.findings, "STATUS", &statuses, &vec![None; statuses.len()]);
     let count = |status: &str| statuses.iter().filter(|s| **s == status).count();
     if plan.in_spec() {
         text.push_str("In spec.");
@@ -20,7 +21,13 @@ pub fn plan_table(plan: &Plan) -> String {
             count("report")
         );
     }
-    let _ = write!(text, " {} warning(s), {} exempt.", count("warning"), count("exempt"));
+    let _ = write!(
+        text,
+        " {} warning(s), {} exempt, {} record-keeping.",
+        count("warning"),
+        count("exempt"),
+        count("record")
+    );
     if let Some(deadline) = plan.next_deadline {
         let _ = write!(text, " Next deadline: {}.", deadline.format("%Y-%m-%d %H:%M:%S UTC"));
     }
@@ -31,15 +38,26 @@ pub fn plan_table(plan: &Plan) -> String {
 /// The findings with what became of each, after `apply`.
 pub fn apply_table(plan: &Plan, outcomes: &[Outcome], remaining: usize) -> String {
     let labels: Vec<&str> = outcomes.iter().map(Outcome::label).collect();
-    let mut text = table(&plan.findings, "OUTCOME", &labels);
+    // Why a change did not happen, when the reason alone does not say.
+    let notes: Vec<Option<String>> = plan
+        .findings
+        .iter()
+        .zip(outcomes)
+        .map(|(finding, outcome)| match outcome {
+            Outcome::Failed(_) | Outcome::Protected(_) | Outcome::RateLimited(_) => outcome.detail(finding),
+            _ => None,
+        })
+        .collect();
+    let mut text = table(&plan.findings, "OUTCOME", &labels, &notes);
     let count = |label: &str| labels.iter().filter(|l| **l == label).count();
     let _ = writeln!(
         text,
-        "Applied {}, failed {}, dry-run {}, rate-limited {}. {}",
+        "Applied {}, failed {}, dry-run {}, rate-limited {}, protected {}. {}",
         count("applied"),
         count("failed"),
         count("dry_run"),
         count("rate_limited"),
+        count("protected"),
         if remaining == 0 {
             "In spec.".to_owned()
         } else {
@@ -53,22 +71,25 @@ fn standing(finding: &Finding) -> &'static str {
     match (finding.severity, &finding.exempt) {
         (_, Some(_)) => "exempt",
         (Severity::Warning, None) => "warning",
+        (Severity::Housekeeping, None) => "record",
         (Severity::Violation, None) if finding.is_actionable() => "change",
         (Severity::Violation, None) => "report",
     }
 }
 
-fn table(findings: &[Finding], status_title: &str, statuses: &[&str]) -> String {
+fn table(findings: &[Finding], status_title: &str, statuses: &[&str], notes: &[Option<String>]) -> String {
     if findings.is_empty() {
         return String::new();
     }
     let rows: Vec<[String; 5]> = findings
         .iter()
         .zip(statuses)
-        .map(|(f, status)| {
-            let reason = match &f.exempt {
-                Some(why) => format!("{} (exempt: {why})", f.reason),
-                None => f.reason.clone(),
+        .zip(notes)
+        .map(|((f, status), note)| {
+            let reason = match (&f.exempt, note) {
+                (Some(why), _) => format!("{} (exempt: {why})", f.reason),
+                (None, Some(note)) => format!("{} ({note})", f.reason),
+                (None, None) => f.reason.clone(),
             };
             [
                 f.rule.to_string(),
@@ -97,5 +118,50 @@ fn table(findings: &[Finding], status_title: &str, statuses: &[&str]) -> String 
         let _ = writeln!(text, "{}", row[4]);
     }
     text.push('\n');
+    text
+}
+
+/// What `undo` did with each applied change, newest first.
+pub fn undo_table(reversals: &[Reversal]) -> String {
+    if reversals.is_empty() {
+        return "No applied change matches.\n".to_owned();
+    }
+    let mut text = String::new();
+    let width = |column: fn(&Reversal) -> &str, title: &str| {
+        reversals
+            .iter()
+            .map(|r| column(r).chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (action, resource) = (width(|r| &r.action, "ACTION"), width(|r| &r.resource, "RESOURCE"));
+    let _ = writeln!(
+        text,
+        "{:action$}  {:resource$}  {:12}  DETAIL",
+        "ACTION", "RESOURCE", "RESULT"
+    );
+    for r in reversals {
+        let result = serde_json::to_value(r.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{:action$}  {:resource$}  {result:12}  {}",
+            r.action,
+            r.resource,
+            r.detail.as_deref().unwrap_or("")
+        );
+    }
+    let count = |result: UndoResult| reversals.iter().filter(|r| r.result == result).count();
+    let _ = writeln!(
+        text,
+        "\nReversed {}, dry-run {}, cannot be reversed {}, failed {}.",
+        count(UndoResult::Reversed),
+        count(UndoResult::DryRun),
+        count(UndoResult::Irreversible),
+        count(UndoResult::Failed)
+    );
     text
 }

@@ -19,6 +19,11 @@ pub struct Settings {
     pub resync_interval: Duration,
     pub workers: usize,
     pub max_changes_per_hour: usize,
+    /// The window `max_changes_per_hour` is counted over: an hour, but for tests.
+    #[serde(deserialize_with = "duration")]
+    pub change_budget_window: Duration,
+    /// SQS messages held at once; no receive while all are taken.
+    pub max_in_flight: usize,
     pub dry_run: bool,
     pub log_format: LogFormat,
     /// How long in-flight reconciles may run after SIGTERM before exit.
@@ -42,6 +47,8 @@ impl Default for Settings {
             resync_interval: Duration::from_secs(600),
             workers: 4,
             max_changes_per_hour: 100,
+            change_budget_window: Duration::from_secs(3600),
+            max_in_flight: 100,
             dry_run: false,
             log_format: LogFormat::Json,
             shutdown_timeout: Duration::from_secs(20),
@@ -50,13 +57,15 @@ impl Default for Settings {
 }
 
 /// The keys a file or the environment may set.
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 11] = [
     "policy",
     "queue_url",
     "listen",
     "resync_interval",
     "workers",
     "max_changes_per_hour",
+    "change_budget_window",
+    "max_in_flight",
     "dry_run",
     "log_format",
     "shutdown_timeout",
@@ -85,6 +94,9 @@ impl Settings {
             .map_err(|e| Error::Settings(e.to_string()))?;
         if settings.workers == 0 {
             return Err(Error::Settings("workers must be at least 1".to_owned()));
+        }
+        if settings.max_in_flight == 0 {
+            return Err(Error::Settings("max_in_flight must be at least 1".to_owned()));
         }
         Ok(settings)
     }
@@ -145,5 +157,6 @@ mod tests {
         let bad = Settings::from_sources(None, env(&[("IAM_WARDEN_RESYNC_INTERVAL", "soon")])).unwrap_err();
         assert!(bad.to_string().contains("invalid duration `soon`"), "{bad}");
         assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_WORKERS", "0")])).is_err());
+        assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_MAX_IN_FLIGHT", "0")])).is_err());
     }
 }

@@ -56,6 +56,26 @@ async fn provider_urls(moto: &Moto) -> Vec<String> {
     urls
 }
 
+async fn tags(moto: &Moto, user: &str) -> BTreeMap<String, String> {
+    let listed = moto.iam().list_user_tags().user_name(user).send().await.unwrap();
+    listed
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+/// Moves the record of `key`'s deactivation `days` back, as if it were that old.
+async fn backdate_record(moto: &Moto, user: &str, key: &str, days: i64) {
+    let then = chrono::Utc::now() - chrono::TimeDelta::days(days);
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key(format!("iam-warden/deactivated/{key}"))
+        .value(then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .build()
+        .unwrap();
+    moto.iam().tag_user().user_name(user).tags(tag).send().await.unwrap();
+}
+
 async fn trail_logging(moto: &Moto, name: &str) -> bool {
     moto.cloudtrail()
         .get_trail_status()
@@ -107,9 +127,24 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
         !keys(&moto, "dave").await[key(&seeded, "dave-never-used")],
         "never-used key deactivated"
     );
+    let erin_key = key(&seeded, "erin-inactive-old");
+    assert_eq!(
+        keys(&moto, "erin").await.get(erin_key),
+        Some(&false),
+        "a 200-day-old inactive key is not deleted: when it was deactivated is not known"
+    );
     assert!(
-        keys(&moto, "erin").await.is_empty(),
-        "inactive key past deleteAfter deleted"
+        tags(&moto, "erin")
+            .await
+            .contains_key(&format!("iam-warden/deactivated/{erin_key}")),
+        "its deactivation is recorded now, and deleteAfter counts from that"
+    );
+    let alice_old = key(&seeded, "alice-old");
+    assert!(
+        tags(&moto, "alice")
+            .await
+            .contains_key(&format!("iam-warden/deactivated/{alice_old}")),
+        "a key iam-warden deactivates is recorded at once"
     );
     assert!(
         keys(&moto, "gina").await[key(&seeded, "gina-expiring")],
@@ -146,9 +181,6 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
     assert!(trail_logging(&moto, "org-trail").await);
 
     // The audit log keeps the full before-state of what was deleted.
-    let deleted_key = &applied.audit_for("delete-access-key")[0];
-    assert_eq!(deleted_key["before"]["id"], key(&seeded, "erin-inactive-old"));
-    assert_eq!(deleted_key["before"]["active"], serde_json::json!(false));
     let deleted_provider = &applied.audit_for("delete-oidc-provider")[0];
     assert_eq!(deleted_provider["before"]["url"], "rogue.example.com");
     assert_eq!(
@@ -170,6 +202,28 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
     assert_eq!(second.code, 0);
     assert_eq!(second.outcomes("applied"), 0, "a second apply changes nothing");
     assert_eq!(keys(&moto, "alice").await, alice, "and leaves the keys as they were");
+
+    // Once the recorded deactivation is past deleteAfter (30d), the key goes, and its record with it.
+    backdate_record(&moto, "erin", erin_key, 31).await;
+    backdate_record(&moto, "alice", alice_old, 31).await;
+    let later = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(later.code, 0, "{}", later.stdout);
+    assert!(
+        keys(&moto, "erin").await.is_empty(),
+        "inactive and unused for 31 days: deleted"
+    );
+    assert!(
+        keys(&moto, "alice").await.contains_key(alice_old),
+        "last used yesterday: deleteAfter counts from the later of the record and the last use"
+    );
+    assert!(
+        !tags(&moto, "erin")
+            .await
+            .contains_key(&format!("iam-warden/deactivated/{erin_key}"))
+    );
+    let deleted_key = &later.audit_for("delete-access-key")[0];
+    assert_eq!(deleted_key["before"]["id"], erin_key);
+    assert_eq!(deleted_key["before"]["active"], serde_json::json!(false));
 }
 
 #[tokio::test]
@@ -187,6 +241,7 @@ async fn dry_run_and_audit_mode_change_nothing() {
         moto.warden(&["apply", "--policy", &audit.path]),
     ] {
         assert_eq!(run.code, 2, "findings remain:\n{}", run.stdout);
+        // Seven fixes and one record of a deactivation, all decided, none made.
         assert_eq!((run.outcomes("dry_run"), run.outcomes("applied")), (8, 0));
     }
     assert!(keys(&moto, "alice").await[key(&seeded, "alice-old")]);
@@ -207,16 +262,20 @@ async fn the_change_cap_stops_a_pass_after_that_many_changes() {
     );
     let run = moto.warden(&["apply", "--max-changes", "2", "--policy", &keys_only.path]);
     assert_eq!(run.code, 2);
+    // Two of three deactivations; recording erin's inactive key is not a change anyone's access feels.
     assert_eq!(
-        (run.outcomes("applied"), run.outcomes("rate_limited")),
-        (2, 2),
+        (
+            run.audit_for("deactivate-access-key").len(),
+            run.outcomes("rate_limited")
+        ),
+        (3, 1),
         "{}",
         run.stdout
     );
+    assert_eq!(run.audit_for("record-deactivation")[0]["outcome"], "applied");
     let changed = [
         !keys(&moto, "alice").await[key(&seeded, "alice-old")],
         !keys(&moto, "dave").await[key(&seeded, "dave-never-used")],
-        keys(&moto, "erin").await.is_empty(),
         !keys(&moto, "svc-platform").await[key(&seeded, "svc-platform-old")],
     ];
     assert_eq!(
@@ -235,10 +294,10 @@ async fn never_touches_the_identity_it_runs_as() {
         runner["secret_access_key"].as_str().unwrap(),
     );
     let policy = enforceable_policy();
-    let run = moto.warden_as(id, secret, &["apply", "--policy", &policy.path]);
+    let run = moto.warden_as((id, secret), &["apply", "--policy", &policy.path]);
     let own = run.audit_for("deactivate-access-key");
     assert_eq!(own.len(), 1);
-    assert_eq!(own[0]["outcome"], "exempt");
+    assert_eq!(own[0]["outcome"], "protected");
     assert_eq!(own[0]["detail"], "the identity iam-warden runs as is never changed");
     assert_eq!(run.code, 2, "its own old key is still drift, and said so");
     assert!(keys(&moto, "warden-runner").await[id]);
@@ -322,7 +381,7 @@ async fn report_only_findings_are_drift_that_apply_leaves_alone() {
     assert_eq!(
         reports,
         [
-            "mfa account",
+            "mfa root",
             "oidc-providers oidc-provider",
             "oidc-providers oidc-provider",
             "cloudtrail trail"
@@ -348,8 +407,7 @@ fn an_unreachable_endpoint_is_one_clear_line_and_exit_1() {
     let policy = enforceable_policy();
     let run = support::run_warden(
         &format!("http://127.0.0.1:{port}"),
-        "k",
-        "s",
+        &("k", "s").into(),
         &["plan", "--policy", &policy.path],
     );
     assert_eq!(run.code, 1);
@@ -372,7 +430,7 @@ async fn access_denied_names_the_missing_permission() {
         runner["secret_access_key"].as_str().unwrap(),
     );
     let policy = enforceable_policy();
-    let run = moto.warden_as(id, secret, &["plan", "--policy", &policy.path]);
+    let run = moto.warden_as((id, secret), &["plan", "--policy", &policy.path]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(

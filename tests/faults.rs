@@ -37,10 +37,12 @@ impl BehindProxy {
         let keys = old_keys(&moto.seed(&["old-keys", "20"]));
         let queues = moto.queue_with_dlq(2, 5).await;
         let proxy = Proxy::start(&moto.endpoint).await;
+        proxy.echo_to(moto.sqs(), &queues.url);
         proxy.throttle_iam(throttle_per_ten);
         let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
         let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
-        let daemon = Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings);
+        let daemon =
+            Daemon::start_via(&proxy.endpoint, (TEST_KEY, TEST_KEY), &settings).watching(moto.sqs(), &queues.url);
         daemon.ready().await;
         BehindProxy {
             moto,
@@ -136,7 +138,7 @@ async fn kill_9_mid_burst_loses_nothing_because_messages_reappear() {
     let queues = moto.queue_with_dlq(2, 10).await;
     let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
     let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings).await;
     daemon.ready().await;
 
     reactivate_and_announce(&moto, &queues, &keys).await;
@@ -150,7 +152,7 @@ async fn kill_9_mid_burst_loses_nothing_because_messages_reappear() {
         "{unfixed} unfixed violations but {queued} messages: one was lost"
     );
 
-    let restarted = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings);
+    let restarted = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings).await;
     restarted
         .until(60, "all 50 fixed and every message deleted", async || {
             active_keys(&moto, &keys).await == 0 && queues.pending(&queues.url).await == 0
@@ -175,7 +177,8 @@ async fn hostile_input_reaches_the_dead_letter_queue_and_real_events_are_fixed()
         &moto,
         (TEST_KEY, TEST_KEY),
         &[("policy", &policy.path), ("queue_url", &queues.url)],
-    );
+    )
+    .await;
     daemon.ready().await;
     let rss_before = daemon.rss_kib();
 
@@ -236,7 +239,7 @@ async fn an_invalid_policy_on_reload_is_counted_and_the_last_good_one_stays() {
     let moto = Moto::start();
     moto.seed(&["targets"]);
     let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]);
+    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]).await;
     daemon.ready().await;
     let staged = format!("{}.staged", policy.path);
     std::fs::write(

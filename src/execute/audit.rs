@@ -1,5 +1,5 @@
 //! The audit log: one JSON line on stderr per decision, with the before-state
-//! of the resource, so any change can be traced and undone by hand.
+//! of the resource, so any change can be traced, and undone by `iam-warden undo`.
 
 use std::io::Write;
 
@@ -27,8 +27,8 @@ struct Record<'a> {
 }
 
 pub(super) fn record(finding: &Finding, outcome: &Outcome, event_id: Option<&str>) {
-    let line = Record {
-        time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    write(&Record {
+        time: now(),
         log: "audit",
         rule: finding.rule,
         action: finding.action,
@@ -38,8 +38,36 @@ pub(super) fn record(finding: &Finding, outcome: &Outcome, event_id: Option<&str
         detail: outcome.detail(finding),
         before: &finding.before,
         event_id,
-    };
-    if let Ok(mut text) = serde_json::to_string(&line) {
+    });
+}
+
+/// A policy version deleted to make room for a restore: its document is gone
+/// from IAM, so the audit log keeps it.
+pub(super) fn deleted_version(finding: &Finding, version: &str, document: &str, event_id: Option<&str>) {
+    let before = serde_json::json!({
+        "deletedVersion": version,
+        "document": serde_json::from_str::<serde_json::Value>(document).unwrap_or_else(|_| document.into()),
+    });
+    write(&Record {
+        time: now(),
+        log: "audit",
+        rule: finding.rule,
+        action: finding.action,
+        resource: &finding.resource,
+        reason: "IAM keeps five versions: the oldest non-default one was deleted to make room",
+        outcome: "applied",
+        detail: None,
+        before: &before,
+        event_id,
+    });
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn write(line: &Record<'_>) {
+    if let Ok(mut text) = serde_json::to_string(line) {
         text.push('\n');
         // One write per line, so concurrent reconciles never interleave a record.
         let _ = std::io::stderr().lock().write_all(text.as_bytes());

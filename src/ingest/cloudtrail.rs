@@ -104,6 +104,11 @@ fn keys(name: &str, record: &Value) -> Vec<Key> {
         named.or_else(|| iam_user(record)).map(Key::User)
     };
     let provider_arn = |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(Key::OidcProvider);
+    let quarantine_policy = || {
+        text(record, &["requestParameters", "policyArn"])
+            .filter(|arn| arn.contains(&format!(":policy{}", crate::quarantine::PATH)))
+            .map(|_| Key::QuarantinePolicies)
+    };
     let key = match name {
         "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => Some(Key::PasswordPolicy),
         "CreateUser"
@@ -129,6 +134,14 @@ fn keys(name: &str, record: &Value) -> Vec<Key> {
         | "TagOpenIDConnectProvider"
         | "UntagOpenIDConnectProvider" => provider_arn("requestParameters"),
         "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(Key::Trails),
+        // A rename: the old name is gone, the new one is judged afresh.
+        "UpdateUser" => {
+            let renamed = text(record, &["requestParameters", "newUserName"]).map(Key::User);
+            return user().into_iter().chain(renamed).collect();
+        }
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
+            quarantine_policy()
+        }
         _ => None,
     };
     key.into_iter().collect()
@@ -237,10 +250,40 @@ mod tests {
                 ),
                 Key::Trails,
             ),
+            (
+                record(
+                    "CreatePolicyVersion",
+                    serde_json::json!({"requestParameters": {
+                        "policyArn": "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa",
+                        "setAsDefault": true}}),
+                ),
+                Key::QuarantinePolicies,
+            ),
         ];
         for (body, key) in cases {
             assert_eq!(keys_of(&body), [key], "{body}");
         }
+    }
+
+    #[test]
+    fn a_rename_names_both_users() {
+        let rename = record(
+            "UpdateUser",
+            serde_json::json!({"requestParameters": {"userName": "old", "newUserName": "new"}}),
+        );
+        assert_eq!(keys_of(&rename), [Key::User("old".into()), Key::User("new".into())]);
+    }
+
+    #[test]
+    fn versions_of_other_policies_are_not_watched() {
+        let other = record(
+            "SetDefaultPolicyVersion",
+            serde_json::json!({"requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/team/app", "versionId": "v2"}}),
+        );
+        assert_eq!(
+            parse(other.to_string().as_bytes()).unwrap()[0].effect,
+            Effect::Unmanaged
+        );
     }
 
     #[test]
@@ -381,23 +424,50 @@ mod samples {
 mod eventbridge_rule {
     use super::*;
 
+    fn rule_events(template: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/aws")
+            .join(template);
+        let text = std::fs::read_to_string(path).unwrap();
+        let listed = &text[text.find("eventName:").unwrap()..text.find("Targets:").unwrap()];
+        listed
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn record() -> serde_json::Value {
+        serde_json::json!({
+            "userIdentity": {"type": "IAMUser", "userName": "u"},
+            "requestParameters": {
+                "userName": "u",
+                "openIDConnectProviderArn": "arn",
+                "policyArn": "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa",
+            },
+        })
+    }
+
     /// The AWS template's rule sends exactly the events that name a key.
     #[test]
     fn every_event_the_rule_sends_maps_to_a_key() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/aws/iam-warden.yaml");
-        let template = std::fs::read_to_string(path).unwrap();
-        let listed = &template[template.find("eventName:").unwrap()..template.find("Targets:").unwrap()];
-        let names: Vec<&str> = listed.lines().filter_map(|l| l.trim().strip_prefix("- ")).collect();
-        assert_eq!(names.len(), 28);
-        let record = serde_json::json!({
-            "userIdentity": {"type": "IAMUser", "userName": "u"},
-            "requestParameters": {"userName": "u", "openIDConnectProviderArn": "arn"},
-        });
+        let names = rule_events("iam-warden.yaml");
+        assert_eq!(names.len(), 33);
         for name in names {
             assert!(
-                !keys(name, &record).is_empty(),
+                !keys(&name, &record()).is_empty(),
                 "the rule sends {name}, which maps to no key"
             );
+        }
+    }
+
+    /// The regional forwarder sends the trail events of its region, all of which the main rule passes on.
+    #[test]
+    fn the_regional_forwarder_sends_trail_events_only() {
+        let main = rule_events("iam-warden.yaml");
+        for name in rule_events("iam-warden-region.yaml") {
+            assert_eq!(keys(&name, &record()), [Key::Trails], "{name}");
+            assert!(main.contains(&name), "the us-east-1 rule drops the forwarded {name}");
         }
     }
 }

@@ -2,12 +2,17 @@
 //! key it named has reconciled successfully, or once it is known to be
 //! irrelevant. A body that cannot be parsed is never deleted: the queue's
 //! redrive policy moves it to the dead-letter queue.
+//!
+//! At most `max_in_flight` messages are held at once: a receiver takes its
+//! permits before it asks SQS for messages, so a backlog after an outage
+//! waits in SQS, not in memory.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use futures::future::join_all;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -19,13 +24,16 @@ use crate::metrics::Metrics;
 use crate::runtime::queue::{Trigger, WorkQueue};
 
 const WAIT_SECONDS: i32 = 20;
-const BATCH: i32 = 10;
+const BATCH: usize = 10;
+/// SQS's longest visibility timeout.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 
 pub struct Ingest {
     client: aws_sdk_sqs::Client,
     queue_url: String,
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
+    in_flight: Arc<Semaphore>,
     work: Arc<WorkQueue>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -36,11 +44,12 @@ impl Ingest {
     pub async fn connect(
         clients: &Clients,
         queue_url: String,
+        max_in_flight: usize,
         work: Arc<WorkQueue>,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Ingest, Error> {
-        let client = clients.sqs.clone();
+        let client = clients.sqs_for(&queue_url);
         let attributes = client
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -68,20 +77,36 @@ impl Ingest {
             client,
             queue_url,
             visibility,
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
             work,
             metrics,
             health,
         })
     }
 
-    /// One long-polling receiver; each message is handled on its own task.
+    /// One long-polling receiver; each message is handled on its own task,
+    /// holding one of the `max_in_flight` permits until it is done.
     pub async fn receive(self: Arc<Self>, cancel: CancellationToken, handlers: TaskTracker) {
         while !cancel.is_cancelled() {
+            let first = tokio::select! {
+                () = cancel.cancelled() => break,
+                permit = self.in_flight.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let mut permits = vec![first];
+            while permits.len() < BATCH {
+                match self.in_flight.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
             let request = self
                 .client
                 .receive_message()
                 .queue_url(&self.queue_url)
-                .max_number_of_messages(BATCH)
+                .max_number_of_messages(i32::try_from(permits.len()).unwrap_or(1))
                 .wait_time_seconds(WAIT_SECONDS)
                 .send();
             let received = tokio::select! {
@@ -92,7 +117,8 @@ impl Ingest {
             match received {
                 Ok(output) => {
                     for message in output.messages.unwrap_or_default() {
-                        handlers.spawn(self.clone().handle(message));
+                        let Some(permit) = permits.pop() else { break };
+                        handlers.spawn(self.clone().handle(message, permit));
                     }
                 }
                 Err(error) => {
@@ -106,7 +132,7 @@ impl Ingest {
         }
     }
 
-    async fn handle(self: Arc<Self>, message: Message) {
+    async fn handle(self: Arc<Self>, message: Message, _permit: OwnedSemaphorePermit) {
         let (Some(receipt), id) = (message.receipt_handle(), message.message_id().unwrap_or_default()) else {
             return;
         };
@@ -136,17 +162,32 @@ impl Ingest {
         }
         let outcome = if waits.is_empty() { "ignored" } else { "acked" };
         let mut all_done = std::pin::pin!(join_all(waits));
-        let succeeded = loop {
+        let answers = loop {
             tokio::select! {
-                results = &mut all_done => break results.iter().all(|r| matches!(r, Ok(true))),
-                () = tokio::time::sleep(self.visibility / 3) => self.keep_invisible(receipt).await,
+                answers = &mut all_done => break answers,
+                () = tokio::time::sleep(self.visibility / 3) => self.keep_invisible(receipt, self.visibility).await,
             }
         };
-        if !succeeded {
+        // A failed key is retried after its backoff; so is its message, which
+        // otherwise would come back sooner and find the key still in backoff.
+        // A message whose keys were dropped at shutdown comes back at its visibility timeout.
+        let mut retry = None;
+        for answer in answers {
+            match answer {
+                Ok(Ok(())) => {}
+                Ok(Err(backoff)) => retry = Some(retry.map_or(backoff, |r: Duration| r.max(backoff))),
+                Err(_) => retry = Some(retry.unwrap_or_default()),
+            }
+        }
+        if let Some(backoff) = retry {
             tracing::info!(
                 message_id = id,
+                retry_in_seconds = backoff.as_secs(),
                 "not every reconcile succeeded; the message will be received again"
             );
+            if !backoff.is_zero() {
+                self.keep_invisible(receipt, backoff).await;
+            }
             self.metrics.sqs_message("retried");
             return;
         }
@@ -165,9 +206,10 @@ impl Ingest {
         }
     }
 
-    /// A long reconcile must not let the message reappear for another receiver.
-    async fn keep_invisible(&self, receipt: &str) {
-        let seconds = i32::try_from(self.visibility.as_secs()).unwrap_or(i32::MAX);
+    /// Keeps the message invisible for `how_long` from now: a long reconcile
+    /// must not let it reappear for another receiver.
+    async fn keep_invisible(&self, receipt: &str, how_long: Duration) {
+        let seconds = i32::try_from(how_long.min(MAX_VISIBILITY).as_secs()).unwrap_or(i32::MAX);
         let extend = self
             .client
             .change_message_visibility()
@@ -177,7 +219,7 @@ impl Ingest {
             .send()
             .await;
         if let Err(error) = extend.during("sqs:ChangeMessageVisibility") {
-            tracing::warn!(%error, "extending a message's visibility failed");
+            tracing::warn!(%error, "changing a message's visibility failed");
         }
     }
 }

@@ -1,21 +1,29 @@
 //! The credential report: every user's password, MFA and key summary in one
-//! call. AWS regenerates it at most every four hours, so it only picks the
-//! users to read live; nothing acts on it alone.
+//! call. AWS reuses a report for up to four hours, so it only picks the users
+//! to read live; nothing acts on it alone.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
-use super::{AccessKey, LoginProfile, Source, User};
+use super::{AccessKey, LoginProfile, Source, User, to_utc};
 use crate::aws::Call;
 use crate::error::Error;
 
 const GENERATE_ATTEMPTS: u32 = 20;
 
-pub(crate) async fn credential_report(iam: &Client, deny_policy_users: &BTreeSet<String>) -> Result<Vec<User>, Error> {
+/// The report's rows as users, and when AWS generated it: a user created
+/// since then is not in it, and every row may be that old.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub generated: DateTime<Utc>,
+    pub users: Vec<User>,
+}
+
+pub(crate) async fn credential_report(iam: &Client) -> Result<Report, Error> {
     for attempt in 1..=GENERATE_ATTEMPTS {
         let state = iam
             .generate_credential_report()
@@ -29,7 +37,15 @@ pub(crate) async fn credential_report(iam: &Client, deny_policy_users: &BTreeSet
                 .await
                 .during("iam:GetCredentialReport")?;
             let content = report.content().map(|blob| blob.as_ref()).unwrap_or_default();
-            return parse(content, deny_policy_users);
+            // Without a time, assume the oldest AWS serves, so newer users count as missing.
+            let generated = report
+                .generated_time()
+                .map(to_utc)
+                .unwrap_or_else(|| Utc::now() - chrono::TimeDelta::hours(4));
+            return Ok(Report {
+                generated,
+                users: parse(content)?,
+            });
         }
         tokio::time::sleep(Duration::from_millis(250) * attempt).await;
     }
@@ -37,7 +53,7 @@ pub(crate) async fn credential_report(iam: &Client, deny_policy_users: &BTreeSet
 }
 
 /// Parses the report's CSV by column name, so added columns do no harm.
-fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<User>, Error> {
+fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
     let mut reader = csv::Reader::from_reader(csv_bytes);
     let malformed = |e: csv::Error| Error::CredentialReport(e.to_string());
     let headers = reader.headers().map_err(malformed)?.clone();
@@ -75,7 +91,8 @@ fn parse(csv_bytes: &[u8], deny_policy_users: &BTreeSet<String>) -> Result<Vec<U
             login_profile: (field("password_enabled") == "true").then_some(LoginProfile { created }),
             mfa_devices: usize::from(field("mfa_active") == "true"),
             access_keys,
-            deny_policy_attached: deny_policy_users.contains(name),
+            // Not in the report: the full scan fills it in from the account's authorization details.
+            deny_policy_attached: false,
             source: Source::CredentialReport,
         });
     }
@@ -103,7 +120,7 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
 
     #[test]
     fn reads_users_keys_and_flags_without_root() {
-        let users = parse(REPORT.as_bytes(), &BTreeSet::from(["bob".to_owned()])).unwrap();
+        let users = parse(REPORT.as_bytes()).unwrap();
         assert_eq!(
             users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
             ["alice", "bob"]
@@ -116,22 +133,18 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
             })
         );
         assert_eq!(alice.mfa_devices, 0);
-        assert!(!alice.deny_policy_attached);
         assert_eq!(alice.access_keys.len(), 2);
         assert!(alice.access_keys[0].active && alice.access_keys[0].last_used.is_none());
         assert!(!alice.access_keys[1].active);
         assert_eq!(alice.access_keys[1].last_used, Some(at("2026-03-05T00:00:00Z")));
         let bob = &users[1];
-        assert!(bob.login_profile.is_none() && bob.access_keys.is_empty() && bob.deny_policy_attached);
+        assert!(bob.login_profile.is_none() && bob.access_keys.is_empty());
         assert_eq!(bob.mfa_devices, 1);
     }
 
     #[test]
     fn rejects_a_row_without_creation_time() {
         let broken = "user,arn,user_creation_time\ncarol,arn:x,N/A\n";
-        assert!(matches!(
-            parse(broken.as_bytes(), &BTreeSet::new()),
-            Err(Error::CredentialReport(_))
-        ));
+        assert!(matches!(parse(broken.as_bytes()), Err(Error::CredentialReport(_))));
     }
 }

@@ -1,31 +1,20 @@
-//! Reads from IAM and STS.
-
-use std::collections::BTreeSet;
+//! Live reads from IAM, one resource at a time.
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{EntityType, StatusType, SummaryKeyType};
+use aws_sdk_iam::types::{StatusType, SummaryKeyType};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{
-    AccessKey, Caller, DENY_POLICY_PATH, LoginProfile, Observation, OidcProvider, Source, User, tag_map, to_utc,
-};
+use super::{AccessKey, LoginProfile, Observation, OidcProvider, Source, User, tag_map, to_utc};
 use crate::aws::Call;
 use crate::error::Error;
 use crate::policy::PasswordPolicy;
+use crate::quarantine;
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// Users read at once during a full scan: enough to hide latency, few enough
 /// to stay far below IAM's request rate limits.
 const USER_READS_IN_FLIGHT: usize = 8;
-
-pub(crate) async fn caller(sts: &aws_sdk_sts::Client) -> Result<Caller, Error> {
-    let identity = sts.get_caller_identity().send().await.during("sts:GetCallerIdentity")?;
-    Ok(Caller {
-        account_id: identity.account().unwrap_or_default().to_owned(),
-        arn: identity.arn().unwrap_or_default().to_owned(),
-    })
-}
 
 pub(crate) async fn password_policy(iam: &Client) -> Result<Observation<PasswordPolicy>, Error> {
     let output = iam
@@ -180,7 +169,7 @@ async fn has_attached(iam: &Client, user: &str, policy_arn: &str) -> Result<bool
     let attached: Vec<_> = iam
         .list_attached_user_policies()
         .user_name(user)
-        .path_prefix(DENY_POLICY_PATH)
+        .path_prefix(quarantine::PATH)
         .into_paginator()
         .items()
         .send()
@@ -188,28 +177,6 @@ async fn has_attached(iam: &Client, user: &str, policy_arn: &str) -> Result<bool
         .await
         .during("iam:ListAttachedUserPolicies")?;
     Ok(attached.iter().any(|policy| policy.policy_arn() == Some(policy_arn)))
-}
-
-/// Users the quarantine policy is attached to, in one call for the whole account.
-pub(crate) async fn deny_policy_users(iam: &Client, policy_arn: &str) -> Result<BTreeSet<String>, Error> {
-    let mut users = BTreeSet::new();
-    let mut pages = iam
-        .list_entities_for_policy()
-        .policy_arn(policy_arn)
-        .entity_filter(EntityType::User)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let Some(page) = page.or_absent("iam:ListEntitiesForPolicy", NO_SUCH_ENTITY)? else {
-            break;
-        };
-        users.extend(
-            page.policy_users()
-                .iter()
-                .filter_map(|u| u.user_name().map(str::to_owned)),
-        );
-    }
-    Ok(users)
 }
 
 pub(crate) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Error> {

@@ -1,8 +1,11 @@
 //! Live state read from AWS, as plain structs: no SDK type leaves this module.
 
+mod authorization;
+mod caller;
 mod cloudtrail;
 mod credential_report;
 mod iam;
+mod quarantine;
 
 use std::collections::BTreeMap;
 
@@ -10,14 +13,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::policy::PasswordPolicy;
+use crate::quarantine::QuarantinePolicy;
 
+pub(crate) use authorization::user_details;
+pub use caller::{Caller, Identity, Trust};
+pub(crate) use caller::{caller, role_trust};
 pub(crate) use cloudtrail::trails;
 pub(crate) use credential_report::credential_report;
-pub(crate) use iam::{caller, deny_policy_users, oidc_provider, oidc_providers, password_policy, root_mfa, users};
-
-/// The managed policy that quarantines a console user without MFA.
-pub const DENY_POLICY_NAME: &str = "iam-warden-deny-without-mfa";
-pub const DENY_POLICY_PATH: &str = "/iam-warden/";
+pub(crate) use iam::{oidc_provider, oidc_providers, password_policy, root_mfa, users};
+pub(crate) use quarantine::{quarantine_policies, quarantine_policy};
 
 /// What one reconcile saw. A section that was not read is `None`, and the
 /// planner leaves its rules alone, so a reconcile of one user judges only it.
@@ -29,6 +33,7 @@ pub struct Observed {
     pub users: Vec<User>,
     pub oidc_providers: Option<Vec<OidcProvider>>,
     pub trails: Option<Vec<Trail>>,
+    pub quarantine_policies: Option<Vec<LiveQuarantinePolicy>>,
 }
 
 /// Something that may be read and found absent.
@@ -37,33 +42,6 @@ pub struct Observed {
 pub enum Observation<T> {
     Absent,
     Present(T),
-}
-
-/// The identity iam-warden runs as; it never acts on its own IAM user.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Caller {
-    pub account_id: String,
-    pub arn: String,
-}
-
-impl Caller {
-    /// `Some` only when the caller is an IAM user, not a role.
-    pub fn user_name(&self) -> Option<&str> {
-        let (_, resource) = self.arn.split_once(":user/")?;
-        resource.rsplit('/').next()
-    }
-
-    fn partition(&self) -> &str {
-        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
-    }
-
-    pub fn deny_policy_arn(&self) -> String {
-        format!(
-            "arn:{}:iam::{}:policy{DENY_POLICY_PATH}{DENY_POLICY_NAME}",
-            self.partition(),
-            self.account_id
-        )
-    }
 }
 
 /// Where a user's state came from. Only live reads may lead to a change; the
@@ -115,6 +93,17 @@ pub struct OidcProvider {
     pub thumbprints: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub created: Option<DateTime<Utc>>,
+}
+
+/// A quarantine policy as it is in IAM, when it exists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveQuarantinePolicy {
+    pub policy: QuarantinePolicy,
+    pub arn: String,
+    pub default_version: String,
+    /// The default version's document, decoded.
+    pub document: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

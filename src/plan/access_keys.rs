@@ -1,13 +1,31 @@
 //! Rule `access-keys`: judged key by key, so an old key is acted on and its
 //! fresh sibling is never touched.
+//!
+//! IAM does not record when a key was deactivated, so iam-warden records it
+//! on the user as the tag `iam-warden/deactivated/<AccessKeyId>`: when it
+//! deactivates a key, and when it first sees an inactive key without one.
+//! `deleteAfter` counts from the later of that time and the key's last use,
+//! so a key is never deleted in the pass that deactivated it, nor the next.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Action, Draft, Resource};
-use crate::observe::{AccessKey, User};
+use crate::observe::{AccessKey, Source, User};
 use crate::policy::{AccessKeysRule, KeyAction, Rule, display_duration};
 
+const RECORD_PREFIX: &str = "iam-warden/deactivated/";
+
+/// The tag that records when iam-warden saw key `id` deactivated.
+pub fn deactivation_tag(id: &str) -> String {
+    format!("{RECORD_PREFIX}{id}")
+}
+
 pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
+    let records = Records::of(user);
+    // Records matter only where keys are deleted, and are kept only where iam-warden may change things.
+    let keeps_records = rule.action == KeyAction::Deactivate && rule.delete_after.is_some();
     for key in &user.access_keys {
         let resource = Resource::AccessKey {
             user: user.name.clone(),
@@ -17,25 +35,98 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
             now: draft.now,
             ahead: Vec::new(),
         };
+        let recorded = records.deactivated(user, key);
         let reason = if key.active {
             active_violation(rule, key, &mut limits)
         } else {
-            inactive_violation(rule, key, &mut limits)
+            // Where no record is kept, creation is the earliest the key can have been deactivated.
+            let since = if keeps_records { recorded } else { Some(key.created) };
+            inactive_violation(rule, key, since.unwrap_or(draft.now), &mut limits)
         };
-        let Some((reason, fix)) = reason else {
-            // Only a compliant key's limits are deadlines: a violating one is acted on now.
-            limits.ahead.into_iter().for_each(|at| draft.deadline(&resource, at));
-            if let Some(reason) = warning(rule, key, draft.now) {
-                draft.warning(Rule::AccessKeys, resource, reason, key);
-            }
+        if let Some((reason, fix)) = reason {
+            let action = if rule.action == KeyAction::Report {
+                Action::Report
+            } else {
+                fix
+            };
+            draft.violation(Rule::AccessKeys, resource, action, reason, key);
             continue;
-        };
-        let action = if rule.action == KeyAction::Report {
-            Action::Report
-        } else {
-            fix
-        };
-        draft.violation(Rule::AccessKeys, resource, action, reason, key);
+        }
+        // Only a compliant key's limits are deadlines: a violating one is acted on now.
+        limits.ahead.into_iter().for_each(|at| draft.deadline(&resource, at));
+        if let Some(reason) = warning(rule, key, draft.now) {
+            draft.warning(Rule::AccessKeys, resource.clone(), reason, key);
+        }
+        if !keeps_records {
+            continue;
+        }
+        if key.active && records.names(user, key) {
+            let reason = "the key is active again: its deactivation record goes".to_owned();
+            draft.housekeeping(Rule::AccessKeys, resource, Action::ClearDeactivationRecord, reason, key);
+        } else if !key.active && recorded.is_none() {
+            let reason = "inactive key with no deactivation record: deleteAfter counts from now".to_owned();
+            draft.housekeeping(Rule::AccessKeys, resource, Action::RecordDeactivation, reason, key);
+        }
+    }
+    if keeps_records {
+        for id in records.orphans(user) {
+            let resource = Resource::AccessKey {
+                user: user.name.clone(),
+                id: id.to_owned(),
+            };
+            let reason = "records a key the user no longer has".to_owned();
+            draft.housekeeping(Rule::AccessKeys, resource, Action::ClearDeactivationRecord, reason, &id);
+        }
+    }
+}
+
+/// The user's deactivation records: key id to its time, `None` when the tag's
+/// value is not a time (it is then written again).
+struct Records(BTreeMap<String, Option<DateTime<Utc>>>);
+
+impl Records {
+    fn of(user: &User) -> Records {
+        Records(
+            user.tags
+                .iter()
+                .filter_map(|(key, value)| {
+                    let id = key.strip_prefix(RECORD_PREFIX)?;
+                    let at = DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc));
+                    Some((id.to_owned(), at))
+                })
+                .collect(),
+        )
+    }
+
+    /// When `key` was recorded as deactivated. The credential report names no
+    /// key ids, so a key from it gets the earliest record, and none if the user
+    /// has fewer records than inactive keys: either can only make it a suspect
+    /// sooner, and suspects are read live.
+    fn deactivated(&self, user: &User, key: &AccessKey) -> Option<DateTime<Utc>> {
+        match user.source {
+            Source::Live => self.0.get(&key.id).copied().flatten(),
+            Source::CredentialReport => {
+                let valid: Vec<DateTime<Utc>> = self.0.values().filter_map(|at| *at).collect();
+                let inactive = user.access_keys.iter().filter(|k| !k.active).count();
+                (valid.len() >= inactive).then(|| valid.into_iter().min()).flatten()
+            }
+        }
+    }
+
+    /// Whether a record may name `key`; for a report user, whether any record is left over.
+    fn names(&self, user: &User, key: &AccessKey) -> bool {
+        match user.source {
+            Source::Live => self.0.contains_key(&key.id),
+            Source::CredentialReport => self.0.len() > user.access_keys.iter().filter(|k| !k.active).count(),
+        }
+    }
+
+    /// Records of keys the user does not have (only a live read knows the ids).
+    fn orphans<'a>(&'a self, user: &'a User) -> impl Iterator<Item = &'a str> {
+        self.0
+            .keys()
+            .filter(move |id| user.source == Source::Live && !user.access_keys.iter().any(|k| &k.id == *id))
+            .map(String::as_str)
     }
 }
 
@@ -84,11 +175,23 @@ fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits)
     (!reasons.is_empty()).then(|| (reasons.join("; "), Action::DeactivateAccessKey))
 }
 
-fn inactive_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Action)> {
-    limits.reached(key.created, rule.delete_after).map(|limit| {
-        let age = days(limits.now - key.created);
+/// Due once it has been both inactive and unused for `deleteAfter`.
+fn inactive_violation(
+    rule: &AccessKeysRule,
+    key: &AccessKey,
+    deactivated: DateTime<Utc>,
+    limits: &mut Limits,
+) -> Option<(String, Action)> {
+    let since = key.last_used.map_or(deactivated, |used| used.max(deactivated));
+    limits.reached(since, rule.delete_after).map(|limit| {
+        let used = match key.last_used {
+            Some(at) => format!("last used {}", at.format("%Y-%m-%d")),
+            None => "never used".to_owned(),
+        };
         let reason = format!(
-            "inactive key is {age} old, over deleteAfter {}",
+            "inactive since {} and {used}: {} over deleteAfter {}",
+            deactivated.format("%Y-%m-%d"),
+            days(limits.now - since),
             display_duration(limit)
         );
         (reason, Action::DeleteAccessKey)

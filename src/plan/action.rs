@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::quarantine::{self, QuarantinePolicy};
+
 /// One change in AWS, or `report` for none; names match design.md's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -14,8 +16,14 @@ pub enum Action {
     DeleteLoginProfile,
     DeactivateAccessKey,
     DeleteAccessKey,
+    /// Tags the user with when its key was deactivated; `deleteAfter` counts from it.
+    RecordDeactivation,
+    /// Removes that tag once the key is active again or gone.
+    ClearDeactivationRecord,
     DeleteOidcProvider,
     StartLogging,
+    /// Makes the shipped document a quarantine policy's default version again.
+    RestoreQuarantinePolicy,
     Report,
 }
 
@@ -28,8 +36,11 @@ impl Action {
             Action::DeleteLoginProfile => "delete-login-profile",
             Action::DeactivateAccessKey => "deactivate-access-key",
             Action::DeleteAccessKey => "delete-access-key",
+            Action::RecordDeactivation => "record-deactivation",
+            Action::ClearDeactivationRecord => "clear-deactivation-record",
             Action::DeleteOidcProvider => "delete-oidc-provider",
             Action::StartLogging => "start-logging",
+            Action::RestoreQuarantinePolicy => "restore-quarantine-policy",
             Action::Report => "report",
         }
     }
@@ -37,6 +48,27 @@ impl Action {
     /// Restores access iam-warden itself took away; an exemption never blocks it.
     pub fn restores(self) -> bool {
         self == Action::DetachDenyPolicy
+    }
+
+    /// What this action destroys cannot be put back as it was, so the
+    /// resource is read again and the finding re-judged right before it.
+    pub fn irreversible(self) -> bool {
+        matches!(
+            self,
+            Action::DeleteAccessKey | Action::DeleteLoginProfile | Action::DeleteOidcProvider
+        )
+    }
+
+    /// Counts against the change budget. Record-keeping and repairing
+    /// iam-warden's own quarantine policies do not: neither changes anyone's access.
+    pub fn budgeted(self) -> bool {
+        !matches!(
+            self,
+            Action::RecordDeactivation
+                | Action::ClearDeactivationRecord
+                | Action::RestoreQuarantinePolicy
+                | Action::Report
+        )
     }
 }
 
@@ -49,8 +81,10 @@ impl fmt::Display for Action {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Resource {
-    /// The account itself: its root user, or its trails as a whole.
+    /// The account's trails as a whole.
     Account,
+    /// The account's root user.
+    Root,
     PasswordPolicy,
     User {
         name: String,
@@ -69,6 +103,10 @@ pub enum Resource {
         arn: Option<String>,
         region: Option<String>,
     },
+    QuarantinePolicy {
+        policy: QuarantinePolicy,
+        arn: String,
+    },
 }
 
 impl Resource {
@@ -86,11 +124,13 @@ impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Resource::Account => f.write_str("account"),
+            Resource::Root => f.write_str("root"),
             Resource::PasswordPolicy => f.write_str("password-policy"),
             Resource::User { name } => write!(f, "user/{name}"),
             Resource::AccessKey { user, id } => write!(f, "access-key/{user}/{id}"),
             Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
             Resource::Trail { name, .. } => write!(f, "trail/{name}"),
+            Resource::QuarantinePolicy { policy, .. } => write!(f, "policy{}{}", quarantine::PATH, policy.name()),
         }
     }
 }

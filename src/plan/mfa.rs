@@ -10,7 +10,7 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
         let reason = "the root user has no MFA device; add one in the console".to_owned();
         draft.violation(
             Rule::Mfa,
-            Resource::Account,
+            Resource::Root,
             Action::Report,
             reason,
             &observed.caller.account_id,

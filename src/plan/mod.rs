@@ -8,17 +8,17 @@ mod exempt;
 mod mfa;
 mod oidc_providers;
 mod password_policy;
+mod quarantine_policies;
 #[cfg(test)]
 mod tests;
-
-use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use access_keys::deactivation_tag;
 pub use action::{Action, Resource};
 
-use crate::observe::{Observed, User};
+use crate::observe::Observed;
 use crate::policy::{Mode, Policy, Rule};
 
 /// Plain data: printable as JSON, and all the executor needs.
@@ -57,6 +57,9 @@ pub enum Severity {
     Violation,
     /// In spec, but will not be for long (`warnBefore`); never drift.
     Warning,
+    /// In spec; iam-warden keeps a record on the resource that a later
+    /// decision depends on (when a key was deactivated). Never drift.
+    Housekeeping,
 }
 
 impl Finding {
@@ -65,13 +68,37 @@ impl Finding {
         self.severity == Severity::Violation && self.exempt.is_none()
     }
 
-    /// Drift that an action can fix.
+    /// Calls for a change in AWS: drift with a fix, or housekeeping.
     pub fn is_actionable(&self) -> bool {
+        self.exempt.is_none() && self.action != Action::Report && self.severity != Severity::Warning
+    }
+
+    /// Drift that an action fixes: what `remediations_total` counts.
+    pub fn is_remediation(&self) -> bool {
         self.is_drift() && self.action != Action::Report
+    }
+
+    /// The order findings are listed in: by rule, then resource, then action.
+    pub fn order(&self) -> (Rule, &Resource, Action) {
+        (self.rule, &self.resource, self.action)
+    }
+
+    /// The same decision about the same thing, as a fresh read may find it again.
+    pub fn same_decision(&self, other: &Finding) -> bool {
+        self.order() == other.order()
     }
 }
 
 impl Plan {
+    pub fn new(mode: Mode, findings: Vec<Finding>, deadlines: Vec<(Resource, DateTime<Utc>)>) -> Plan {
+        Plan {
+            mode,
+            findings,
+            next_deadline: deadlines.iter().map(|(_, at)| *at).min(),
+            deadlines,
+        }
+    }
+
     pub fn in_spec(&self) -> bool {
         !self.findings.iter().any(Finding::is_drift)
     }
@@ -100,31 +127,12 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     if let (Some(rule), Some(trails)) = (&policy.cloudtrail, &observed.trails) {
         cloudtrail::evaluate(rule, trails, &mut draft);
     }
-    exempt::apply(&policy.exemptions, observed, &mut draft);
-    draft
-        .findings
-        .sort_by(|a, b| (a.rule, &a.resource, a.action).cmp(&(b.rule, &b.resource, b.action)));
-    Plan {
-        mode: policy.mode,
-        findings: draft.findings,
-        next_deadline: draft.deadlines.iter().map(|(_, at)| *at).min(),
-        deadlines: draft.deadlines,
+    if let Some(live) = &observed.quarantine_policies {
+        quarantine_policies::evaluate(live, observed.caller.partition(), &mut draft);
     }
-}
-
-/// The users among `report` that the planner would say anything about: they
-/// are the ones worth reading live before a full-scan plan.
-pub fn suspects(policy: &Policy, report: Vec<User>, now: DateTime<Utc>) -> (BTreeSet<String>, Vec<User>) {
-    let observed = Observed {
-        users: report,
-        ..Observed::default()
-    };
-    let suspects = plan(policy, &observed, now)
-        .findings
-        .iter()
-        .filter_map(|finding| finding.resource.user().map(str::to_owned))
-        .collect();
-    (suspects, observed.users)
+    exempt::apply(&policy.exemptions, observed, &mut draft);
+    draft.findings.sort_by(|a, b| a.order().cmp(&b.order()));
+    Plan::new(policy.mode, draft.findings, draft.deadlines)
 }
 
 /// Findings and deadlines as the rules produce them.
@@ -148,6 +156,17 @@ impl Draft {
 
     fn warning(&mut self, rule: Rule, resource: Resource, reason: String, before: &(impl Serialize + ?Sized)) {
         self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
+    }
+
+    fn housekeeping(
+        &mut self,
+        rule: Rule,
+        resource: Resource,
+        action: Action,
+        reason: String,
+        before: &(impl Serialize + ?Sized),
+    ) {
+        self.push(rule, resource, Severity::Housekeeping, action, reason, before);
     }
 
     fn push(

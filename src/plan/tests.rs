@@ -6,8 +6,11 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
-use crate::observe::{AccessKey, Caller, LoginProfile, Observation, OidcProvider, Source, Trail};
+use crate::observe::{
+    AccessKey, Caller, LiveQuarantinePolicy, LoginProfile, Observation, OidcProvider, Source, Trail, User,
+};
 use crate::policy::PasswordPolicy;
+use crate::quarantine::QuarantinePolicy;
 
 fn now() -> DateTime<Utc> {
     "2026-11-23T12:00:00Z".parse().unwrap()
@@ -223,7 +226,7 @@ fn root_without_mfa_is_reported_only() {
     };
     assert_eq!(
         actions(&plan(&p, &observed, now())),
-        [(Rule::Mfa, "account".into(), Action::Report)]
+        [(Rule::Mfa, "root".into(), Action::Report)]
     );
     let enabled = Observed {
         root_mfa_enabled: Some(true),
@@ -334,28 +337,160 @@ fn unused_and_never_used_keys() {
     );
 }
 
+/// `(action, resource)` of every finding that changes AWS, housekeeping included.
+fn changes(plan: &Plan) -> Vec<(Action, String)> {
+    plan.findings
+        .iter()
+        .filter(|f| f.is_actionable())
+        .map(|f| (f.action, f.resource.to_string()))
+        .collect()
+}
+
+fn recorded(user: User, records: &[(&str, TimeDelta)]) -> User {
+    let mut tags = user.tags.clone();
+    for (id, ago_) in records {
+        tags.insert(
+            deactivation_tag(id),
+            ago(*ago_).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+    }
+    User { tags, ..user }
+}
+
 #[test]
-fn inactive_keys_are_deleted_only_after_delete_after() {
+fn an_inactive_key_without_a_record_is_recorded_not_deleted() {
     let p = policy(KEYS);
-    let old = key("AKIADEAD", days(181), None, false);
-    let recent = key("AKIAOFF", days(100), None, false);
-    let result = plan(
-        &p,
-        &with_users(vec![User {
-            access_keys: vec![old, recent],
+    let unrecorded = User {
+        access_keys: vec![key("AKIAOLD", days(400), None, false)],
+        ..user("u")
+    };
+    let result = plan(&p, &with_users(vec![unrecorded]), now());
+    assert_eq!(
+        changes(&result),
+        [(Action::RecordDeactivation, "access-key/u/AKIAOLD".into())],
+        "a 400-day-old inactive key is not deleted: nobody knows when it was deactivated"
+    );
+    assert!(result.in_spec(), "record-keeping is not drift");
+    assert_eq!(result.findings[0].severity, Severity::Housekeeping);
+    assert_eq!(
+        result.next_deadline,
+        Some(now() + days(180)),
+        "deleteAfter counts from the record, written now"
+    );
+}
+
+#[test]
+fn delete_after_counts_from_the_later_of_the_record_and_the_last_use() {
+    let p = policy(KEYS);
+    let keys = vec![
+        key("AKIADUE", days(400), Some(days(300)), false),
+        key("AKIAUSED", days(400), Some(days(10)), false),
+        key("AKIAFRESH", days(400), None, false),
+    ];
+    let u = recorded(
+        User {
+            access_keys: keys,
             ..user("u")
-        }]),
-        now(),
+        },
+        &[("AKIADUE", days(181)), ("AKIAUSED", days(181)), ("AKIAFRESH", days(1))],
+    );
+    let result = plan(&p, &with_users(vec![u]), now());
+    assert_eq!(
+        changes(&result),
+        [(Action::DeleteAccessKey, "access-key/u/AKIADUE".into())],
+        "used 10 days ago, or recorded yesterday: not due"
+    );
+    assert!(
+        result.findings[0].reason.starts_with("inactive since"),
+        "{}",
+        result.findings[0].reason
     );
     assert_eq!(
-        actions(&result),
-        [(
-            Rule::AccessKeys,
-            "access-key/u/AKIADEAD".into(),
-            Action::DeleteAccessKey
-        )]
+        result.next_deadline,
+        Some(now() + days(170)),
+        "the recently used key is due 180 days after its last use"
     );
-    assert_eq!(result.next_deadline, Some(now() + days(80)));
+}
+
+#[test]
+fn a_deactivated_key_is_not_deleted_in_the_pass_that_follows() {
+    let p = policy(&KEYS.replace("deleteAfter: 180d", "deleteAfter: 30d"));
+    // The first pass deactivated it and wrote the record a moment ago.
+    let just_deactivated = recorded(
+        User {
+            access_keys: vec![key("AKIAOLD", days(200), Some(TimeDelta::hours(1)), false)],
+            ..user("u")
+        },
+        &[("AKIAOLD", TimeDelta::seconds(1))],
+    );
+    assert!(changes(&plan(&p, &with_users(vec![just_deactivated]), now())).is_empty());
+}
+
+#[test]
+fn records_go_when_the_key_is_active_again_or_gone_and_stay_out_of_report_mode() {
+    let p = policy(KEYS);
+    let reactivated = recorded(
+        User {
+            access_keys: vec![key("AKIABACK", days(10), Some(days(1)), true)],
+            ..user("u")
+        },
+        &[("AKIABACK", days(5)), ("AKIAGONE", days(5))],
+    );
+    assert_eq!(
+        changes(&plan(&p, &with_users(vec![reactivated.clone()]), now())),
+        [
+            (Action::ClearDeactivationRecord, "access-key/u/AKIABACK".into()),
+            (Action::ClearDeactivationRecord, "access-key/u/AKIAGONE".into()),
+        ]
+    );
+    let report = policy(&KEYS.replace("action: deactivate", "action: report"));
+    assert!(changes(&plan(&report, &with_users(vec![reactivated]), now())).is_empty());
+    let old_inactive = User {
+        access_keys: vec![key("AKIAOLD", days(200), None, false)],
+        ..user("v")
+    };
+    let reported = plan(&report, &with_users(vec![old_inactive]), now());
+    assert_eq!(
+        actions(&reported),
+        [(Rule::AccessKeys, "access-key/v/AKIAOLD".into(), Action::Report)],
+        "report mode judges from creation, the earliest the key can have been deactivated"
+    );
+}
+
+#[test]
+fn a_garbled_record_is_written_again() {
+    let p = policy(KEYS);
+    let mut garbled = User {
+        access_keys: vec![key("AKIAOLD", days(400), None, false)],
+        ..user("u")
+    };
+    garbled.tags.insert(deactivation_tag("AKIAOLD"), "yesterday".into());
+    assert_eq!(
+        changes(&plan(&p, &with_users(vec![garbled]), now())),
+        [(Action::RecordDeactivation, "access-key/u/AKIAOLD".into())]
+    );
+}
+
+#[test]
+fn report_users_are_suspects_when_their_records_cannot_account_for_their_keys() {
+    let p = policy(KEYS);
+    let from_report = |records: &[(&str, TimeDelta)]| {
+        let u = User {
+            source: Source::CredentialReport,
+            access_keys: vec![key("", days(400), None, false)],
+            ..user("r")
+        };
+        plan(&p, &with_users(vec![recorded(u, records)]), now())
+    };
+    assert!(!from_report(&[]).findings.is_empty(), "no record: read it live");
+    assert!(
+        from_report(&[("AKIAX", days(1))]).findings.is_empty(),
+        "recorded yesterday: nothing to do"
+    );
+    assert!(
+        !from_report(&[("AKIAX", days(200))]).findings.is_empty(),
+        "due: read it live"
+    );
 }
 
 #[test]
@@ -574,6 +709,44 @@ fn cloudtrail_requirements() {
     assert!(plan(&p, &observe(vec![trail("org-trail", true, true)]), now()).in_spec());
 }
 
+// ---- quarantine policies ----
+
+#[test]
+fn a_tampered_quarantine_policy_is_restored_and_the_shipped_one_left_alone() {
+    let p = policy(MFA);
+    let live = |document: String| LiveQuarantinePolicy {
+        policy: QuarantinePolicy::DenyWithoutMfa,
+        arn: "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa".into(),
+        default_version: "v2".into(),
+        document,
+    };
+    let observe = |policies| Observed {
+        caller: Caller {
+            arn: "arn:aws:iam::123456789012:user/warden".into(),
+            ..Caller::default()
+        },
+        quarantine_policies: Some(policies),
+        ..Observed::default()
+    };
+    let shipped = QuarantinePolicy::DenyWithoutMfa.document("aws");
+    assert!(plan(&p, &observe(vec![live(shipped)]), now()).findings.is_empty());
+
+    let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let tampered = plan(&p, &observe(vec![live(allow_all.into())]), now());
+    assert_eq!(
+        actions(&tampered),
+        [(
+            Rule::Mfa,
+            "policy/iam-warden/iam-warden-deny-without-mfa".into(),
+            Action::RestoreQuarantinePolicy
+        )]
+    );
+    assert_eq!(
+        tampered.findings[0].before["document"]["Statement"][0]["Action"], "*",
+        "the audit log keeps the tampered document"
+    );
+}
+
 // ---- whole plan ----
 
 #[test]
@@ -606,34 +779,4 @@ fn plan_serialises_as_plain_json() {
         json["findings"][0]["resource"],
         serde_json::json!({"kind": "access-key", "user": "a", "id": "AKIAOLD"})
     );
-}
-
-#[test]
-fn suspects_are_the_report_users_with_findings() {
-    let p = policy(&format!("{MFA}{KEYS}"));
-    let report = vec![
-        User {
-            access_keys: vec![key("", days(100), Some(days(1)), true)],
-            source: Source::CredentialReport,
-            ..user("old-key")
-        },
-        User {
-            source: Source::CredentialReport,
-            ..console_user("no-mfa", days(3))
-        },
-        User {
-            mfa_devices: 1,
-            deny_policy_attached: true,
-            source: Source::CredentialReport,
-            ..console_user("lift", days(3))
-        },
-        User {
-            access_keys: vec![key("", days(10), Some(days(1)), true)],
-            source: Source::CredentialReport,
-            ..user("fine")
-        },
-    ];
-    let (suspects, report) = suspects(&p, report, now());
-    assert_eq!(suspects.into_iter().collect::<Vec<_>>(), ["lift", "no-mfa", "old-key"]);
-    assert_eq!(report.len(), 4, "the report comes back for the users not read live");
 }

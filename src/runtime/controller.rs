@@ -1,6 +1,7 @@
-//! The daemon: a full reconcile at start-up and on every resync, one
-//! reconcile per key named by an event, deadlines as delayed keys, hot
-//! reload of the policy, probes and metrics, and a graceful, bounded shutdown.
+//! The daemon: a resync at start-up and every `resync_interval`, which names
+//! the keys to reconcile; one reconcile per key named by an event; deadlines
+//! and held-back changes as delayed keys; hot reload of the policy; probes
+//! and metrics; and a graceful, bounded shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::ingest::sqs::Ingest;
 use crate::key::Key;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::reconcile::{Reconciler, key_for};
+use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 
 /// Two long polls in flight keep a message waiting at most a few ms even
@@ -54,7 +55,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let health = Arc::new(Health::new(settings.queue_url.is_some()));
     let budget = Arc::new(ChangeBudget::per_window(
         settings.max_changes_per_hour,
-        Duration::from_secs(3600),
+        settings.change_budget_window,
     ));
     let cancel = CancellationToken::new();
 
@@ -84,7 +85,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     };
     let ingest = match settings.queue_url.clone() {
         Some(url) => {
-            let connect = || Ingest::connect(&clients, url.clone(), work.clone(), metrics.clone(), health.clone());
+            let connect = || {
+                let (work, metrics, health) = (work.clone(), metrics.clone(), health.clone());
+                Ingest::connect(&clients, url.clone(), settings.max_in_flight, work, metrics, health)
+            };
             match retry_until_shutdown("reading the queue's settings", &mut shutdown, connect).await {
                 Some(ingest) => Some(Arc::new(ingest)),
                 None => return stop(&cancel),
@@ -97,7 +101,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let handlers = TaskTracker::new();
     let (policy_sender, policy) = watch::channel(Arc::new(policy));
     work.schedule(Key::All, Instant::now());
-    tasks.spawn(resync(work.clone(), settings.resync_interval, cancel.clone()));
+    tasks.spawn(resync_timer(work.clone(), settings.resync_interval, cancel.clone()));
     let watch = PolicyWatch::start(&settings.policy)?;
     tasks.spawn(watch.run(policy_sender, work.clone(), metrics.clone(), cancel.clone()));
     for _ in 0..ingest.as_ref().map_or(0, |_| RECEIVERS) {
@@ -171,47 +175,99 @@ async fn worker(shared: Arc<Shared>) {
     while let Some(lease) = shared.work.next().await {
         shared.health.progressed();
         let policy = shared.policy.borrow().clone();
-        let started = std::time::Instant::now();
-        let result = shared
-            .reconciler
-            .reconcile(&policy, &lease.key, lease.triggers.first())
-            .await;
-        let elapsed = started.elapsed();
-        let succeeded = match &result {
-            Ok(pass) => {
-                for (resource, at) in &pass.plan.deadlines {
-                    let wait = (*at - Utc::now()).to_std().unwrap_or_default();
-                    shared.work.schedule(key_for(resource), Instant::now() + wait);
-                }
-                tracing::info!(
-                    key = %lease.key,
-                    findings = pass.plan.findings.len(),
-                    remaining = pass.remaining(),
-                    failed = pass.failures(),
-                    queue_depth = shared.work.depth(),
-                    seconds = elapsed.as_secs_f64(),
-                    "reconciled"
-                );
-                pass.failures() == 0
-            }
-            Err(error) => {
-                tracing::warn!(key = %lease.key, %error, "reconcile failed; retrying with backoff");
-                false
-            }
+        let succeeded = if lease.key == Key::All {
+            resync(&shared, &policy).await
+        } else {
+            reconcile(&shared, &policy, &lease).await
         };
-        let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
-        shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
-        if succeeded && lease.key == Key::All {
-            shared.health.first_sync_done();
-        }
         shared.health.progressed();
         shared.work.done(lease, succeeded);
     }
 }
 
+/// The full scan: every key it names is queued to reconcile on its own, so
+/// one failing fix never holds back the others, readiness or `last_full_sync`.
+async fn resync(shared: &Shared, policy: &Policy) -> bool {
+    let started = std::time::Instant::now();
+    let result = shared.reconciler.resync(policy).await;
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(resync) => {
+            let now = Instant::now();
+            for key in &resync.suspects {
+                shared.work.schedule(key.clone(), now);
+            }
+            for (key, at) in &resync.deadlines {
+                shared.work.schedule(key.clone(), at_instant(*at));
+            }
+            shared.health.first_sync_done();
+            tracing::info!(
+                key = %Key::All,
+                suspects = resync.suspects.len(),
+                deadlines = resync.deadlines.len(),
+                queue_depth = shared.work.depth(),
+                running = shared.work.running(),
+                seconds = elapsed.as_secs_f64(),
+                "reconciled"
+            );
+        }
+        Err(error) => tracing::warn!(key = %Key::All, %error, "resync failed; retrying with backoff"),
+    }
+    let outcome = result
+        .as_ref()
+        .ok()
+        .map(|r| (&r.pass.plan, r.pass.outcomes.as_slice(), &r.suspects));
+    shared.metrics.resynced(elapsed, outcome);
+    result.is_ok()
+}
+
+async fn reconcile(shared: &Shared, policy: &Policy, lease: &super::queue::Lease) -> bool {
+    let started = std::time::Instant::now();
+    let result = shared
+        .reconciler
+        .reconcile(policy, &lease.key, lease.triggers.first())
+        .await;
+    let elapsed = started.elapsed();
+    let succeeded = match &result {
+        Ok(pass) => {
+            for (key, at) in pass.deadlines() {
+                shared.work.schedule(key, at_instant(at));
+            }
+            // Held back by the change budget: the key comes back when it refills.
+            let deferred = pass.retry_at().map(Instant::from_std);
+            if let Some(at) = deferred {
+                shared.work.schedule(lease.key.clone(), at);
+            }
+            tracing::info!(
+                key = %lease.key,
+                findings = pass.plan.findings.len(),
+                remaining = pass.remaining(),
+                failed = pass.failures(),
+                deferred_seconds = deferred.map(|at| at.saturating_duration_since(Instant::now()).as_secs()),
+                queue_depth = shared.work.depth(),
+                running = shared.work.running(),
+                seconds = elapsed.as_secs_f64(),
+                "reconciled"
+            );
+            pass.failures() == 0
+        }
+        Err(error) => {
+            tracing::warn!(key = %lease.key, %error, "reconcile failed; retrying with backoff");
+            false
+        }
+    };
+    let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
+    shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
+    succeeded
+}
+
+fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
+    Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
+}
+
 /// The backstop for anything events missed, jittered by ±10% so many
 /// replicas or restarts do not call AWS in step.
-async fn resync(work: Arc<WorkQueue>, interval: Duration, cancel: CancellationToken) {
+async fn resync_timer(work: Arc<WorkQueue>, interval: Duration, cancel: CancellationToken) {
     loop {
         let jitter = 0.9 + rand::random::<f64>() * 0.2;
         tokio::select! {

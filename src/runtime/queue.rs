@@ -4,6 +4,8 @@
 //! A message waits on the keys it produced. A waiter joins the next
 //! reconcile of its key that starts after it was added, because an event that
 //! arrives mid-reconcile may describe a change that reconcile did not see.
+//! A key in backoff stays in backoff when new events name it: a message
+//! received again must not make a failing key hammer AWS.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -37,6 +39,10 @@ impl Backoff {
     }
 }
 
+/// What a waiter is told: the reconcile succeeded, or failed and its key is
+/// retried after this long.
+pub type Answer = Result<(), Duration>;
+
 pub struct WorkQueue {
     state: Mutex<State>,
     changed: Notify,
@@ -50,13 +56,14 @@ struct State {
     /// every user, and finding the next key must not scan them all.
     by_due: BTreeSet<(Instant, Key)>,
     running: HashSet<Key>,
-    failures: HashMap<Key, u32>,
+    /// Failures in a row, and when the key may run again.
+    failures: HashMap<Key, (u32, Instant)>,
     closed: bool,
 }
 
 struct Pending {
     due: Instant,
-    waiters: Vec<oneshot::Sender<bool>>,
+    waiters: Vec<oneshot::Sender<Answer>>,
     triggers: Vec<Trigger>,
 }
 
@@ -80,7 +87,7 @@ impl State {
 pub struct Lease {
     pub key: Key,
     pub triggers: Vec<Trigger>,
-    waiters: Vec<oneshot::Sender<bool>>,
+    waiters: Vec<oneshot::Sender<Answer>>,
 }
 
 impl WorkQueue {
@@ -101,19 +108,21 @@ impl WorkQueue {
         self.merge(key, due, None, None);
     }
 
-    /// Queues `key` now; the receiver says whether the next reconcile of it
-    /// succeeded, and is dropped unanswered if the queue closes first.
-    pub fn wait_for(&self, key: Key, trigger: Trigger) -> oneshot::Receiver<bool> {
+    /// Queues `key` now, or when its backoff ends; the receiver says whether
+    /// the next reconcile of it succeeded, and is dropped unanswered if the
+    /// queue closes first.
+    pub fn wait_for(&self, key: Key, trigger: Trigger) -> oneshot::Receiver<Answer> {
         let (sender, receiver) = oneshot::channel();
         self.merge(key, Instant::now(), Some(sender), Some(trigger));
         receiver
     }
 
-    fn merge(&self, key: Key, due: Instant, waiter: Option<oneshot::Sender<bool>>, trigger: Option<Trigger>) {
+    fn merge(&self, key: Key, due: Instant, waiter: Option<oneshot::Sender<Answer>>, trigger: Option<Trigger>) {
         let mut state = self.state();
         if state.closed {
             return;
         }
+        let due = state.failures.get(&key).map_or(due, |(_, retry_at)| due.max(*retry_at));
         let entry = state.pending_entry(key, due, Instant::min);
         entry.waiters.extend(waiter);
         entry.triggers.extend(trigger);
@@ -161,21 +170,26 @@ impl WorkQueue {
         }
     }
 
-    /// Ends a reconcile. A failure answers its waiters `false` and retries the
-    /// key after a backoff that doubles with each failure in a row.
+    /// Ends a reconcile. A failure answers its waiters with the backoff and
+    /// retries the key after it; the backoff doubles with each failure in a row.
     pub fn done(&self, lease: Lease, succeeded: bool) {
         let mut state = self.state();
         state.running.remove(&lease.key);
-        for waiter in lease.waiters {
-            let _ = waiter.send(succeeded);
-        }
-        if succeeded {
+        let answer = if succeeded {
             state.failures.remove(&lease.key);
-        } else if !state.closed {
-            let failures = state.failures.entry(lease.key.clone()).or_default();
-            *failures += 1;
-            let retry_at = Instant::now() + self.backoff.after(*failures);
-            state.pending_entry(lease.key, retry_at, Instant::max);
+            Ok(())
+        } else {
+            let failures = state.failures.get(&lease.key).map_or(1, |(n, _)| n + 1);
+            let delay = self.backoff.after(failures);
+            let retry_at = Instant::now() + delay;
+            state.failures.insert(lease.key.clone(), (failures, retry_at));
+            if !state.closed {
+                state.pending_entry(lease.key, retry_at, Instant::max);
+            }
+            Err(delay)
+        };
+        for waiter in lease.waiters {
+            let _ = waiter.send(answer);
         }
         drop(state);
         self.changed.notify_waiters();
@@ -185,6 +199,11 @@ impl WorkQueue {
     pub fn depth(&self) -> usize {
         let now = Instant::now();
         self.state().by_due.iter().take_while(|(due, _)| *due <= now).count()
+    }
+
+    /// Keys being reconciled now.
+    pub fn running(&self) -> usize {
+        self.state().running.len()
     }
 
     /// Hands out no more work; pending waiters are dropped unanswered.
@@ -231,7 +250,7 @@ mod tests {
         assert_eq!(queue.depth(), 0, "nothing else is queued");
         queue.done(lease, true);
         for receiver in receivers {
-            assert_eq!(receiver.await, Ok(true));
+            assert_eq!(receiver.await, Ok(Ok(())));
         }
     }
 
@@ -245,14 +264,14 @@ mod tests {
         let next = queue.next().await.unwrap();
         assert_eq!(next.key, user("carol"), "bob is running, so carol goes first");
         queue.done(next, true);
-        assert_eq!(other.await, Ok(true));
+        assert_eq!(other.await, Ok(Ok(())));
 
         queue.done(running, true);
         assert!(late.try_recv().is_err(), "the run that ended began before this event");
         let rerun = queue.next().await.unwrap();
         assert_eq!(rerun.triggers, [trigger("2")]);
         queue.done(rerun, true);
-        assert_eq!(late.await, Ok(true));
+        assert_eq!(late.await, Ok(Ok(())));
     }
 
     #[tokio::test(start_paused = true)]
@@ -310,7 +329,11 @@ mod tests {
             queue.done(lease, false);
         }
         assert_eq!(gaps, [0, 1, 2, 4, 8], "doubling, capped at the maximum");
-        assert_eq!(receiver.await, Ok(false), "the message is told its key failed");
+        assert_eq!(
+            receiver.await,
+            Ok(Err(Duration::from_secs(1))),
+            "the message is told its key failed, and when it is retried"
+        );
 
         let lease = queue.next().await.unwrap();
         queue.done(lease, true);
@@ -324,6 +347,29 @@ mod tests {
             Duration::from_secs(1),
             "a success reset the backoff"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_for_a_key_in_backoff_waits_for_the_backoff() {
+        let queue = queue();
+        let _first = queue.wait_for(user("gus"), trigger("1"));
+        for _ in 0..3 {
+            let lease = queue.next().await.unwrap();
+            queue.done(lease, false);
+        }
+        let backoff_ends = Instant::now() + Duration::from_secs(4);
+        // The same message, received again, names the key once more.
+        let again = queue.wait_for(user("gus"), trigger("1"));
+        let lease = queue.next().await.unwrap();
+        assert_eq!(Instant::now(), backoff_ends, "not at once: the backoff stands");
+        queue.done(lease, true);
+        assert_eq!(again.await, Ok(Ok(())));
+        let after_success = queue.wait_for(user("gus"), trigger("2"));
+        let before = Instant::now();
+        let lease = queue.next().await.unwrap();
+        assert_eq!(Instant::now(), before, "a success ends the backoff");
+        queue.done(lease, true);
+        assert_eq!(after_success.await, Ok(Ok(())));
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,14 +17,13 @@ import json
 import sys
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import boto3
 
-DENY_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
-                   "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}],
-})
+# The quarantine policy as iam-warden ships it, as an earlier pass would have created it.
+DENY_POLICY = (Path(__file__).resolve().parents[2] / "src/quarantine/deny-without-mfa.json").read_text() \
+    .replace("{partition}", "aws")
 THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 
 

@@ -9,7 +9,40 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use proxy::Proxy;
+
 pub const TEST_KEY: &str = "testing";
+
+/// What iam-warden signs with: long-term keys, or an assumed role's session.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub key_id: String,
+    pub secret: String,
+    pub session_token: Option<String>,
+}
+
+impl From<(&str, &str)> for Credentials {
+    fn from((key_id, secret): (&str, &str)) -> Credentials {
+        Credentials {
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+            session_token: None,
+        }
+    }
+}
+
+impl Credentials {
+    /// Sets the standard AWS environment for a child process.
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("AWS_ACCESS_KEY_ID", &self.key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret);
+        match &self.session_token {
+            Some(token) => command.env("AWS_SESSION_TOKEN", token),
+            None => command.env_remove("AWS_SESSION_TOKEN"),
+        };
+    }
+}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,11 +120,42 @@ impl Moto {
 
     /// Runs the real binary against this emulator with the test credentials.
     pub fn warden(&self, args: &[&str]) -> Run {
-        self.warden_as(TEST_KEY, TEST_KEY, args)
+        self.warden_as((TEST_KEY, TEST_KEY), args)
     }
 
-    pub fn warden_as(&self, key_id: &str, secret: &str, args: &[&str]) -> Run {
-        run_warden(&self.endpoint, key_id, secret, args)
+    pub fn warden_as(&self, credentials: impl Into<Credentials>, args: &[&str]) -> Run {
+        run_warden(&self.endpoint, &credentials.into(), args)
+    }
+
+    /// Makes the next GenerateCredentialReport build a new report, as AWS
+    /// does once the last one is four hours old.
+    pub fn expire_credential_report(&self) {
+        self.test_endpoint("credential-report", &serde_json::json!({"expire": true}));
+    }
+
+    /// Back-dates a key (`create_date`, `last_used`) or a user (`create_date`)
+    /// through the launcher's test-only endpoint.
+    pub fn age(&self, body: &serde_json::Value) {
+        self.test_endpoint("age", body);
+    }
+
+    fn test_endpoint(&self, name: &str, body: &serde_json::Value) {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let body = body.to_string();
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /_warden_test/{name} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "{response}"
+        );
     }
 
     /// The SDK settings every assertion client uses: this emulator, test keys.
@@ -104,7 +168,7 @@ impl Moto {
         let (key_id, secret) = self.credentials.lock().unwrap().clone();
         let credentials = aws_sdk_iam::config::Credentials::new(key_id, secret, None, None, "test");
         aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
+            .behavior_version(aws_config::BehaviorVersion::v2026_01_12())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
@@ -155,20 +219,31 @@ impl Run {
     }
 }
 
-pub fn run_warden(endpoint: &str, key_id: &str, secret: &str, args: &[&str]) -> Run {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_iam-warden"))
+pub fn run_warden(endpoint: &str, credentials: &Credentials, args: &[&str]) -> Run {
+    run_warden_with_input(endpoint, credentials, args, None)
+}
+
+/// Runs the binary with `input` on its standard input, as `undo` reads an audit log.
+pub fn run_warden_with_input(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>) -> Run {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iam-warden"));
+    command
         .current_dir(root())
         .args(args)
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
         .env_remove("RUST_LOG")
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", key_id)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("iam-warden runs");
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    credentials.apply(&mut command);
+    let mut child = command.spawn().expect("iam-warden runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.unwrap_or_default().as_bytes()).unwrap();
+    drop(stdin);
+    let output: Output = child.wait_with_output().expect("iam-warden runs");
     let run = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -324,27 +399,52 @@ pub struct Daemon {
     child: Child,
     log: PathBuf,
     _dir: tempfile::TempDir,
+    /// Between the daemon and moto when it reads a queue, echoing its changes.
+    proxy: Option<Proxy>,
+    /// The events queue it reads, to tell when the start-up work has settled.
+    queue: Option<(aws_sdk_sqs::Client, String)>,
 }
 
 impl Daemon {
-    pub fn start(moto: &Moto, credentials: (&str, &str), settings: &[(&str, &str)]) -> Daemon {
-        Daemon::start_via(&moto.endpoint, credentials, settings)
+    /// `iam-warden run` against `moto`. With a `queue_url` setting it goes
+    /// through a proxy that sends every change it makes back to that queue as
+    /// its CloudTrail event, as AWS does: iam-warden always sees its own echo.
+    pub async fn start(moto: &Moto, credentials: impl Into<Credentials>, settings: &[(&str, &str)]) -> Daemon {
+        let Some((_, queue_url)) = settings.iter().find(|(key, _)| *key == "queue_url") else {
+            return Daemon::start_via(&moto.endpoint, credentials, settings);
+        };
+        let proxy = Proxy::start(&moto.endpoint).await;
+        proxy.echo_to(moto.sqs(), queue_url);
+        let mut daemon = Daemon::start_via(&proxy.endpoint, credentials, settings);
+        daemon.proxy = Some(proxy);
+        daemon.queue = Some((moto.sqs(), (*queue_url).to_owned()));
+        daemon
+    }
+
+    /// Tells [`Daemon::ready`] which queue to watch drain, for a daemon started with [`Daemon::start_via`].
+    pub fn watching(mut self, sqs: aws_sdk_sqs::Client, queue_url: &str) -> Daemon {
+        self.queue = Some((sqs, queue_url.to_owned()));
+        self
+    }
+
+    /// The echoing proxy in front of moto, for faults.
+    pub fn proxy(&self) -> &Proxy {
+        self.proxy.as_ref().expect("a daemon started with a queue has a proxy")
     }
 
     /// A daemon whose AWS endpoint is `endpoint`, such as a [`proxy::Proxy`] in front of moto.
-    pub fn start_via(endpoint: &str, credentials: (&str, &str), settings: &[(&str, &str)]) -> Daemon {
+    pub fn start_via(endpoint: &str, credentials: impl Into<Credentials>, settings: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("daemon.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_iam-warden"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iam-warden"));
+        credentials.into().apply(&mut command);
+        let child = command
             .current_dir(root())
             .arg("run")
             .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
             .env("RUST_LOG", "info")
             .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", credentials.0)
-            .env("AWS_SECRET_ACCESS_KEY", credentials.1)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("IAM_WARDEN_LOG_FORMAT", "json")
             .env("IAM_WARDEN_RESYNC_INTERVAL", "1h")
@@ -358,7 +458,13 @@ impl Daemon {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Daemon { child, log, _dir: dir }
+        Daemon {
+            child,
+            log,
+            _dir: dir,
+            proxy: None,
+            queue: None,
+        }
     }
 
     pub fn log(&self) -> Vec<serde_json::Value> {
@@ -410,12 +516,50 @@ impl Daemon {
         .await;
     }
 
-    /// Waits for the start-up full reconcile.
-    pub async fn ready(&self) {
+    /// Waits for the start-up resync.
+    pub async fn resynced(&self) {
         self.until(30, "the first full reconcile", async || {
             !self.records("reconciled", Some("all")).is_empty()
         })
         .await;
+    }
+
+    /// Waits until the start-up work has settled: the first resync read the
+    /// account, every key it named was reconciled, and the echoes of what
+    /// those reconciles changed were handled too.
+    pub async fn ready(&self) {
+        self.resynced().await;
+        let mut quiet_since = None;
+        self.until(60, "the start-up work to settle", async || {
+            let idle = self.idle().await;
+            match (idle, quiet_since) {
+                (false, _) => quiet_since = None,
+                (true, None) => quiet_since = Some(std::time::Instant::now()),
+                (true, Some(since)) => return since.elapsed() > std::time::Duration::from_millis(300),
+            }
+            false
+        })
+        .await;
+    }
+
+    /// Nothing due, nothing running but the one that logged, and no message waiting.
+    async fn idle(&self) -> bool {
+        let last = self.records("reconciled", None).into_iter().last();
+        let work_done = last.is_some_and(|r| r["queue_depth"] == 0 && r["running"] == 1);
+        let queue_empty = match &self.queue {
+            Some((sqs, url)) => {
+                Queues {
+                    sqs: sqs.clone(),
+                    url: url.clone(),
+                    dlq_url: String::new(),
+                }
+                .pending(url)
+                .await
+                    == 0
+            }
+            None => true,
+        };
+        work_done && queue_empty
     }
 
     pub fn signal(&self, signal: i32) {

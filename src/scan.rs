@@ -1,0 +1,100 @@
+//! The full scan, as a fan-out: read the cheap account-wide facts, judge
+//! them, and name the keys worth reconciling live, one by one.
+//!
+//! Users are screened through the credential report, which AWS reuses for
+//! up to four hours; tags and attached policies come from the account's
+//! authorization details, read live. A user the report cannot describe
+//! (created since it was generated) is a suspect without being judged.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::aws::Clients;
+use crate::error::Error;
+use crate::key::Key;
+use crate::observe::{self, Caller, Observed, User};
+use crate::plan::{self, Plan};
+use crate::policy::Policy;
+use crate::quarantine::QuarantinePolicy;
+use crate::reconcile::key_for;
+
+pub struct Scan {
+    /// The account as the scan saw it: account-wide facts read live, users as
+    /// the credential report describes them.
+    pub observed: Observed,
+    pub plan: Plan,
+    /// Every key the plan has a finding about, and every user the report
+    /// does not describe: each is read live and reconciled on its own.
+    pub suspects: BTreeSet<Key>,
+}
+
+pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: DateTime<Utc>) -> Result<Scan, Error> {
+    let iam = &clients.iam;
+    let (password_policy, root_mfa_enabled, oidc_providers, trails, quarantine_policies, users) = tokio::try_join!(
+        when(policy.password_policy.is_some(), observe::password_policy(iam)),
+        when(
+            policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
+            observe::root_mfa(iam)
+        ),
+        when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)),
+        when(policy.cloudtrail.is_some(), observe::trails(clients)),
+        // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
+        when(true, observe::quarantine_policies(iam, caller)),
+        when(manages_users(policy), screened_users(iam, caller)),
+    )?;
+    let (users, unscreened) = users.unwrap_or_default();
+    let observed = Observed {
+        caller: caller.clone(),
+        password_policy,
+        root_mfa_enabled,
+        users,
+        oidc_providers,
+        trails,
+        quarantine_policies,
+    };
+    let plan = plan::plan(policy, &observed, now);
+    let mut suspects: BTreeSet<Key> = plan.findings.iter().filter_map(|f| key_for(&f.resource)).collect();
+    suspects.extend(unscreened.into_iter().map(Key::User));
+    Ok(Scan {
+        observed,
+        plan,
+        suspects,
+    })
+}
+
+pub fn manages_users(policy: &Policy) -> bool {
+    policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users) || policy.access_keys.is_some()
+}
+
+/// Users as the credential report describes them, completed with their tags
+/// and attached policies; and the names of users the report cannot describe.
+async fn screened_users(iam: &aws_sdk_iam::Client, caller: &Caller) -> Result<(Vec<User>, Vec<String>), Error> {
+    let (report, details) = tokio::try_join!(observe::credential_report(iam), observe::user_details(iam))?;
+    let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
+    let mut rows: HashMap<String, User> = report.users.into_iter().map(|u| (u.name.clone(), u)).collect();
+    let (mut users, mut unscreened) = (Vec::new(), Vec::new());
+    for detail in details {
+        match rows.remove(&detail.name) {
+            // A row describes the user as of the report; a user (re)created since is not that user.
+            Some(mut user) if detail.created <= report.generated => {
+                user.deny_policy_attached = detail.attached_policies.contains(&deny_policy);
+                user.tags = detail.tags;
+                users.push(user);
+            }
+            _ => unscreened.push(detail.name),
+        }
+    }
+    tracing::info!(
+        report_age_seconds = (Utc::now() - report.generated).num_seconds(),
+        users = users.len(),
+        not_in_report = unscreened.len(),
+        "credential report read"
+    );
+    Ok((users, unscreened))
+}
+
+pub(crate) async fn when<T>(wanted: bool, read: impl Future<Output = Result<T, Error>>) -> Result<Option<T>, Error> {
+    if wanted { read.await.map(Some) } else { Ok(None) }
+}
