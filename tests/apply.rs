@@ -2,25 +2,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
-use aws_sdk_iam::types::StatusType;
-use support::{Moto, PolicyFile, enforceable_policy};
-
-/// Each of the user's keys by id, `true` when active.
-async fn keys(moto: &Moto, user: &str) -> BTreeMap<String, bool> {
-    let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
-    listed
-        .access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap().to_owned(),
-                k.status() == Some(&StatusType::Active),
-            )
-        })
-        .collect()
-}
+use support::{Moto, PolicyFile, backdate_record, enforceable_policy, keys, tags};
 
 async fn quarantined(moto: &Moto, user: &str) -> bool {
     let attached = moto
@@ -54,26 +36,6 @@ async fn provider_urls(moto: &Moto) -> Vec<String> {
     }
     urls.sort();
     urls
-}
-
-async fn tags(moto: &Moto, user: &str) -> BTreeMap<String, String> {
-    let listed = moto.iam().list_user_tags().user_name(user).send().await.unwrap();
-    listed
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect()
-}
-
-/// Moves the record of `key`'s deactivation `days` back, as if it were that old.
-async fn backdate_record(moto: &Moto, user: &str, key: &str, days: i64) {
-    let then = chrono::Utc::now() - chrono::TimeDelta::days(days);
-    let tag = aws_sdk_iam::types::Tag::builder()
-        .key(format!("iam-warden/deactivated/{key}"))
-        .value(then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .build()
-        .unwrap();
-    moto.iam().tag_user().user_name(user).tags(tag).send().await.unwrap();
 }
 
 async fn trail_logging(moto: &Moto, name: &str) -> bool {

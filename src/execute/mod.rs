@@ -88,6 +88,10 @@ pub struct Executor {
     dry_run: bool,
     budget: Arc<ChangeBudget>,
     checked: quarantine::Checked,
+    /// One restore of a quarantine policy at a time, from the read to the
+    /// audit line: a resync's reconcile of the policies and a user's attach
+    /// may both find it tampered, and only one may delete a version.
+    restoring: tokio::sync::Mutex<()>,
 }
 
 impl Executor {
@@ -97,6 +101,7 @@ impl Executor {
             dry_run,
             budget,
             checked: quarantine::Checked::default(),
+            restoring: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -117,6 +122,10 @@ impl Executor {
     ) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(plan.findings.len());
         for finding in &plan.findings {
+            let _restoring = match finding.action {
+                Action::RestoreQuarantinePolicy => Some(self.restoring.lock().await),
+                _ => None,
+            };
             let (outcome, logged) = if finding.exempt.is_some() {
                 (Outcome::Exempt, None)
             } else if !finding.is_actionable() {
@@ -295,6 +304,7 @@ impl Executor {
         if self.checked.recently(quarantine) {
             return Ok(());
         }
+        let _restoring = self.restoring.lock().await;
         if let Some(tampered) = quarantine::create_or_read(&self.clients.iam, caller, quarantine).await? {
             let observed = crate::observe::Observed {
                 caller: caller.clone(),

@@ -52,10 +52,14 @@ impl Action {
 
     /// What this action destroys cannot be put back as it was, so the
     /// resource is read again and the finding re-judged right before it.
+    /// (A restore may delete the oldest version of the policy to make room.)
     pub fn irreversible(self) -> bool {
         matches!(
             self,
-            Action::DeleteAccessKey | Action::DeleteLoginProfile | Action::DeleteOidcProvider
+            Action::DeleteAccessKey
+                | Action::DeleteLoginProfile
+                | Action::DeleteOidcProvider
+                | Action::RestoreQuarantinePolicy
         )
     }
 

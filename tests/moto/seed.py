@@ -9,6 +9,11 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
        seed.py ENDPOINT targets          an account in spec with users for the event tests
        seed.py ENDPOINT expiring S       a key that reaches maxAge 90d in S seconds
        seed.py ENDPOINT old-keys N       N users, each with an old inactive key
+       seed.py ENDPOINT old-active-keys N    N users, each with an old active key used yesterday
+       seed.py ENDPOINT rollout          40 keys across every combination of age, last use and status
+       seed.py ENDPOINT irsa             a role trusting an OIDC provider, assumed: its session's credentials
+       seed.py ENDPOINT tampered V       a console user without MFA; the quarantine policy with V versions,
+                                         the default one allowing everything
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -185,6 +190,58 @@ def old_keys(account, count):
                      for n in range(count)}}
 
 
+def old_active_keys(account, count):
+    """Users with a key past maxAge 90d, in use: each is a violation to fix."""
+    return {"keys": {f"old-{n:03d}": account.key_for_new_user(f"old-{n:03d}", age_days=100, used_days_ago=1)
+                     for n in range(count)}}
+
+
+def rollout(account):
+    """The keys a first rollout meets: every age, last use and status, one per user."""
+    ages = {5: [None, 1 / 24], 31: [None, 1 / 24, 20], 46: [None, 1 / 24, 20], 60: [None, 1 / 24, 20],
+            100: [None, 1 / 24, 20, 100], 200: [None, 1 / 24, 20, 100, 190]}
+    keys = []
+    for age, uses in ages.items():
+        for used in uses:
+            for active in (True, False):
+                user = f"rollout-{len(keys):02d}"
+                account.user(user)
+                key = account.key(user, age_days=age, used_days_ago=used, active=active)
+                keys.append({"user": user, "key": key, "age_days": age, "last_used_days": used, "active": active})
+    return {"keys": keys}
+
+
+def irsa(account):
+    """The role iam-warden runs as through IRSA, trusting a cluster issuer the
+    policy does not list; and a second, unrelated rogue provider."""
+    cluster = account.provider("oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER", ["sts.amazonaws.com"])
+    rogue = account.provider("rogue.example.com", ["sts.amazonaws.com"])
+    issuer = "oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER"
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": cluster}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:iam-warden:iam-warden",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}}}]}
+    role = account.iam.create_role(RoleName="iam-warden", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    sts = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                region_name="us-east-1").client("sts", endpoint_url=account.endpoint)
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="iam-warden")["Credentials"]
+    return {"cluster_provider": cluster, "rogue_provider": rogue, "access_key_id": session["AccessKeyId"],
+            "secret_access_key": session["SecretAccessKey"], "session_token": session["SessionToken"]}
+
+
+def tampered(account, versions):
+    """Someone made the quarantine policy allow everything before iam-warden attaches it."""
+    account.user("bob", console=True, age_days=3)
+    arn = account.iam.create_policy(PolicyName="iam-warden-deny-without-mfa", Path="/iam-warden/",
+                                    PolicyDocument=DENY_POLICY)["Policy"]["Arn"]
+    allow_all = json.dumps({"Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    for n in range(1, versions):
+        account.iam.create_policy_version(PolicyArn=arn, PolicyDocument=allow_all if n == versions - 1 else DENY_POLICY,
+                                          SetAsDefault=n == versions - 1)
+    return {"policy_arn": arn}
+
+
 def quarantine(account):
     account.user("bob", console=True, age_days=3)
     return {}
@@ -197,6 +254,9 @@ def main():
                  "unfixable": unfixable, "targets": targets,
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
+                 "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
+                 "rollout": rollout, "irsa": irsa,
+                 "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0]))}
     print(json.dumps(scenarios[scenario](account)))
 

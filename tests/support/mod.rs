@@ -629,10 +629,19 @@ impl Daemon {
 impl Daemon {
     /// Resident memory of the daemon, in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.memory_kib("VmRSS:")
+    }
+
+    /// The most resident memory the daemon has used, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.memory_kib("VmHWM:")
+    }
+
+    fn memory_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
@@ -701,4 +710,39 @@ pub async fn active_keys(moto: &Moto, keys: &[(String, String)]) -> usize {
         active += usize::from(found.is_some_and(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active)));
     }
     active
+}
+
+/// Each of the user's keys by id, `true` when active.
+pub async fn keys(moto: &Moto, user: &str) -> std::collections::BTreeMap<String, bool> {
+    let listed = moto.iam().list_access_keys().user_name(user).send().await.unwrap();
+    listed
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap().to_owned(),
+                k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
+            )
+        })
+        .collect()
+}
+
+pub async fn tags(moto: &Moto, user: &str) -> std::collections::BTreeMap<String, String> {
+    let listed = moto.iam().list_user_tags().user_name(user).send().await.unwrap();
+    listed
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+/// Moves the record of `key`'s deactivation `days` back, as if it were that old.
+pub async fn backdate_record(moto: &Moto, user: &str, key: &str, days: i64) {
+    let then = chrono::Utc::now() - chrono::TimeDelta::days(days);
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key(format!("iam-warden/deactivated/{key}"))
+        .value(then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .build()
+        .unwrap();
+    moto.iam().tag_user().user_name(user).tags(tag).send().await.unwrap();
 }
