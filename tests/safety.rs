@@ -510,7 +510,7 @@ async fn a_user_whose_fix_always_fails_holds_back_no_one_else() {
         })
         .await;
     assert_eq!(
-        support::active_keys(&moto, &[victim.clone()]).await,
+        support::active_keys(&moto, std::slice::from_ref(victim)).await,
         1,
         "AWS refused every call about it"
     );
