@@ -11,6 +11,8 @@ Scenarios, each on the emulator the test suite uses:
              from send until the change is visible in the emulator, and the
              daemon's CPU per event.
   coalesce   a burst of 500 events about 10 users: reconciles it caused.
+  backlog    1,000 events queued before the daemon starts, with
+             max_in_flight 50: peak RSS, most messages in flight, drain time.
 
 Writes DIR/bench.json and DIR/bench.md, prints the table, and keeps the
 daemon's log in DIR/daemon.log.
@@ -167,13 +169,14 @@ def full_scan(warden, policy, users, violating_share):
 
 
 class Daemon:
-    def __init__(self, warden, endpoint, policy, queue_url, log_path):
+    def __init__(self, warden, endpoint, policy, queue_url, log_path, **settings):
         self.log_path = log_path
         env = {**ENV, "AWS_ENDPOINT_URL": endpoint, "IAM_WARDEN_POLICY": str(policy),
                "IAM_WARDEN_QUEUE_URL": queue_url, "IAM_WARDEN_LOG_FORMAT": "json",
                "IAM_WARDEN_LISTEN": "127.0.0.1:0", "IAM_WARDEN_RESYNC_INTERVAL": "1h",
                # 610 fixes in a few minutes: the default cap of 100 an hour would stop them.
-               "IAM_WARDEN_MAX_CHANGES_PER_HOUR": "100000"}
+               "IAM_WARDEN_MAX_CHANGES_PER_HOUR": "100000",
+               **{f"IAM_WARDEN_{name.upper()}": str(value) for name, value in settings.items()}}
         self.process = subprocess.Popen([warden, "run"], env=env, stdout=subprocess.DEVNULL,
                                         stderr=open(log_path, "w"))
         self.address = self.wait_for_log(lambda r: r.get("message") == "serving /metrics, /livez and /readyz")["listen"]
@@ -199,6 +202,9 @@ class Daemon:
     def rss_mib(self):
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+    def peak_rss_mib(self):
+        return peak_rss_kib(self.process.pid) / 1024
 
     def cpu_seconds(self):
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -309,6 +315,41 @@ def coalesce(emulator, daemon, queue_url, keys, burst=500):
             "drained_seconds": round(drained, 1)}
 
 
+def in_flight(sqs, queue_url):
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    values = attributes["Attributes"]
+    return int(values["ApproximateNumberOfMessages"]), int(values["ApproximateNumberOfMessagesNotVisible"])
+
+
+def backlog(warden, emulator, policy, out, messages=1000, max_in_flight=50):
+    """An outage's backlog: events queued before the daemon starts. They are
+    about compliant users, so the cost is holding and reconciling, not fixing."""
+    queue_url = emulator.sqs.create_queue(QueueName="iam-warden-backlog",
+                                          Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    users = [f"user-{n:05d}" for n in range(1, 50)]
+    for start in range(0, messages, 10):
+        entries = [{"Id": str(i), "MessageBody": events.event(
+            "UpdateAccessKey", {"userName": users[(start + i) % len(users)]}, None)} for i in range(10)]
+        emulator.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    daemon = Daemon(warden, emulator.endpoint, policy, queue_url, out / "daemon-backlog.log",
+                    max_in_flight=max_in_flight)
+    try:
+        started, most = time.monotonic(), 0
+        while True:
+            visible, invisible = in_flight(emulator.sqs, queue_url)
+            most = max(most, invisible)
+            if visible + invisible == 0:
+                break
+            if time.monotonic() - started > 600:
+                raise SystemExit("the backlog did not drain within 600 s")
+            time.sleep(0.1)
+        return {"messages": messages, "max_in_flight": max_in_flight, "most_in_flight": most,
+                "drained_seconds": round(time.monotonic() - started, 1), "peak_rss_mib": round(daemon.peak_rss_mib(), 1)}
+    finally:
+        daemon.stop()
+
+
 def daemon_scenarios(warden, policy, users, out):
     emulator = Emulator()
     try:
@@ -326,9 +367,12 @@ def daemon_scenarios(warden, policy, users, out):
             latency_result = latency(emulator, daemon, queue_url, keys[:600])
             print("  coalescing, 500 events about 10 users", file=sys.stderr, flush=True)
             coalesce_result = coalesce(emulator, daemon, queue_url, keys[600:])
-            return {"idle": idle_result, "latency": latency_result, "coalesce": coalesce_result}
         finally:
             daemon.stop()
+        print("  a backlog of 1,000 events, max_in_flight 50", file=sys.stderr, flush=True)
+        backlog_result = backlog(warden, emulator, policy, out)
+        return {"idle": idle_result, "latency": latency_result, "coalesce": coalesce_result,
+                "backlog": backlog_result}
     finally:
         emulator.stop()
 
@@ -355,6 +399,7 @@ def markdown(result):
                          f"{run['peak_rss_mib']} MiB | {target} |")
         lines.append(f"| full scan, {mix} | `plan` after `apply` | exit {scan['plan_after_apply_exit']} | 0 |")
     idle_result, latency_result, coalesce_result = result["idle"], result["latency"], result["coalesce"]
+    backlog_result = result["backlog"]
     idle_target = TARGETS["idle_rss_mib_10000_users"] if users > 1000 else TARGETS["idle_rss_mib_1000_users"]
     lines += [
         f"| idle daemon, 60 s | RSS max, CPU | {idle_result['rss_mib_max']} MiB, {idle_result['cpu_seconds']} s CPU "
@@ -366,6 +411,9 @@ def markdown(result):
         f"{latency_result['cpu_seconds_per_event'] * 1000:.2f} ms ({latency_result['aws_calls_per_event']}) | ≤ 1 ms |",
         f"| burst of {coalesce_result['events']} events, {coalesce_result['users']} users | reconciles | "
         f"{coalesce_result['reconciles']} (drained in {coalesce_result['drained_seconds']} s) | a handful |",
+        f"| backlog of {backlog_result['messages']:,} events, max_in_flight {backlog_result['max_in_flight']} | "
+        f"peak RSS, most in flight, drain time | {backlog_result['peak_rss_mib']} MiB, "
+        f"{backlog_result['most_in_flight']}, {backlog_result['drained_seconds']} s | ≤ 128 MiB (the pod's limit) |",
     ]
     calls = result["full_scan"]["compliant"]["plan"]["calls_by_operation"]
     lines += ["", "Calls of a full `plan` over the compliant account: "

@@ -4,7 +4,8 @@
 //! Users are screened through the credential report, which AWS reuses for
 //! up to four hours; tags and attached policies come from the account's
 //! authorization details, read live. A user the report cannot describe
-//! (created since it was generated) is a suspect without being judged.
+//! (created since it was generated, or deleted and created again under the
+//! same name) is a suspect without being judged.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::key::Key;
-use crate::observe::{self, Caller, Observed, User};
+use crate::observe::{self, Caller, Observed, User, UserDetails};
 use crate::plan::{self, Plan};
 use crate::policy::Policy;
 use crate::quarantine::QuarantinePolicy;
@@ -73,19 +74,7 @@ pub fn manages_users(policy: &Policy) -> bool {
 async fn screened_users(iam: &aws_sdk_iam::Client, caller: &Caller) -> Result<(Vec<User>, Vec<String>), Error> {
     let (report, details) = tokio::try_join!(observe::credential_report(iam), observe::user_details(iam))?;
     let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
-    let mut rows: HashMap<String, User> = report.users.into_iter().map(|u| (u.name.clone(), u)).collect();
-    let (mut users, mut unscreened) = (Vec::new(), Vec::new());
-    for detail in details {
-        match rows.remove(&detail.name) {
-            // A row describes the user as of the report; a user (re)created since is not that user.
-            Some(mut user) if detail.created <= report.generated => {
-                user.deny_policy_attached = detail.attached_policies.contains(&deny_policy);
-                user.tags = detail.tags;
-                users.push(user);
-            }
-            _ => unscreened.push(detail.name),
-        }
-    }
+    let (users, unscreened) = screen(report.users, details, &deny_policy);
     tracing::info!(
         report_age_seconds = (Utc::now() - report.generated).num_seconds(),
         users = users.len(),
@@ -95,6 +84,85 @@ async fn screened_users(iam: &aws_sdk_iam::Client, caller: &Caller) -> Result<(V
     Ok((users, unscreened))
 }
 
+/// Pairs each live user with its report row. A row describes the user it was
+/// written for: the same name, created at the same second (the report's
+/// precision). A user with no such row was created since the report, or
+/// deleted and created again under the same name; rows of users that no
+/// longer exist are dropped.
+fn screen(rows: Vec<User>, details: Vec<UserDetails>, deny_policy: &str) -> (Vec<User>, Vec<String>) {
+    let mut rows: HashMap<String, User> = rows.into_iter().map(|u| (u.name.clone(), u)).collect();
+    let (mut users, mut unscreened) = (Vec::new(), Vec::new());
+    for detail in details {
+        match rows.remove(&detail.name) {
+            Some(mut user) if user.created.timestamp() == detail.created.timestamp() => {
+                user.deny_policy_attached = detail.attached_policies.contains(deny_policy);
+                user.tags = detail.tags;
+                users.push(user);
+            }
+            _ => unscreened.push(detail.name),
+        }
+    }
+    (users, unscreened)
+}
+
 pub(crate) async fn when<T>(wanted: bool, read: impl Future<Output = Result<T, Error>>) -> Result<Option<T>, Error> {
     if wanted { read.await.map(Some) } else { Ok(None) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::observe::Source;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn row(name: &str, created: &str) -> User {
+        User {
+            name: name.to_owned(),
+            arn: String::new(),
+            created: at(created),
+            tags: BTreeMap::new(),
+            login_profile: None,
+            mfa_devices: 0,
+            access_keys: Vec::new(),
+            deny_policy_attached: false,
+            source: Source::CredentialReport,
+        }
+    }
+
+    fn live(name: &str, created: &str, attached: &[&str]) -> UserDetails {
+        UserDetails {
+            name: name.to_owned(),
+            arn: String::new(),
+            created: at(created),
+            tags: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+            attached_policies: attached.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
+        }
+    }
+
+    #[test]
+    fn a_row_describes_the_user_created_at_its_second_and_no_other() {
+        let rows = vec![
+            row("same-second", "2026-11-24T10:00:05Z"),
+            row("recreated", "2026-11-01T00:00:00Z"),
+            row("deleted", "2026-11-01T00:00:00Z"),
+        ];
+        let details = vec![
+            // The report's times have whole seconds; IAM's have fractions.
+            live("same-second", "2026-11-24T10:00:05.734Z", &["deny"]),
+            live("recreated", "2026-11-24T09:00:00.1Z", &[]),
+            live("newcomer", "2026-11-24T10:00:06Z", &[]),
+        ];
+        let (users, unscreened) = screen(rows, details, "deny");
+        assert_eq!(users.len(), 1);
+        assert!(
+            users[0].deny_policy_attached && users[0].tags["team"] == "a",
+            "completed from the live details"
+        );
+        assert_eq!(unscreened, ["recreated", "newcomer"]);
+    }
 }

@@ -15,8 +15,7 @@ use crate::error::Error;
 
 const GENERATE_ATTEMPTS: u32 = 20;
 
-/// The report's rows as users, and when AWS generated it: a user created
-/// since then is not in it, and every row may be that old.
+/// The report's rows as users, and when AWS generated it: every row may be that old.
 #[derive(Debug)]
 pub(crate) struct Report {
     pub generated: DateTime<Utc>,

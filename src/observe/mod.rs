@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 
-pub(crate) use authorization::user_details;
+pub(crate) use authorization::{UserDetails, user_details};
 pub use caller::{Caller, Identity, Trust};
 pub(crate) use caller::{caller, role_trust};
 pub(crate) use cloudtrail::trails;
