@@ -9,6 +9,7 @@ pub enum Key {
     All,
     PasswordPolicy,
     User(String),
+    Role(String),
     OidcProvider(String),
     /// The whole provider list, for a provider created without a known ARN.
     OidcProviders,
@@ -24,6 +25,7 @@ impl Key {
             Key::All => "all",
             Key::PasswordPolicy => "password-policy",
             Key::User(_) => "user",
+            Key::Role(_) => "role",
             Key::OidcProvider(_) | Key::OidcProviders => "oidc-provider",
             Key::Trails => "trails",
             Key::QuarantinePolicies => "quarantine-policies",
@@ -35,6 +37,7 @@ impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Key::User(name) => write!(f, "user/{name}"),
+            Key::Role(name) => write!(f, "role/{name}"),
             Key::OidcProvider(arn) => write!(f, "oidc-provider/{arn}"),
             other => f.write_str(other.kind()),
         }

@@ -26,10 +26,11 @@ const LATENCY_BUCKETS: [f64; 14] = [
 /// From one user read (10 ms) to a full scan of a large account (5 min).
 const RECONCILE_BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0];
 
-pub const RECONCILE_KINDS: [&str; 6] = [
+pub const RECONCILE_KINDS: [&str; 7] = [
     "all",
     "password-policy",
     "user",
+    "role",
     "oidc-provider",
     "trails",
     "quarantine-policies",
@@ -38,7 +39,7 @@ const SQS_OUTCOMES: [&str; 4] = ["acked", "ignored", "malformed", "retried"];
 const DECISION_OUTCOMES: [&str; 6] = ["applied", "dry_run", "failed", "exempt", "protected", "rate_limited"];
 
 /// Each rule with the actions it can take, for series that start at 0.
-const RULE_ACTIONS: [(Rule, &[Action]); 5] = [
+const RULE_ACTIONS: [(Rule, &[Action]); 6] = [
     (Rule::PasswordPolicy, &[Action::UpdatePasswordPolicy]),
     (
         Rule::Mfa,
@@ -54,6 +55,14 @@ const RULE_ACTIONS: [(Rule, &[Action]); 5] = [
         &[Action::DeactivateAccessKey, Action::DeleteAccessKey],
     ),
     (Rule::OidcProviders, &[Action::DeleteOidcProvider]),
+    (
+        Rule::OidcTrust,
+        &[
+            Action::QuarantineRole,
+            Action::LiftQuarantine,
+            Action::RestoreQuarantinePolicy,
+        ],
+    ),
     (Rule::Cloudtrail, &[Action::StartLogging]),
 ];
 
@@ -339,6 +348,7 @@ fn covers(key: &Key, rule: Rule, resource: &Resource) -> bool {
         Key::All => true,
         Key::PasswordPolicy => *resource == Resource::PasswordPolicy,
         Key::User(name) => resource.user() == Some(name),
+        Key::Role(name) => resource.role() == Some(name),
         Key::OidcProvider(arn) => matches!(resource, Resource::OidcProvider { arn: a, .. } if a == arn),
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),
         Key::Trails => rule == Rule::Cloudtrail,

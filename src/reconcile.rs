@@ -256,6 +256,7 @@ pub fn key_for(resource: &Resource) -> Option<Key> {
     Some(match resource {
         Resource::PasswordPolicy => Key::PasswordPolicy,
         Resource::User { name } | Resource::AccessKey { user: name, .. } => Key::User(name.clone()),
+        Resource::Role { name } => Key::Role(name.clone()),
         Resource::OidcProvider { arn, .. } => Key::OidcProvider(arn.clone()),
         Resource::Trail { .. } | Resource::Account => Key::Trails,
         Resource::QuarantinePolicy { .. } => Key::QuarantinePolicies,
@@ -279,6 +280,11 @@ async fn observe_key(clients: &Clients, caller: &Caller, policy: &Policy, key: &
             observed.users = observe_users(clients, caller, [name.clone()]).await?;
         }
         Key::User(_) => {}
+        Key::Role(name) if policy.oidc_trust.is_some() => {
+            let deny_all = caller.quarantine_arn(crate::quarantine::QuarantinePolicy::DenyAll);
+            observed.roles = Some(observe::role(iam, name, &deny_all).await?.into_iter().collect());
+        }
+        Key::Role(_) => {}
         Key::OidcProvider(arn) => {
             let one = async { Ok(observe::oidc_provider(iam, arn).await?.into_iter().collect()) };
             observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;

@@ -33,7 +33,7 @@ pub struct Scan {
 
 pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: DateTime<Utc>) -> Result<Scan, Error> {
     let iam = &clients.iam;
-    let (password_policy, root_mfa_enabled, oidc_providers, trails, quarantine_policies, users) = tokio::try_join!(
+    let (password_policy, root_mfa_enabled, oidc_providers, trails, quarantine_policies, accounts) = tokio::try_join!(
         when(policy.password_policy.is_some(), observe::password_policy(iam)),
         when(
             policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
@@ -43,9 +43,13 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
         when(policy.cloudtrail.is_some(), observe::trails(clients)),
         // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
         when(true, observe::quarantine_policies(iam, caller)),
-        when(manages_users(policy), screened_users(iam, caller)),
+        identities(iam, caller, policy),
     )?;
-    let (users, unscreened) = users.unwrap_or_default();
+    let Identities {
+        users,
+        unscreened,
+        roles,
+    } = accounts;
     let observed = Observed {
         caller: caller.clone(),
         password_policy,
@@ -53,6 +57,7 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
         users,
         oidc_providers,
         trails,
+        roles,
         quarantine_policies,
     };
     let plan = plan::plan(policy, &observed, now);
@@ -69,19 +74,46 @@ pub fn manages_users(policy: &Policy) -> bool {
     policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users) || policy.access_keys.is_some()
 }
 
-/// Users as the credential report describes them, completed with their tags
-/// and attached policies; and the names of users the report cannot describe.
-async fn screened_users(iam: &aws_sdk_iam::Client, caller: &Caller) -> Result<(Vec<User>, Vec<String>), Error> {
-    let (report, details) = tokio::try_join!(observe::credential_report(iam), observe::user_details(iam))?;
+/// The identities the policy manages, as the scan sees them.
+#[derive(Default)]
+struct Identities {
+    /// Users as the credential report describes them, completed with their
+    /// tags and attached policies.
+    users: Vec<User>,
+    /// Users the report cannot describe.
+    unscreened: Vec<String>,
+    roles: Option<Vec<observe::Role>>,
+}
+
+/// Users and roles from one paginated read of the authorization details,
+/// and users screened through the credential report.
+async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
+    let (users, roles) = (manages_users(policy), policy.oidc_trust.is_some());
+    let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+    let (report, details) = tokio::try_join!(
+        when(users, observe::credential_report(iam)),
+        observe::authorization_details(iam, users, roles, &deny_all),
+    )?;
+    let roles = roles.then_some(details.roles);
+    let Some(report) = report else {
+        return Ok(Identities {
+            roles,
+            ..Identities::default()
+        });
+    };
     let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
-    let (users, unscreened) = screen(report.users, details, &deny_policy);
+    let (users, unscreened) = screen(report.users, details.users, &deny_policy);
     tracing::info!(
         report_age_seconds = (Utc::now() - report.generated).num_seconds(),
         users = users.len(),
         not_in_report = unscreened.len(),
         "credential report read"
     );
-    Ok((users, unscreened))
+    Ok(Identities {
+        users,
+        unscreened,
+        roles,
+    })
 }
 
 /// Pairs each live user with its report row. A row describes the user it was

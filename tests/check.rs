@@ -95,7 +95,7 @@ fn every_semantic_error_is_reported_at_its_place() {
             "FILE:10:18: invalid duration `1 day`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`",
             "FILE:12:13: duration `0d` must be greater than zero",
             "FILE:15:59: invalid issuer pattern `oidc.eks.*x.amazonaws.com`: `*` must stand alone for a whole DNS label or path segment",
-            "FILE:18:20: unknown rule `keys`, expected one of password-policy, mfa, access-keys, oidc-providers, cloudtrail",
+            "FILE:18:20: unknown rule `keys`, expected one of password-policy, mfa, access-keys, oidc-providers, oidc-trust, cloudtrail",
             "FILE:20:16: invalid date `2027-02-30`: write it as YYYY-MM-DD",
             "FILE:21:7: an exemption needs a `reason`, so the next reader knows why it exists",
         ]
@@ -136,7 +136,7 @@ fn an_exemption_names_users_or_a_tag() {
     ));
     assert_eq!(
         errors(&stderr),
-        ["FILE:7:7: an exemption names either `users` (a non-empty list) or a `tag`, not both"]
+        ["FILE:7:7: an exemption names exactly one of `users` or `roles` (a non-empty list) or a `tag`"]
     );
 }
 
@@ -171,5 +171,33 @@ fn the_schema_describes_the_policy_file() {
     assert_eq!(
         schema["$defs"]["MfaAction"]["enum"],
         serde_json::json!(["report", "deny-until-mfa", "disable-console"])
+    );
+}
+
+#[test]
+fn oidc_trust_errors_point_at_the_issuer_and_the_subject() {
+    let yaml = format!(
+        "{HEAD}  oidcTrust:
+    subjects:
+      token.actions.githubusercontent.com: [\"repo:my-org/*\", \"\"]
+      oidc.*x.example.com: [\"a\"]
+    action: lock
+"
+    );
+    let (code, stderr) = check(&yaml);
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&stderr),
+        ["FILE:10:13: unknown variant `lock`, expected one of report, quarantine"]
+    );
+    let yaml = yaml.replace("action: lock", "action: quarantine");
+    let (code, stderr) = check(&yaml);
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&stderr),
+        [
+            "FILE:8:62: a subject pattern cannot be empty",
+            "FILE:9:7: invalid issuer pattern `oidc.*x.example.com`: `*` must stand alone for a whole DNS label or path segment",
+        ]
     );
 }

@@ -283,6 +283,26 @@ impl Executor {
                     .await
                     .during("cloudtrail:StartLogging")?;
             }
+            (Action::QuarantineRole, Resource::Role { name }) => {
+                let quarantine = QuarantinePolicy::DenyAll;
+                self.ensure(quarantine, policy, caller, event_id).await?;
+                let attach = iam
+                    .attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(caller.quarantine_arn(quarantine))
+                    .send()
+                    .await;
+                if let Err(error) = attach.during("iam:AttachRolePolicy") {
+                    // Perhaps the policy was deleted since the check: check again next time.
+                    self.checked.forget();
+                    return Err(error);
+                }
+            }
+            (Action::LiftQuarantine, Resource::Role { name }) => {
+                let arn = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+                let detach = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+                detach.or_absent("iam:DetachRolePolicy", NO_SUCH_ENTITY)?;
+            }
             (Action::RestoreQuarantinePolicy, Resource::QuarantinePolicy { .. }) => {
                 self.restore(finding, caller, event_id).await?
             }
@@ -371,6 +391,9 @@ pub fn protection(caller: &Caller, resource: &Resource) -> Option<String> {
     match (&caller.identity, resource) {
         (Identity::User { name }, resource) if resource.user() == Some(name.as_str()) => {
             Some("the identity iam-warden runs as is never changed".to_owned())
+        }
+        (Identity::Role { name, .. }, resource) if resource.role() == Some(name.as_str()) => {
+            Some("the role iam-warden runs as is never changed".to_owned())
         }
         (Identity::Role { name, trust }, Resource::OidcProvider { arn, .. }) => match trust {
             Trust::Providers(trusted) if trusted.contains(arn) => Some(format!(

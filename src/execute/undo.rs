@@ -112,6 +112,8 @@ enum Reverse {
     ReactivateKey { user: String, id: String },
     DetachPolicy { user: String, arn: String },
     AttachPolicy { user: String, arn: String },
+    DetachRolePolicy { role: String, arn: String },
+    AttachRolePolicy { role: String, arn: String },
     PasswordPolicy(Option<Value>),
     CreateProvider(Value),
     StopLogging { arn: String, region: String },
@@ -122,7 +124,11 @@ fn plan(change: &Value, caller: &Caller) -> Step {
     let text = |value: &Value| value.as_str().map(str::to_owned);
     let user = text(&resource["user"]).or_else(|| text(&resource["name"]));
     let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
+    let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+    let role = text(&resource["name"]).filter(|_| resource["kind"] == "role");
     let step = match (change["action"].as_str().unwrap_or_default(), user) {
+        ("quarantine-role", _) => role.map(|role| Reverse::DetachRolePolicy { role, arn: deny_all }),
+        ("lift-quarantine", _) => role.map(|role| Reverse::AttachRolePolicy { role, arn: deny_all }),
         ("deactivate-access-key", Some(user)) => text(&resource["id"]).map(|id| Reverse::ReactivateKey { user, id }),
         ("attach-deny-policy", Some(user)) => Some(Reverse::DetachPolicy { user, arn: deny_policy }),
         ("detach-deny-policy", Some(user)) => Some(Reverse::AttachPolicy { user, arn: deny_policy }),
@@ -184,6 +190,18 @@ impl Reverse {
                     .send()
                     .await
                     .during("iam:AttachUserPolicy")?;
+            }
+            Reverse::DetachRolePolicy { role, arn } => {
+                let detach = iam.detach_role_policy().role_name(role).policy_arn(arn).send().await;
+                detach.or_absent("iam:DetachRolePolicy", "NoSuchEntity")?;
+            }
+            Reverse::AttachRolePolicy { role, arn } => {
+                iam.attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .during("iam:AttachRolePolicy")?;
             }
             Reverse::PasswordPolicy(None) => {
                 let delete = iam.delete_account_password_policy().send().await;
@@ -251,6 +269,7 @@ fn describe(resource: &Value) -> String {
     let field = |name: &str| resource[name].as_str().unwrap_or_default();
     match field("kind") {
         "user" => format!("user/{}", field("name")),
+        "role" => format!("role/{}", field("name")),
         "access-key" => format!("access-key/{}/{}", field("user"), field("id")),
         "oidc-provider" => format!("oidc-provider/{}", field("url")),
         "trail" => format!("trail/{}", field("name")),

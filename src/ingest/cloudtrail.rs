@@ -142,6 +142,10 @@ fn keys(name: &str, record: &Value) -> Vec<Key> {
         "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
             quarantine_policy()
         }
+        // Tagging and untagging can add or remove an exemption.
+        "CreateRole" | "UpdateAssumeRolePolicy" | "AttachRolePolicy" | "DetachRolePolicy" | "TagRole" | "UntagRole" => {
+            text(record, &["requestParameters", "roleName"]).map(Key::Role)
+        }
         _ => None,
     };
     key.into_iter().collect()
@@ -399,6 +403,7 @@ mod samples {
             for event in parse(body).unwrap() {
                 let effect = match &event.effect {
                     Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::User(_))) => "user",
+                    Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::Role(_))) => "role",
                     Effect::Reconcile(keys) if keys == &[Key::Trails] => "trails",
                     Effect::Reconcile(_) => "oidc",
                     Effect::Failed => "failed",
@@ -407,8 +412,11 @@ mod samples {
                 if name.starts_with("StopLogging") && effect != "failed" {
                     assert_eq!(effect, "trails", "{name}");
                 }
-                if name.starts_with("CreateRole") || name.starts_with("AssumeRole") {
+                if name.starts_with("AssumeRole") {
                     assert!(matches!(effect, "unmanaged" | "failed"), "{name}");
+                }
+                if name.starts_with("CreateRole") && effect != "failed" {
+                    assert_eq!(effect, "role", "{name}");
                 }
                 *by_effect.entry(effect).or_default() += 1;
             }
@@ -442,6 +450,7 @@ mod eventbridge_rule {
             "userIdentity": {"type": "IAMUser", "userName": "u"},
             "requestParameters": {
                 "userName": "u",
+                "roleName": "r",
                 "openIDConnectProviderArn": "arn",
                 "policyArn": "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa",
             },
@@ -452,7 +461,7 @@ mod eventbridge_rule {
     #[test]
     fn every_event_the_rule_sends_maps_to_a_key() {
         let names = rule_events("iam-warden.yaml");
-        assert_eq!(names.len(), 33);
+        assert_eq!(names.len(), 39);
         for name in names {
             assert!(
                 !keys(&name, &record()).is_empty(),

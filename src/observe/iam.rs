@@ -4,8 +4,9 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{StatusType, SummaryKeyType};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{AccessKey, LoginProfile, Observation, OidcProvider, Source, User, tag_map, to_utc};
+use super::{AccessKey, LoginProfile, Observation, OidcProvider, Role, Source, User, tag_map, to_utc};
 use crate::aws::Call;
+use crate::document;
 use crate::error::Error;
 use crate::policy::PasswordPolicy;
 use crate::quarantine;
@@ -177,6 +178,36 @@ async fn has_attached(iam: &Client, user: &str, policy_arn: &str) -> Result<bool
         .await
         .during("iam:ListAttachedUserPolicies")?;
     Ok(attached.iter().any(|policy| policy.policy_arn() == Some(policy_arn)))
+}
+
+/// One role, read live: its trust policy and tags, and whether `deny_all` is attached.
+pub(crate) async fn role(iam: &Client, name: &str, deny_all: &str) -> Result<Option<Role>, Error> {
+    let found = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent("iam:GetRole", NO_SUCH_ENTITY)?;
+    let Some(role) = found.as_ref().and_then(|f| f.role()) else {
+        return Ok(None);
+    };
+    let attached: Vec<_> = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .path_prefix(quarantine::PATH)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .during("iam:ListAttachedRolePolicies")?;
+    Ok(Some(Role {
+        name: role.role_name().to_owned(),
+        arn: role.arn().to_owned(),
+        tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
+        trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
+        quarantined: attached.iter().any(|p| p.policy_arn() == Some(deny_all)),
+    }))
 }
 
 pub(crate) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Error> {

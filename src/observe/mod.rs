@@ -15,12 +15,12 @@ use serde::Serialize;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 
-pub(crate) use authorization::{UserDetails, user_details};
+pub(crate) use authorization::{UserDetails, authorization_details};
 pub use caller::{Caller, Identity, Trust};
 pub(crate) use caller::{caller, role_trust};
 pub(crate) use cloudtrail::trails;
 pub(crate) use credential_report::credential_report;
-pub(crate) use iam::{oidc_provider, oidc_providers, password_policy, root_mfa, users};
+pub(crate) use iam::{oidc_provider, oidc_providers, password_policy, role, root_mfa, users};
 pub(crate) use quarantine::{quarantine_policies, quarantine_policy};
 
 /// What one reconcile saw. A section that was not read is `None`, and the
@@ -33,6 +33,7 @@ pub struct Observed {
     pub users: Vec<User>,
     pub oidc_providers: Option<Vec<OidcProvider>>,
     pub trails: Option<Vec<Trail>>,
+    pub roles: Option<Vec<Role>>,
     pub quarantine_policies: Option<Vec<LiveQuarantinePolicy>>,
 }
 
@@ -93,6 +94,19 @@ pub struct OidcProvider {
     pub thumbprints: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub created: Option<DateTime<Utc>>,
+}
+
+/// A role, with what rule `oidc-trust` judges: who may assume it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    pub name: String,
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
+    /// The trust policy, decoded: IAM returns it URL-encoded from some calls and raw from others.
+    pub trust_policy: String,
+    /// `iam-warden-deny-all` is attached.
+    pub quarantined: bool,
 }
 
 /// A quarantine policy as it is in IAM, when it exists.

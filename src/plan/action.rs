@@ -21,6 +21,10 @@ pub enum Action {
     /// Removes that tag once the key is active again or gone.
     ClearDeactivationRecord,
     DeleteOidcProvider,
+    /// Attaches `iam-warden-deny-all` to a role whose OIDC trust admits outsiders.
+    QuarantineRole,
+    /// Detaches it once the trust policy is in spec.
+    LiftQuarantine,
     StartLogging,
     /// Makes the shipped document a quarantine policy's default version again.
     RestoreQuarantinePolicy,
@@ -39,6 +43,8 @@ impl Action {
             Action::RecordDeactivation => "record-deactivation",
             Action::ClearDeactivationRecord => "clear-deactivation-record",
             Action::DeleteOidcProvider => "delete-oidc-provider",
+            Action::QuarantineRole => "quarantine-role",
+            Action::LiftQuarantine => "lift-quarantine",
             Action::StartLogging => "start-logging",
             Action::RestoreQuarantinePolicy => "restore-quarantine-policy",
             Action::Report => "report",
@@ -47,7 +53,7 @@ impl Action {
 
     /// Restores access iam-warden itself took away; an exemption never blocks it.
     pub fn restores(self) -> bool {
-        self == Action::DetachDenyPolicy
+        matches!(self, Action::DetachDenyPolicy | Action::LiftQuarantine)
     }
 
     /// What this action destroys cannot be put back as it was, so the
@@ -93,6 +99,9 @@ pub enum Resource {
     User {
         name: String,
     },
+    Role {
+        name: String,
+    },
     AccessKey {
         user: String,
         id: String,
@@ -122,6 +131,13 @@ impl Resource {
             _ => None,
         }
     }
+
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            Resource::Role { name } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Resource {
@@ -131,6 +147,7 @@ impl fmt::Display for Resource {
             Resource::Root => f.write_str("root"),
             Resource::PasswordPolicy => f.write_str("password-policy"),
             Resource::User { name } => write!(f, "user/{name}"),
+            Resource::Role { name } => write!(f, "role/{name}"),
             Resource::AccessKey { user, id } => write!(f, "access-key/{user}/{id}"),
             Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
             Resource::Trail { name, .. } => write!(f, "trail/{name}"),

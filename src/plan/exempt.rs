@@ -1,5 +1,5 @@
-//! Exemptions: a finding on an exempt user or tagged resource is kept in the
-//! plan, marked with the exemption's reason, and never acted on.
+//! Exemptions: a finding on an exempt user or role, or a tagged resource, is
+//! kept in the plan, marked with the exemption's reason, and never acted on.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +13,12 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     }
     let user_tags: HashMap<&str, &BTreeMap<String, String>> =
         observed.users.iter().map(|u| (u.name.as_str(), &u.tags)).collect();
+    let role_tags: HashMap<&str, &BTreeMap<String, String>> = observed
+        .roles
+        .iter()
+        .flatten()
+        .map(|r| (r.name.as_str(), &r.tags))
+        .collect();
     let provider_tags: HashMap<&str, &BTreeMap<String, String>> = observed
         .oidc_providers
         .iter()
@@ -24,6 +30,7 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     for finding in draft.findings.iter_mut().filter(|f| !f.action.restores()) {
         let tags = match &finding.resource {
             Resource::OidcProvider { arn, .. } => provider_tags.get(arn.as_str()).copied(),
+            Resource::Role { name } => role_tags.get(name.as_str()).copied(),
             resource => resource.user().and_then(|name| user_tags.get(name).copied()),
         };
         let covering = exemptions.iter().find(|e| {
@@ -31,6 +38,7 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
                 && e.rules.as_ref().is_none_or(|rules| rules.contains(&finding.rule))
                 && match &e.selector {
                     Selector::Users(users) => finding.resource.user().is_some_and(|u| users.contains(u)),
+                    Selector::Roles(roles) => finding.resource.role().is_some_and(|r| roles.contains(r)),
                     Selector::Tag(key) => tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true"),
                 }
         });

@@ -4,9 +4,11 @@
 mod access_keys;
 mod action;
 mod cloudtrail;
+mod coverage;
 mod exempt;
 mod mfa;
 mod oidc_providers;
+mod oidc_trust;
 mod password_policy;
 mod quarantine_policies;
 #[cfg(test)]
@@ -48,6 +50,9 @@ pub struct Finding {
     pub exempt: Option<String>,
     /// The resource as observed, so the audit log keeps what a change replaced.
     pub before: serde_json::Value,
+    /// The reason as data, where a rule has more to say than one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,6 +132,9 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     if let (Some(rule), Some(trails)) = (&policy.cloudtrail, &observed.trails) {
         cloudtrail::evaluate(rule, trails, &mut draft);
     }
+    if let (Some(rule), Some(roles)) = (&policy.oidc_trust, &observed.roles) {
+        oidc_trust::evaluate(rule, roles, &mut draft);
+    }
     if let Some(live) = &observed.quarantine_policies {
         quarantine_policies::evaluate(live, observed.caller.partition(), &mut draft);
     }
@@ -158,6 +166,21 @@ impl Draft {
         self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
     }
 
+    fn explained_violation(
+        &mut self,
+        rule: Rule,
+        resource: Resource,
+        action: Action,
+        reason: String,
+        before: &(impl Serialize + ?Sized),
+        details: serde_json::Value,
+    ) {
+        self.push(rule, resource, Severity::Violation, action, reason, before);
+        if let Some(finding) = self.findings.last_mut() {
+            finding.details = Some(details);
+        }
+    }
+
     fn housekeeping(
         &mut self,
         rule: Rule,
@@ -187,6 +210,7 @@ impl Draft {
             reason,
             exempt: None,
             before,
+            details: None,
         });
     }
 

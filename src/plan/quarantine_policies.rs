@@ -10,6 +10,7 @@ pub(super) fn evaluate(live: &[LiveQuarantinePolicy], partition: &str, draft: &m
     for policy in live.iter().filter(|p| !p.policy.is_shipped(partition, &p.document)) {
         let rule = match policy.policy {
             QuarantinePolicy::DenyWithoutMfa => Rule::Mfa,
+            QuarantinePolicy::DenyAll => Rule::OidcTrust,
         };
         let reason = format!(
             "default version {} is not the document iam-warden ships; its own document becomes the default again",

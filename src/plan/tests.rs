@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::observe::{
-    AccessKey, Caller, LiveQuarantinePolicy, LoginProfile, Observation, OidcProvider, Source, Trail, User,
+    AccessKey, Caller, LiveQuarantinePolicy, LoginProfile, Observation, OidcProvider, Role, Source, Trail, User,
 };
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
@@ -707,6 +707,245 @@ fn cloudtrail_requirements() {
     assert_eq!(actions(&plan(&p, &observe(vec![reads_only]), now()))[0].1, "account");
 
     assert!(plan(&p, &observe(vec![trail("org-trail", true, true)]), now()).in_spec());
+}
+
+// ---- oidc-trust ----
+
+const TRUST: &str = r#"  oidcTrust:
+    subjects:
+      token.actions.githubusercontent.com: ["repo:my-org/*"]
+      app.terraform.io: ["organization:my-org:*"]
+      oidc.eks.*.amazonaws.com/id/*: ["system:serviceaccount:*:*"]
+    requireAudience: true
+    action: quarantine
+"#;
+
+const GITHUB: &str = "token.actions.githubusercontent.com";
+
+/// A trust policy letting `issuer`'s identities assume the role under `conditions`.
+fn web_identity(issuer: &str, conditions: serde_json::Value) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": format!("arn:aws:iam::123456789012:oidc-provider/{issuer}")},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": conditions,
+    }]})
+    .to_string()
+}
+
+/// GitHub with the audience pinned and `sub` under `operator`.
+fn github(operator: &str, sub: serde_json::Value) -> String {
+    let mut conditions = serde_json::json!({"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com"}});
+    conditions[operator][format!("{GITHUB}:sub")] = sub;
+    web_identity(GITHUB, conditions)
+}
+
+fn role(name: &str, trust_policy: String) -> Role {
+    Role {
+        name: name.to_owned(),
+        arn: format!("arn:aws:iam::123456789012:role/{name}"),
+        tags: BTreeMap::new(),
+        trust_policy,
+        quarantined: false,
+    }
+}
+
+fn judged(p: &Policy, roles: Vec<Role>) -> Plan {
+    let observed = Observed {
+        roles: Some(roles),
+        ..Observed::default()
+    };
+    plan(p, &observed, now())
+}
+
+#[test]
+fn oidc_trust_judges_every_value_and_operator() {
+    let p = policy(TRUST);
+    let cases: [(&str, String, Option<Action>); 14] = [
+        (
+            "no-condition",
+            web_identity(
+                GITHUB,
+                serde_json::json!({"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com"}}),
+            ),
+            Some(Action::QuarantineRole),
+        ),
+        ("any", github("StringLike", "*".into()), Some(Action::QuarantineRole)),
+        (
+            "any-repo",
+            github("StringLike", "repo:*".into()),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "prefix",
+            github("StringLike", "repo:my-org*".into()),
+            Some(Action::QuarantineRole),
+        ),
+        ("allowed", github("StringLike", "repo:my-org/*".into()), None),
+        (
+            "exact",
+            github("StringEquals", "repo:my-org/app:ref:refs/heads/main".into()),
+            None,
+        ),
+        (
+            "other-org",
+            github("StringLike", "repo:other-org/app:*".into()),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "for-all-values",
+            github("ForAllValues:StringLike", "repo:my-org/*".into()),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "if-exists",
+            github("StringLikeIfExists", "repo:my-org/*".into()),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "negated",
+            github("StringNotEquals", "repo:evil/x:ref:main".into()),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "third-bad",
+            github(
+                "StringLike",
+                serde_json::json!(["repo:my-org/a:*", "repo:my-org/b:*", "repo:*"]),
+            ),
+            Some(Action::QuarantineRole),
+        ),
+        (
+            "any-value",
+            github("ForAnyValue:StringLike", "repo:my-org/*".into()),
+            None,
+        ),
+        (
+            "no-audience",
+            web_identity(
+                GITHUB,
+                serde_json::json!({"StringLike": {format!("{GITHUB}:sub"): "repo:my-org/*"}}),
+            ),
+            Some(Action::Report),
+        ),
+        (
+            "unknown-issuer",
+            web_identity(
+                "oidc.example.com",
+                serde_json::json!({"StringEquals": {"oidc.example.com:sub": "me", "oidc.example.com:aud": "x"}}),
+            ),
+            Some(Action::QuarantineRole),
+        ),
+    ];
+    for (name, trust, expected) in cases {
+        let result = judged(&p, vec![role(name, trust)]);
+        let got = result.findings.first().map(|f| f.action);
+        assert_eq!(
+            got,
+            expected,
+            "{name}: {:?}",
+            result.findings.first().map(|f| &f.reason)
+        );
+    }
+}
+
+#[test]
+fn oidc_trust_findings_say_what_to_change() {
+    let p = policy(TRUST);
+    let third = github(
+        "StringLike",
+        serde_json::json!(["repo:my-org/a:*", "repo:my-org/b:*", "repo:*"]),
+    );
+    let finding = &judged(&p, vec![role("r", third)]).findings[0];
+    assert_eq!(
+        finding.reason,
+        "statement #1: StringLike on token.actions.githubusercontent.com:sub admits \"repo:*\", which also matches \"repo:x\", outside the allowed subjects (repo:my-org/*)",
+        "only the third value, with the operator, a subject it lets in, and the allowed patterns"
+    );
+    let details = &finding.details.as_ref().unwrap()[0];
+    assert_eq!(details["problem"], "uncovered");
+    assert_eq!(details["value"], "repo:*");
+    assert_eq!(details["allowed"], serde_json::json!(["repo:my-org/*"]));
+
+    let loose = judged(
+        &p,
+        vec![role("r", github("StringLikeIfExists", "repo:my-org/*".into()))],
+    );
+    assert!(
+        loose.findings[0].reason.contains("its only conditions on token.actions.githubusercontent.com:sub are StringLikeIfExists, which hold when the claim is absent"),
+        "{}",
+        loose.findings[0].reason
+    );
+}
+
+#[test]
+fn oidc_trust_leaves_other_issuers_and_principals_to_their_owners() {
+    let p = policy(TRUST);
+    let eks = web_identity(
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+        serde_json::json!({"StringEquals": {
+            "oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ci:deployer",
+            "oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com"}}),
+    );
+    let terraform = web_identity(
+        "app.terraform.io",
+        serde_json::json!({"StringEquals": {"app.terraform.io:aud": "aws.workload.identity"},
+                           "StringLike": {"app.terraform.io:sub": "organization:my-org:project:*:workspace:*:run_phase:*"}}),
+    );
+    let service = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}).to_string();
+    let denied = serde_json::json!({"Statement": [{"Effect": "Deny",
+        "Principal": {"Federated": format!("arn:aws:iam::1:oidc-provider/{GITHUB}")}, "Action": "sts:AssumeRoleWithWebIdentity"}]}).to_string();
+    let result = judged(
+        &p,
+        vec![
+            role("eks", eks),
+            role("terraform", terraform),
+            role("lambda", service),
+            role("deny", denied),
+        ],
+    );
+    assert!(result.findings.is_empty(), "{:?}", result.findings);
+}
+
+#[test]
+fn oidc_trust_quarantine_is_kept_lifted_exempt_and_never_taken_on_a_malformed_document() {
+    let p = policy(&format!(
+        "{TRUST}  exemptions:\n    - roles: [legacy]\n      reason: migrating off repo:* by March\n"
+    ));
+    let bad = || github("StringLike", "repo:*".into());
+    let good = || github("StringLike", "repo:my-org/*".into());
+    let quarantined = |name: &str, trust: String| Role {
+        quarantined: true,
+        ..role(name, trust)
+    };
+    let result = judged(
+        &p,
+        vec![
+            quarantined("still-bad", bad()),
+            quarantined("fixed", good()),
+            role("legacy", bad()),
+            role("garbled", "{\"Statement\": 7}".into()),
+        ],
+    );
+    let summary: Vec<(String, Action, bool)> = result
+        .findings
+        .iter()
+        .map(|f| (f.resource.to_string(), f.action, f.exempt.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("role/fixed".to_owned(), Action::LiftQuarantine, false),
+            ("role/garbled".to_owned(), Action::Report, false),
+            ("role/legacy".to_owned(), Action::QuarantineRole, true),
+        ],
+        "a quarantined bad role is in spec"
+    );
+    assert!(
+        result.findings[1]
+            .reason
+            .starts_with("the trust policy cannot be judged")
+    );
 }
 
 // ---- quarantine policies ----

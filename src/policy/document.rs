@@ -8,7 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{KeyAction, MfaAction, Mode, OidcAction, TrailAction};
+use super::{KeyAction, MfaAction, Mode, OidcAction, TrailAction, TrustAction};
 
 /// A value with the line and column it was read from.
 #[derive(Debug, Deserialize)]
@@ -35,6 +35,47 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         T::json_schema(generator)
+    }
+}
+
+/// A mapping whose keys keep where they were written.
+#[derive(Debug)]
+pub(super) struct LocatedMap<V>(pub Vec<(Located<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for LocatedMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+            type Value = LocatedMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(LocatedMap(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for LocatedMap<V> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        format!("MapOf{}", V::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = schemars::json_schema!({"type": "object"});
+        schema.insert(
+            "additionalProperties".to_owned(),
+            generator.subschema_for::<V>().to_value(),
+        );
+        schema
     }
 }
 
@@ -77,6 +118,7 @@ pub(super) struct Spec {
     pub access_keys: Option<AccessKeysSpec>,
     pub oidc_providers: Option<OidcProvidersSpec>,
     pub cloud_trail: Option<CloudTrailSpec>,
+    pub oidc_trust: Option<OidcTrustSpec>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
 }
@@ -167,12 +209,28 @@ pub(super) struct CloudTrailSpec {
     pub action: TrailAction,
 }
 
-/// Users left alone, with a reason, optionally for some rules and until a date.
+/// Roles that an OIDC identity may assume (`sts:AssumeRoleWithWebIdentity`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct OidcTrustSpec {
+    /// Issuer pattern (as in `allowedIssuers`) to the subjects allowed to assume
+    /// roles through it, such as `repo:my-org/*`; `*` is any run of characters,
+    /// `?` any one. An issuer that matches no entry allows no subject.
+    pub subjects: LocatedMap<Vec<Located<String>>>,
+    /// Each statement must pin the `aud` claim with `StringEquals`; a violation is reported only.
+    #[serde(default)]
+    pub require_audience: bool,
+    #[serde(default)]
+    pub action: TrustAction,
+}
+
+/// Users or roles left alone, with a reason, optionally for some rules and until a date.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct ExemptionSpec {
     pub users: Option<Vec<String>>,
-    /// Resources whose tag of this key has the value `true`.
+    pub roles: Option<Vec<String>>,
+    /// Users, roles and OIDC providers whose tag of this key has the value `true`.
     pub tag: Option<String>,
     /// Rule ids; all rules when absent.
     pub rules: Option<Vec<Located<String>>>,

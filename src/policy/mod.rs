@@ -24,15 +24,17 @@ pub enum Rule {
     Mfa,
     AccessKeys,
     OidcProviders,
+    OidcTrust,
     Cloudtrail,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::PasswordPolicy,
         Rule::Mfa,
         Rule::AccessKeys,
         Rule::OidcProviders,
+        Rule::OidcTrust,
         Rule::Cloudtrail,
     ];
 
@@ -42,6 +44,7 @@ impl Rule {
             Rule::Mfa => "mfa",
             Rule::AccessKeys => "access-keys",
             Rule::OidcProviders => "oidc-providers",
+            Rule::OidcTrust => "oidc-trust",
             Rule::Cloudtrail => "cloudtrail",
         }
     }
@@ -88,6 +91,14 @@ pub enum OidcAction {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+pub enum TrustAction {
+    #[default]
+    Report,
+    Quarantine,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum TrailAction {
     #[default]
     Report,
@@ -104,6 +115,7 @@ pub struct Policy {
     pub access_keys: Option<AccessKeysRule>,
     pub oidc_providers: Option<OidcProvidersRule>,
     pub cloudtrail: Option<CloudTrailRule>,
+    pub oidc_trust: Option<OidcTrustRule>,
     pub exemptions: Vec<Exemption>,
 }
 
@@ -154,6 +166,14 @@ pub struct CloudTrailRule {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct OidcTrustRule {
+    /// Issuer patterns, each with the subject patterns it allows.
+    pub subjects: Vec<(IssuerPattern, Vec<String>)>,
+    pub require_audience: bool,
+    pub action: TrustAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Exemption {
     pub selector: Selector,
     /// `None`: every rule.
@@ -166,6 +186,7 @@ pub struct Exemption {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selector {
     Users(BTreeSet<String>),
+    Roles(BTreeSet<String>),
     /// Resources whose tag with this key has the value `true`.
     Tag(String),
 }

@@ -8,11 +8,12 @@ use chrono::{NaiveDate, TimeDelta};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, PasswordPolicySpec,
+    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, OidcTrustSpec,
+    PasswordPolicySpec,
 };
 use super::{
-    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule, PasswordPolicy,
-    Policy, Rule, Selector, duration,
+    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule,
+    PasswordPolicy, Policy, Rule, Selector, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -70,6 +71,7 @@ impl Checker {
             access_keys: spec.access_keys.map(|k| self.access_keys(k)),
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
+            oidc_trust: spec.oidc_trust.map(|t| self.oidc_trust(t)),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }
@@ -136,18 +138,35 @@ impl Checker {
     }
 
     fn oidc_providers(&mut self, spec: OidcProvidersSpec) -> OidcProvidersRule {
-        let allowed_issuers = spec
-            .allowed_issuers
-            .iter()
-            .filter_map(|pattern| {
-                IssuerPattern::parse(pattern.value())
-                    .map_err(|m| self.error(pattern, m))
-                    .ok()
-            })
-            .collect();
+        let allowed_issuers = spec.allowed_issuers.iter().filter_map(|p| self.issuer(p)).collect();
         OidcProvidersRule {
             allowed_issuers,
             allowed_audiences: spec.allowed_audiences.map(BTreeSet::from_iter),
+            action: spec.action,
+        }
+    }
+
+    fn issuer(&mut self, pattern: &Located<String>) -> Option<IssuerPattern> {
+        IssuerPattern::parse(pattern.value())
+            .map_err(|m| self.error(pattern, m))
+            .ok()
+    }
+
+    fn oidc_trust(&mut self, spec: OidcTrustSpec) -> OidcTrustRule {
+        let mut subjects = Vec::new();
+        for (issuer, patterns) in spec.subjects.0 {
+            for pattern in &patterns {
+                if pattern.value().is_empty() {
+                    self.error(pattern, "a subject pattern cannot be empty");
+                }
+            }
+            if let Some(issuer) = self.issuer(&issuer) {
+                subjects.push((issuer, patterns.into_iter().map(|p| p.value().clone()).collect()));
+            }
+        }
+        OidcTrustRule {
+            subjects,
+            require_audience: spec.require_audience,
             action: spec.action,
         }
     }
@@ -167,13 +186,14 @@ impl Checker {
 
     fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
         let spec = located.value();
-        let selector = match (&spec.users, &spec.tag) {
-            (Some(users), None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
-            (None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
+        let selector = match (&spec.users, &spec.roles, &spec.tag) {
+            (Some(users), None, None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
+            (None, Some(roles), None) if !roles.is_empty() => Some(Selector::Roles(roles.iter().cloned().collect())),
+            (None, None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
             _ => {
                 self.error(
                     located,
-                    "an exemption names either `users` (a non-empty list) or a `tag`, not both",
+                    "an exemption names exactly one of `users` or `roles` (a non-empty list) or a `tag`",
                 );
                 None
             }

@@ -15,14 +15,18 @@ pub enum QuarantinePolicy {
     /// AWS's documented force-MFA pattern: everything is denied without MFA
     /// except managing one's own MFA device and password.
     DenyWithoutMfa,
+    /// Everything is denied, for a role whose OIDC trust admits outsiders.
+    /// Permissions are evaluated on every request, so it cuts live sessions too.
+    DenyAll,
 }
 
 impl QuarantinePolicy {
-    pub const ALL: [QuarantinePolicy; 1] = [QuarantinePolicy::DenyWithoutMfa];
+    pub const ALL: [QuarantinePolicy; 2] = [QuarantinePolicy::DenyWithoutMfa, QuarantinePolicy::DenyAll];
 
     pub fn name(self) -> &'static str {
         match self {
             QuarantinePolicy::DenyWithoutMfa => "iam-warden-deny-without-mfa",
+            QuarantinePolicy::DenyAll => "iam-warden-deny-all",
         }
     }
 
@@ -30,6 +34,9 @@ impl QuarantinePolicy {
         match self {
             QuarantinePolicy::DenyWithoutMfa => {
                 "iam-warden: denies everything but MFA enrolment until the user signs in with MFA"
+            }
+            QuarantinePolicy::DenyAll => {
+                "iam-warden: denies everything to a role whose OIDC trust admits subjects outside the policy"
             }
         }
     }
@@ -39,6 +46,7 @@ impl QuarantinePolicy {
     pub fn document(self, partition: &str) -> String {
         let template = match self {
             QuarantinePolicy::DenyWithoutMfa => include_str!("deny-without-mfa.json"),
+            QuarantinePolicy::DenyAll => include_str!("deny-all.json"),
         };
         template.replace("arn:{partition}:", &format!("arn:{partition}:"))
     }

@@ -506,6 +506,21 @@ impl Daemon {
         .await;
     }
 
+    /// Waits for the first audit line of `action` with `outcome`, and returns it.
+    /// The change shows in AWS a moment before its line is written.
+    pub async fn audit_line(&self, seconds: u64, action: &str, outcome: &str) -> serde_json::Value {
+        let find = || {
+            self.log()
+                .into_iter()
+                .find(|r| r["log"] == "audit" && r["action"] == action && r["outcome"] == outcome)
+        };
+        self.until(seconds, &format!("an audit line of {action}, {outcome}"), async || {
+            find().is_some()
+        })
+        .await;
+        find().expect("waited for")
+    }
+
     /// Waits until the audit log shows a change applied.
     pub async fn until_first_fix(&self, seconds: u64) {
         self.until(seconds, "the first fix", async || {
