@@ -11,6 +11,9 @@ Scenarios, each on the emulator the test suite uses:
              from send until the change is visible in the emulator, and the
              daemon's CPU per event.
   coalesce   a burst of 500 events about 10 users: reconciles it caused.
+  roles      role events at 10/s: about roles in spec (read, judged, left
+             alone), then about roles whose trust was widened to repo:*
+             (quarantined): AWS calls per event, time to quarantine.
   backlog    1,000 events queued before the daemon starts, with
              max_in_flight 50: peak RSS, most messages in flight, drain time.
 
@@ -40,7 +43,7 @@ import seed  # noqa: E402  (the test harness's account builder)
 TARGETS = {
     "p99_event_to_fix_seconds": 1.0,
     "cpu_seconds_per_event": 0.001,
-    "iam_calls_full_scan_1000_compliant": 10,
+    "iam_calls_full_scan_1000_compliant": 15,
     "idle_rss_mib_1000_users": 20,
     "idle_rss_mib_10000_users": 60,
 }
@@ -94,6 +97,16 @@ def seed_users(account, count, violating_share):
         if n % 1000 == 999:
             print(f"    seeded {n + 1} users", file=sys.stderr, flush=True)
     return violations
+
+
+ROLES = 500
+
+
+def seed_roles(account, count):
+    """Roles GitHub Actions of one repository each may assume: in spec."""
+    for n in range(count):
+        account.iam.create_role(RoleName=f"deploy-{n:04d}",
+                                AssumeRolePolicyDocument=seed.github_trust(f"repo:my-org/app-{n}:ref:refs/heads/main"))
 
 
 def seed_account_settings(account):
@@ -157,12 +170,13 @@ def full_scan(warden, policy, users, violating_share):
     try:
         seed_account_settings(emulator.account)
         started = time.monotonic()
+        seed_roles(emulator.account, ROLES)
         violations = seed_users(emulator.account, users, violating_share)
         seeded = time.monotonic() - started
         plan = one_shot(warden, emulator.endpoint, "plan", "--policy", str(policy), "--output", "json")
         apply = one_shot(warden, emulator.endpoint, "apply", "--policy", str(policy), "--max-changes", str(users))
         after = one_shot(warden, emulator.endpoint, "plan", "--policy", str(policy), "--output", "json")
-        return {"users": users, "violating_users": violations, "seed_seconds": round(seeded, 1),
+        return {"users": users, "roles": ROLES, "violating_users": violations, "seed_seconds": round(seeded, 1),
                 "plan": plan, "apply": apply, "plan_after_apply_exit": after["exit"]}
     finally:
         emulator.stop()
@@ -242,8 +256,10 @@ def inactive(iam, user, key):
     return any(k["AccessKeyId"] == key and k["Status"] == "Inactive" for k in listed)
 
 
-def latency(emulator, daemon, queue_url, keys, rate=10, seconds=60):
-    """Sends at a steady rate; a second thread watches each key until moto shows it fixed."""
+def timed_events(emulator, daemon, items, violate, announce, fixed, rate=10):
+    """For each item, at a steady rate: `violate` it, send its event with
+    `announce`; a second thread watches each until `fixed` holds. Returns the
+    latencies from send to fix, and the daemon's CPU and AWS calls per event."""
     outstanding, fixed_after, unfixed, lock = {}, [], [], threading.Lock()
     done_sending = threading.Event()
     watcher_iam = events.clients(emulator.endpoint)[0]
@@ -252,14 +268,14 @@ def latency(emulator, daemon, queue_url, keys, rate=10, seconds=60):
         while not (done_sending.is_set() and not outstanding):
             with lock:
                 pending = list(outstanding.items())
-            for (user, key), sent in pending:
-                if inactive(watcher_iam, user, key):
+            for item, sent in pending:
+                if fixed(watcher_iam, item):
                     seen = time.monotonic()
                     with lock:
-                        del outstanding[(user, key)]
+                        del outstanding[item]
                     fixed_after.append(seen - sent)
                 elif time.monotonic() - sent > 60:
-                    unfixed.append(user)
+                    unfixed.append(item)
                     return
             if not pending:
                 time.sleep(0.005)
@@ -267,18 +283,18 @@ def latency(emulator, daemon, queue_url, keys, rate=10, seconds=60):
     watcher = threading.Thread(target=watch)
     watcher.start()
     cpu, calls = daemon.cpu_seconds(), daemon.metric("iam_warden_aws_requests_total{")
-    count = rate * seconds
     started = time.monotonic()
-    for n, (user, key) in enumerate(keys[:count]):
+    for n, item in enumerate(items):
         time.sleep(max(0.0, started + n / rate - time.monotonic()))
-        reactivate(emulator, user, key)
-        emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=announcement(user, key))
+        violate(item)
+        announce(item)
         with lock:
-            outstanding[(user, key)] = time.monotonic()
+            outstanding[item] = time.monotonic()
     done_sending.set()
     watcher.join()
     if unfixed:
-        raise SystemExit(f"{unfixed[0]}'s key was not fixed within 60 s of its event")
+        raise SystemExit(f"{unfixed[0]} was not fixed within 60 s of its event")
+    count = len(items)
     cpu = daemon.cpu_seconds() - cpu
     calls = daemon.metric("iam_warden_aws_requests_total{") - calls
     quantiles = statistics.quantiles(fixed_after, n=100, method="inclusive")
@@ -286,6 +302,13 @@ def latency(emulator, daemon, queue_url, keys, rate=10, seconds=60):
             "p95_seconds": round(quantiles[94], 3), "p99_seconds": round(quantiles[98], 3),
             "max_seconds": round(max(fixed_after), 3), "daemon_cpu_seconds": round(cpu, 3),
             "cpu_seconds_per_event": round(cpu / count, 5), "aws_calls_per_event": round(calls / count, 2)}
+
+
+def latency(emulator, daemon, queue_url, keys):
+    """Old keys reactivated by hand and announced: time until moto shows each inactive."""
+    send = lambda item: emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=announcement(*item))
+    return timed_events(emulator, daemon, keys, lambda item: reactivate(emulator, *item), send,
+                        lambda iam, item: inactive(iam, *item))
 
 
 def coalesce(emulator, daemon, queue_url, keys, burst=500):
@@ -313,6 +336,33 @@ def coalesce(emulator, daemon, queue_url, keys, burst=500):
     return {"events": len(bodies), "users": len(keys),
             "reconciles": int(daemon.metric('iam_warden_reconciles_total{kind="user"') - before),
             "drained_seconds": round(drained, 1)}
+
+
+def quarantined(iam, role):
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    return any(p["PolicyName"] == "iam-warden-deny-all" for p in attached)
+
+
+def role_events(emulator, daemon, queue_url, count=100, rate=10):
+    """Events about roles in spec, which are read, judged and left alone; then
+    about roles whose trust was widened to any repository, which are quarantined."""
+    announce = lambda role: emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=events.event(
+        "UpdateAssumeRolePolicy", {"roleName": role}, None))
+    calls, cpu = daemon.metric("iam_warden_aws_requests_total{"), daemon.cpu_seconds()
+    started = time.monotonic()
+    for n in range(count):
+        time.sleep(max(0.0, started + n / rate - time.monotonic()))
+        announce(f"deploy-{n:04d}")
+    deadline = time.monotonic() + 120
+    while sum(in_flight(emulator.sqs, queue_url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    in_spec = {"aws_calls_per_event": round((daemon.metric("iam_warden_aws_requests_total{") - calls) / count, 2),
+               "cpu_seconds_per_event": round((daemon.cpu_seconds() - cpu) / count, 5)}
+    widen = lambda role: emulator.iam.update_assume_role_policy(
+        RoleName=role, PolicyDocument=seed.github_trust("repo:*"))
+    widened = timed_events(emulator, daemon, [f"deploy-{n:04d}" for n in range(count, 2 * count)], widen, announce,
+                           quarantined)
+    return {"in_spec": in_spec, "quarantined": widened}
 
 
 def in_flight(sqs, queue_url):
@@ -354,6 +404,7 @@ def daemon_scenarios(warden, policy, users, out):
     emulator = Emulator()
     try:
         seed_account_settings(emulator.account)
+        seed_roles(emulator.account, ROLES)
         seed_users(emulator.account, users, 0)
         queue_url = events.create_queue(emulator.sqs)
         daemon = Daemon(warden, emulator.endpoint, policy, queue_url, out / "daemon.log")
@@ -367,12 +418,14 @@ def daemon_scenarios(warden, policy, users, out):
             latency_result = latency(emulator, daemon, queue_url, keys[:600])
             print("  coalescing, 500 events about 10 users", file=sys.stderr, flush=True)
             coalesce_result = coalesce(emulator, daemon, queue_url, keys[600:])
+            print("  role events, in spec and widened to repo:*", file=sys.stderr, flush=True)
+            roles_result = role_events(emulator, daemon, queue_url)
         finally:
             daemon.stop()
         print("  a backlog of 1,000 events, max_in_flight 50", file=sys.stderr, flush=True)
         backlog_result = backlog(warden, emulator, policy, out)
         return {"idle": idle_result, "latency": latency_result, "coalesce": coalesce_result,
-                "backlog": backlog_result}
+                "roles": roles_result, "backlog": backlog_result}
     finally:
         emulator.stop()
 
@@ -386,20 +439,20 @@ def machine():
 
 def markdown(result):
     users = result["users"]
-    lines = [f"Machine: {result['machine']}. Emulator: moto {result['moto']}. {users:,} users.", "",
+    lines = [f"Machine: {result['machine']}. Emulator: moto {result['moto']}. {users:,} users, {ROLES} roles.", "",
              "| Scenario | Measure | Result | Target |", "|---|---|---|---|"]
     for mix in ("compliant", "violating"):
         scan = result["full_scan"][mix]
         for command in ("plan", "apply"):
             run = scan[command]
-            target = f"≤ {TARGETS['iam_calls_full_scan_1000_compliant']} IAM calls" \
+            target = f"< {TARGETS['iam_calls_full_scan_1000_compliant']} IAM calls (with {ROLES} roles)" \
                 if mix == "compliant" and command == "plan" else ""
             lines.append(f"| full scan, {mix} ({scan['violating_users']} violating) | `{command}` exit {run['exit']}: "
                          f"wall, IAM calls, peak RSS | {run['wall_seconds']} s, {run['iam_calls']} calls, "
                          f"{run['peak_rss_mib']} MiB | {target} |")
         lines.append(f"| full scan, {mix} | `plan` after `apply` | exit {scan['plan_after_apply_exit']} | 0 |")
     idle_result, latency_result, coalesce_result = result["idle"], result["latency"], result["coalesce"]
-    backlog_result = result["backlog"]
+    backlog_result, roles_result = result["backlog"], result["roles"]
     idle_target = TARGETS["idle_rss_mib_10000_users"] if users > 1000 else TARGETS["idle_rss_mib_1000_users"]
     lines += [
         f"| idle daemon, 60 s | RSS max, CPU | {idle_result['rss_mib_max']} MiB, {idle_result['cpu_seconds']} s CPU "
@@ -411,6 +464,12 @@ def markdown(result):
         f"{latency_result['cpu_seconds_per_event'] * 1000:.2f} ms ({latency_result['aws_calls_per_event']}) | ≤ 1 ms |",
         f"| burst of {coalesce_result['events']} events, {coalesce_result['users']} users | reconciles | "
         f"{coalesce_result['reconciles']} (drained in {coalesce_result['drained_seconds']} s) | a handful |",
+        f"| role events in spec, 10/s | AWS calls per event (daemon CPU) | "
+        f"{roles_result['in_spec']['aws_calls_per_event']} "
+        f"({roles_result['in_spec']['cpu_seconds_per_event'] * 1000:.2f} ms) | ≤ 4 calls |",
+        f"| role events widening trust to repo:*, 10/s | event → quarantine p50 / p99; AWS calls per event | "
+        f"{roles_result['quarantined']['p50_seconds']} / {roles_result['quarantined']['p99_seconds']} s; "
+        f"{roles_result['quarantined']['aws_calls_per_event']} | p99 ≤ 1 s |",
         f"| backlog of {backlog_result['messages']:,} events, max_in_flight {backlog_result['max_in_flight']} | "
         f"peak RSS, most in flight, drain time | {backlog_result['peak_rss_mib']} MiB, "
         f"{backlog_result['most_in_flight']}, {backlog_result['drained_seconds']} s | ≤ 128 MiB (the pod's limit) |",

@@ -48,4 +48,6 @@ pub use error::Error;
 /// for the fuzz targets and for tools that pre-check a queue's messages.
 pub use ingest::cloudtrail::{Effect, Event, Malformed, parse as parse_cloudtrail};
 pub use key::Key;
+/// Rule `oidc-trust` on one trust policy document. Public for the fuzz targets.
+pub use plan::judge_trust_policy;
 pub use policy::{Policy, PolicyError};

@@ -68,7 +68,7 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
         "in spec afterwards:\n{}\n{}",
         applied.stdout, applied.stderr
     );
-    assert_eq!(applied.outcomes("applied"), 8);
+    assert_eq!(applied.outcomes("applied"), 9);
 
     // password-policy: the whole desired policy is in place.
     let current = moto.iam().get_account_password_policy().send().await.unwrap();
@@ -142,6 +142,23 @@ async fn apply_brings_a_drifted_account_to_spec_and_then_changes_nothing() {
     // cloudtrail: the stopped trail logs again.
     assert!(trail_logging(&moto, "org-trail").await);
 
+    // oidc-trust: the role any GitHub repository could assume is quarantined, its scoped sibling is not.
+    let quarantined_role = async |role: &str| {
+        let attached = moto
+            .iam()
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("iam-warden-deny-all"))
+    };
+    assert!(quarantined_role("deploy").await);
+    assert!(!quarantined_role("ci").await);
+
     // The audit log keeps the full before-state of what was deleted.
     let deleted_provider = &applied.audit_for("delete-oidc-provider")[0];
     assert_eq!(deleted_provider["before"]["url"], "rogue.example.com");
@@ -203,8 +220,8 @@ async fn dry_run_and_audit_mode_change_nothing() {
         moto.warden(&["apply", "--policy", &audit.path]),
     ] {
         assert_eq!(run.code, 2, "findings remain:\n{}", run.stdout);
-        // Seven fixes and one record of a deactivation, all decided, none made.
-        assert_eq!((run.outcomes("dry_run"), run.outcomes("applied")), (8, 0));
+        // Eight fixes and one record of a deactivation, all decided, none made.
+        assert_eq!((run.outcomes("dry_run"), run.outcomes("applied")), (9, 0));
     }
     assert!(keys(&moto, "alice").await[key(&seeded, "alice-old")]);
     assert_eq!(keys(&moto, "erin").await.len(), 1);

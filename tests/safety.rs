@@ -576,6 +576,7 @@ async fn undo_puts_back_what_aws_allows_and_names_the_rest() {
     assert_eq!(first.code, 0, "{}", first.stdout);
     let erin_key = seeded["keys"]["erin-inactive-old"].as_str().unwrap();
     backdate_record(&moto, "erin", erin_key, 31).await;
+    assert_eq!(first.audit_for("quarantine-role")[0]["outcome"], "applied");
     let second = moto.warden(&["apply", "--policy", &policy.path]);
     assert_eq!(second.audit_for("delete-access-key").len(), 1);
     let audit_log = format!("{}\n{}", first.stderr, second.stderr);
@@ -635,6 +636,17 @@ async fn undo_puts_back_what_aws_allows_and_names_the_rest() {
         !listed.attached_policies().is_empty()
     };
     assert!(!attached("bob").await, "bob's quarantine lifted");
+    let role_policies = moto
+        .iam()
+        .list_attached_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        role_policies.attached_policies().is_empty(),
+        "the role's quarantine lifted"
+    );
     assert!(attached("frank").await, "frank's lifted quarantine back");
     let password = moto.iam().get_account_password_policy().send().await.unwrap();
     let password = password.password_policy().unwrap();

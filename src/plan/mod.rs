@@ -143,6 +143,28 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     Plan::new(policy.mode, draft.findings, draft.deadlines)
 }
 
+/// Rule `oidc-trust`'s reasons about one role with `trust_policy`, under
+/// `policy`: the planner end to end on one untrusted document. Public, through
+/// the crate root, for the fuzz targets.
+pub fn judge_trust_policy(policy: &Policy, trust_policy: &str) -> Vec<String> {
+    let role = crate::observe::Role {
+        name: "fuzzed".to_owned(),
+        arn: "arn:aws:iam::123456789012:role/fuzzed".to_owned(),
+        tags: Default::default(),
+        trust_policy: crate::document::decode(trust_policy),
+        quarantined: false,
+    };
+    let observed = Observed {
+        roles: Some(vec![role]),
+        ..Observed::default()
+    };
+    plan(policy, &observed, Utc::now())
+        .findings
+        .into_iter()
+        .map(|f| f.reason)
+        .collect()
+}
+
 /// Findings and deadlines as the rules produce them.
 struct Draft {
     now: DateTime<Utc>,

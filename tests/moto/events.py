@@ -1,7 +1,8 @@
 """Drives a running iam-warden daemon through the emulator, as a person would.
 
 usage: events.py ENDPOINT create-queue           prints the URL of a queue with a dead-letter queue
-       events.py ENDPOINT drift QUEUE_URL        makes two violations, sends their events, times each fix
+       events.py ENDPOINT drift QUEUE_URL        makes two violations and fixes a role's trust policy,
+                                                 sends their events, and times each fix
 
 Each event is a CloudTrail record in the EventBridge envelope, as an
 EventBridge rule would deliver it to the queue.
@@ -14,6 +15,8 @@ import uuid
 from datetime import datetime, timezone
 
 import boto3
+
+from seed import github_trust
 
 THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 
@@ -85,6 +88,19 @@ def drift(iam, sqs, queue_url):
                     "UpdateAccessKey", {"userName": "alice", "accessKeyId": key["AccessKeyId"], "status": "Active"},
                     None)),
                 key_inactive)
+
+    narrowed = "repo:my-org/deploy:ref:refs/heads/main"
+    iam.update_assume_role_policy(RoleName="deploy", PolicyDocument=github_trust(narrowed))
+    print(f"the owner of role deploy, quarantined for trusting repo:*, narrows it to {narrowed}")
+
+    def released():
+        attached = iam.list_attached_role_policies(RoleName="deploy")["AttachedPolicies"]
+        return not any(p["PolicyName"] == "iam-warden-deny-all" for p in attached)
+
+    ok &= timed("quarantine of role deploy lifted",
+                lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                    "UpdateAssumeRolePolicy", {"roleName": "deploy"}, None)),
+                released)
     return ok
 
 

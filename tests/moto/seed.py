@@ -30,6 +30,15 @@ import boto3
 DENY_POLICY = (Path(__file__).resolve().parents[2] / "src/quarantine/deny-without-mfa.json").read_text() \
     .replace("{partition}", "aws")
 THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
+GITHUB = "token.actions.githubusercontent.com"
+
+
+def github_trust(sub):
+    """A role trust policy for GitHub Actions, the audience pinned, the subject under StringLike."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{GITHUB}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"}, "StringLike": {f"{GITHUB}:sub": sub}}}]})
 
 
 class Account:
@@ -121,11 +130,14 @@ def drifted(account):
     made["deny_policy_arn"] = deny_arn
 
     providers = made["providers"]
-    providers["github"] = account.provider("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    providers["github"] = account.provider(GITHUB, ["sts.amazonaws.com"])
     providers["eks"] = account.provider("oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF", ["sts.amazonaws.com"])
     providers["rogue"] = account.provider("rogue.example.com", ["sts.amazonaws.com"], tags={"owner": "nobody"})
 
     made["trail"] = account.trail("org-trail", multi_region=True, logging=False)
+    # Any GitHub repository in the world can assume it; the one beside it is scoped to the organisation.
+    account.iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=github_trust("repo:*"))
+    account.iam.create_role(RoleName="ci", AssumeRolePolicyDocument=github_trust("repo:my-org/*"))
     return made
 
 
