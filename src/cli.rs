@@ -13,7 +13,7 @@ use crate::execute::undo::{self, Selection, UndoResult};
 use crate::metrics::Metrics;
 use crate::observe;
 use crate::policy::Policy;
-use crate::reconcile::{self, Reconciler};
+use crate::reconcile::Reconciler;
 use crate::report;
 use crate::runtime::{controller, shutdown};
 use crate::settings::{LogFormat, Settings};
@@ -135,7 +135,9 @@ async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
     let policy = Policy::load(path)?;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let plan = reconcile::plan_account(&clients, &policy).await?;
+    // Reads only: nothing is executed, so the budget is never asked.
+    let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
+    let plan = reconciler.plan(&policy).await?;
     match output {
         Format::Text => emit(&report::plan_table(&plan)),
         Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),

@@ -2,7 +2,7 @@
 //! are known in advance starts at 0, so alerts and rates work from the first
 //! scrape. No label carries a user name, key id or ARN.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use prometheus::{
 };
 
 use crate::execute::Outcome;
-use crate::key::Key;
+use crate::key::{Facets, Key};
 use crate::plan::{Action, Plan, Resource};
 use crate::policy::Rule;
 use crate::reconcile::key_for;
@@ -39,8 +39,9 @@ const SQS_OUTCOMES: [&str; 4] = ["acked", "ignored", "malformed", "retried"];
 const DECISION_OUTCOMES: [&str; 6] = ["applied", "dry_run", "failed", "exempt", "protected", "rate_limited"];
 
 /// Each rule with the actions it can take, for series that start at 0.
-const RULE_ACTIONS: [(Rule, &[Action]); 6] = [
+const RULE_ACTIONS: [(Rule, &[Action]); 8] = [
     (Rule::PasswordPolicy, &[Action::UpdatePasswordPolicy]),
+    (Rule::PasswordReset, &[Action::RequirePasswordReset]),
     (
         Rule::Mfa,
         &[
@@ -53,6 +54,14 @@ const RULE_ACTIONS: [(Rule, &[Action]); 6] = [
     (
         Rule::AccessKeys,
         &[Action::DeactivateAccessKey, Action::DeleteAccessKey],
+    ),
+    (
+        Rule::UserPermissions,
+        &[
+            Action::DetachUserPolicy,
+            Action::DeleteUserPolicy,
+            Action::RemoveUserFromGroup,
+        ],
     ),
     (Rule::OidcProviders, &[Action::DeleteOidcProvider]),
     (
@@ -247,10 +256,10 @@ impl Metrics {
 
     /// Records a resync. It judged every resource; those it named as suspects
     /// are judged again by their own reconciles, and the rest are in spec.
-    pub fn resynced(&self, elapsed: Duration, result: Option<(&Plan, &[Outcome], &BTreeSet<Key>)>) {
+    pub fn resynced(&self, elapsed: Duration, result: Option<(&Plan, &[Outcome], &BTreeMap<Key, Facets>)>) {
         let suspects = result.map(|(_, _, suspects)| suspects);
         let judged = |_: Rule, resource: &Resource| match (key_for(resource), suspects) {
-            (Some(key), Some(suspects)) => !suspects.contains(&key),
+            (Some(key), Some(suspects)) => !suspects.contains_key(&key),
             (None, _) => true,
             (Some(_), None) => false,
         };
@@ -349,6 +358,7 @@ fn covers(key: &Key, rule: Rule, resource: &Resource) -> bool {
         Key::PasswordPolicy => *resource == Resource::PasswordPolicy,
         Key::User(name) => resource.user() == Some(name),
         Key::Role(name) => resource.role() == Some(name),
+        Key::Group(_) => false,
         Key::OidcProvider(arn) => matches!(resource, Resource::OidcProvider { arn: a, .. } if a == arn),
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),
         Key::Trails => rule == Rule::Cloudtrail,

@@ -1,9 +1,14 @@
 //! One reconcile of one key: observe it live, plan, execute. A resync is the
 //! full scan, which names the keys to reconcile; the CLI's `apply` is a
 //! resync followed by a reconcile of each key it named.
+//!
+//! A user is read in the facets a reconcile is about (the ones an event can
+//! change, or a resync's findings are about), and its tags only when a
+//! decision needs them: when there is something to act on, which an
+//! exemption by tag could stop.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -12,10 +17,11 @@ use futures::StreamExt;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::{self, ChangeBudget, Executor, Outcome, Rejudge, Verdict};
-use crate::key::Key;
-use crate::observe::{self, Caller, Identity, Observed};
-use crate::plan::{self, Finding, Plan, Resource};
-use crate::policy::Policy;
+use crate::key::{Facets, Key};
+use crate::observe::{self, Caller, Identity, Observed, PolicyDocuments, User, UserRead};
+use crate::plan::{self, Action, Finding, Plan, Resource};
+use crate::policy::{Policy, Rule};
+use crate::quarantine::QuarantinePolicy;
 use crate::runtime::queue::Trigger;
 use crate::scan::{self, manages_users, when};
 
@@ -56,12 +62,13 @@ impl Pass {
             .min()
     }
 
-    /// The moments something now compliant will violate, each with its key.
-    pub fn deadlines(&self) -> impl Iterator<Item = (Key, DateTime<Utc>)> + '_ {
+    /// The moments something now compliant will violate, each with its key
+    /// and the facets of it the rule judges.
+    pub fn deadlines(&self) -> impl Iterator<Item = (Key, Facets, DateTime<Utc>)> + '_ {
         self.plan
             .deadlines
             .iter()
-            .filter_map(|(resource, at)| Some((key_for(resource)?, *at)))
+            .filter_map(|(rule, resource, at)| Some((key_for(resource)?, facets_of(*rule), *at)))
     }
 }
 
@@ -69,9 +76,9 @@ impl Pass {
 pub struct Resync {
     /// The findings only the scan judges (the root user), decided.
     pub pass: Pass,
-    pub suspects: BTreeSet<Key>,
+    pub suspects: BTreeMap<Key, Facets>,
     /// Deadlines of the keys that are not suspects; a suspect's reconcile finds its own.
-    pub deadlines: Vec<(Key, DateTime<Utc>)>,
+    pub deadlines: Vec<(Key, Facets, DateTime<Utc>)>,
 }
 
 pub struct Reconciler {
@@ -79,6 +86,51 @@ pub struct Reconciler {
     /// Read at start-up and again at every resync: a role's trust policy can change.
     caller: RwLock<Arc<Caller>>,
     executor: Executor,
+    documents: PolicyDocuments,
+    passwords: PasswordChanges,
+}
+
+/// When each user's password was last set, as best known. IAM says it only
+/// in the credential report, which may be four hours old; a password change
+/// seen in an event since is newer.
+#[derive(Default)]
+struct PasswordChanges(Mutex<HashMap<String, DateTime<Utc>>>);
+
+impl PasswordChanges {
+    fn note(&self, user: &str, at: DateTime<Utc>) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = known.entry(user.to_owned()).or_insert(at);
+        *entry = (*entry).max(at);
+    }
+
+    fn get(&self, user: &str) -> Option<DateTime<Utc>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(user).copied()
+    }
+
+    /// Fills in what is known of each console user's password.
+    fn complete(&self, users: &mut [User]) {
+        for user in users {
+            let name = user.name.clone();
+            if let Some(profile) = user.console.as_mut().and_then(|c| c.login_profile.as_mut()) {
+                let known = self.get(&name);
+                profile.password_last_changed = profile.password_last_changed.max(known);
+            }
+        }
+    }
+
+    /// Learns from users as the credential report describes them.
+    fn learn(&self, users: &[User]) {
+        for user in users {
+            let changed = user
+                .console
+                .as_ref()
+                .and_then(|c| c.login_profile.as_ref())
+                .and_then(|p| p.password_last_changed);
+            if let Some(changed) = changed {
+                self.note(&user.name, changed);
+            }
+        }
+    }
 }
 
 impl Reconciler {
@@ -90,6 +142,8 @@ impl Reconciler {
             clients,
             caller: RwLock::new(Arc::new(caller)),
             executor,
+            documents: PolicyDocuments::default(),
+            passwords: PasswordChanges::default(),
         })
     }
 
@@ -101,21 +155,45 @@ impl Reconciler {
         *self.caller.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caller);
     }
 
-    /// One key, read live and judged whole. Not [`Key::All`]: that is a [`Reconciler::resync`].
-    pub async fn reconcile(&self, policy: &Policy, key: &Key, trigger: Option<&Trigger>) -> Result<Pass, Error> {
+    /// One key, read live in `facets` and judged whole. Not [`Key::All`]:
+    /// that is a [`Reconciler::resync`].
+    pub async fn reconcile(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        facets: Facets,
+        triggers: &[Trigger],
+    ) -> Result<Pass, Error> {
         let caller = self.caller();
-        if *key == Key::QuarantinePolicies {
-            self.executor.recheck_quarantine_policies();
+        match key {
+            Key::QuarantinePolicies => self.executor.recheck_quarantine_policies(),
+            Key::User(name) => {
+                for trigger in triggers.iter().filter(|t| t.sets_password) {
+                    self.passwords.note(name, trigger.event_time.unwrap_or_else(Utc::now));
+                }
+            }
+            _ => {}
         }
         let now = Utc::now();
-        let observed = observe_key(&self.clients, &caller, policy, key).await?;
-        let plan = plan::plan(policy, &observed, now);
-        let event_id = trigger.and_then(|t| t.event_id.as_deref());
+        let mut observed = self.observe(&caller, policy, key, facets).await?;
+        let mut plan = plan::plan(policy, &observed, now);
+        if self.read_tags_if_needed(&plan, &mut observed).await? {
+            plan = plan::plan(policy, &observed, now);
+        }
+        let event_id = triggers.first().and_then(|t| t.event_id.as_deref());
         let judge = Judge {
             reconciler: self,
             policy,
         };
         let outcomes = self.executor.execute(&plan, policy, &caller, event_id, &judge).await;
+        for (finding, outcome) in plan.findings.iter().zip(&outcomes) {
+            // The user must choose a new password: once it no longer must, it has, after now.
+            if let (Action::RequirePasswordReset, Outcome::Applied, Some(user)) =
+                (finding.action, outcome, finding.resource.user())
+            {
+                self.passwords.note(user, now);
+            }
+        }
         Ok(Pass { plan, outcomes })
     }
 
@@ -125,6 +203,7 @@ impl Reconciler {
         self.set_caller(observe::caller(&self.clients).await?);
         let caller = self.caller();
         let scan = scan::scan(&self.clients, &caller, policy, Utc::now()).await?;
+        self.passwords.learn(&scan.observed.users);
         let Plan {
             mode,
             findings,
@@ -146,8 +225,8 @@ impl Reconciler {
         let outcomes = self.executor.execute(&own, policy, &caller, None, &judge).await;
         let deadlines = deadlines
             .into_iter()
-            .filter_map(|(resource, at)| Some((key_for(&resource)?, at)))
-            .filter(|(key, _)| !scan.suspects.contains(key))
+            .filter_map(|(rule, resource, at)| Some((key_for(&resource)?, facets_of(rule), at)))
+            .filter(|(key, _, _)| !scan.suspects.contains_key(key))
             .collect();
         Ok(Resync {
             pass: Pass { plan: own, outcomes },
@@ -161,13 +240,13 @@ impl Reconciler {
     pub async fn apply(&self, policy: &Policy) -> Result<Pass, Error> {
         let resync = self.resync(policy).await?;
         let passes: Vec<Result<Pass, Error>> = futures::stream::iter(&resync.suspects)
-            .map(|key| self.reconcile(policy, key, None))
+            .map(|(key, facets)| self.reconcile(policy, key, *facets, &[]))
             .buffer_unordered(KEYS_IN_FLIGHT)
             .collect()
             .await;
         let mut findings = Vec::new();
         let mut outcomes = Vec::new();
-        let mut deadlines: Vec<(Resource, DateTime<Utc>)> = Vec::new();
+        let mut deadlines = Vec::new();
         for pass in std::iter::once(Ok(resync.pass)).chain(passes) {
             let pass = pass?;
             deadlines.extend(pass.plan.deadlines.iter().cloned());
@@ -181,9 +260,124 @@ impl Reconciler {
         plan.next_deadline = plan
             .next_deadline
             .into_iter()
-            .chain(resync.deadlines.iter().map(|(_, at)| *at))
+            .chain(resync.deadlines.iter().map(|(_, _, at)| *at))
             .min();
         Ok(Pass { plan, outcomes })
+    }
+
+    /// `iam-warden plan`: the scan, with the facets of its suspect users read
+    /// live over what the scan saw of them, as one plan.
+    pub async fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
+        let now = Utc::now();
+        let caller = self.caller();
+        let scan = scan::scan(&self.clients, &caller, policy, now).await?;
+        self.passwords.learn(&scan.observed.users);
+        let mut observed = scan.observed;
+        let suspects: HashMap<String, Facets> = scan
+            .suspects
+            .into_iter()
+            .filter_map(|(key, facets)| match key {
+                Key::User(name) => Some((name, facets)),
+                _ => None,
+            })
+            .collect();
+        let reads = suspects.iter().map(|(name, facets)| async {
+            let live = self.observe(&caller, policy, &Key::User(name.clone()), *facets).await?;
+            Ok::<_, Error>((name.clone(), live.users.into_iter().next()))
+        });
+        let live: HashMap<String, Option<User>> = futures::future::try_join_all(reads).await?.into_iter().collect();
+        // The account-wide facts were read live already; for users, the live facets replace the report's.
+        observed.users.retain_mut(|user| match live.get(&user.name) {
+            Some(Some(fresh)) => {
+                user.refresh(fresh.clone());
+                true
+            }
+            Some(None) => false,
+            None => true,
+        });
+        let known: Vec<String> = observed.users.iter().map(|u| u.name.clone()).collect();
+        observed
+            .users
+            .extend(live.into_values().flatten().filter(|u| !known.contains(&u.name)));
+        observed.users.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut plan = plan::plan(policy, &observed, now);
+        if self.read_tags_if_needed(&plan, &mut observed).await? {
+            plan = plan::plan(policy, &observed, now);
+        }
+        Ok(plan)
+    }
+
+    /// Reads what `key` names and the policy manages, and nothing else.
+    async fn observe(&self, caller: &Caller, policy: &Policy, key: &Key, facets: Facets) -> Result<Observed, Error> {
+        let iam = &self.clients.iam;
+        let mut observed = Observed {
+            caller: caller.clone(),
+            ..Observed::default()
+        };
+        match key {
+            Key::All | Key::Group(_) => {
+                return Err(Error::Internal(format!("{key} is not reconciled on its own")));
+            }
+            Key::PasswordPolicy => {
+                observed.password_policy = when(policy.password_policy.is_some(), observe::password_policy(iam)).await?
+            }
+            Key::User(name) if manages_users(policy) => {
+                let now = Utc::now();
+                let max_age = policy.access_keys.as_ref().and_then(|k| k.max_age);
+                // An active key past maxAge is deactivated whatever its last use.
+                let past_max_age = move |active: bool, created: DateTime<Utc>| {
+                    active && max_age.is_some_and(|limit| now - created >= limit)
+                };
+                let read = UserRead {
+                    facets,
+                    deny_policy: &caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa),
+                    skip_last_used: &past_max_age,
+                    documents: &self.documents,
+                };
+                observed.users = observe::users(iam, [name.clone()], &read).await?;
+                self.passwords.complete(&mut observed.users);
+            }
+            Key::User(_) => {}
+            Key::Role(name) if policy.oidc_trust.is_some() => {
+                let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+                observed.roles = Some(observe::role(iam, name, &deny_all).await?.into_iter().collect());
+            }
+            Key::Role(_) => {}
+            Key::OidcProvider(arn) => {
+                let one = async { Ok(observe::oidc_provider(iam, arn).await?.into_iter().collect()) };
+                observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;
+            }
+            Key::OidcProviders => {
+                observed.oidc_providers = when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)).await?
+            }
+            Key::Trails => observed.trails = when(policy.cloudtrail.is_some(), observe::trails(&self.clients)).await?,
+            Key::QuarantinePolicies => {
+                observed.quarantine_policies = Some(observe::quarantine_policies(iam, caller).await?);
+            }
+        }
+        Ok(observed)
+    }
+
+    /// A finding to act on about a user whose tags were not read: an
+    /// exemption by tag, or a deactivation record, could change it. Reads the
+    /// tags; `true` if the plan must be made again.
+    async fn read_tags_if_needed(&self, plan: &Plan, observed: &mut Observed) -> Result<bool, Error> {
+        let mut read = false;
+        for user in observed.users.iter_mut().filter(|u| u.tags.is_none()) {
+            let acts_on = plan
+                .findings
+                .iter()
+                .any(|f| f.is_actionable() && f.resource.user() == Some(user.name.as_str()));
+            if acts_on {
+                user.tags = Some(
+                    observe::user_tags(&self.clients.iam, &user.name)
+                        .await?
+                        .unwrap_or_default(),
+                );
+                read = true;
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -199,20 +393,26 @@ impl Rejudge for Judge<'_> {
         let Some(key) = key_for(&finding.resource) else {
             return Ok(Verdict::Withdrawn(format!("{} cannot be read again", finding.resource)));
         };
-        let clients = &self.reconciler.clients;
-        let mut caller = (*self.reconciler.caller()).clone();
+        let reconciler = self.reconciler;
+        let mut caller = (*reconciler.caller()).clone();
         // The role iam-warden runs as may have come to trust this provider since start-up.
         if let (Resource::OidcProvider { .. }, Identity::Role { name, trust }) =
             (&finding.resource, &mut caller.identity)
         {
-            *trust = observe::role_trust(&clients.iam, name).await;
-            self.reconciler.set_caller(caller.clone());
+            *trust = observe::role_trust(&reconciler.clients.iam, name).await;
+            reconciler.set_caller(caller.clone());
             if let Some(why) = execute::protection(&caller, &finding.resource) {
                 return Ok(Verdict::Withdrawn(why));
             }
         }
-        let observed = observe_key(clients, &caller, self.policy, &key).await?;
-        let fresh = plan::plan(self.policy, &observed, Utc::now());
+        let now = Utc::now();
+        let mut observed = reconciler
+            .observe(&caller, self.policy, &key, facets_of(finding.rule))
+            .await?;
+        let mut fresh = plan::plan(self.policy, &observed, now);
+        if reconciler.read_tags_if_needed(&fresh, &mut observed).await? {
+            fresh = plan::plan(self.policy, &observed, now);
+        }
         Ok(
             match fresh
                 .findings
@@ -229,33 +429,15 @@ impl Rejudge for Judge<'_> {
     }
 }
 
-/// `iam-warden plan`: the scan, with its suspect users read live, as one plan.
-pub async fn plan_account(clients: &Clients, policy: &Policy) -> Result<Plan, Error> {
-    let now = Utc::now();
-    let caller = observe::caller(clients).await?;
-    let scan = scan::scan(clients, &caller, policy, now).await?;
-    let mut observed = scan.observed;
-    let suspect_users: BTreeSet<String> = scan
-        .suspects
-        .iter()
-        .filter_map(|key| match key {
-            Key::User(name) => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
-    // The account-wide facts were read live already; only users came from the report.
-    observed.users.retain(|user| !suspect_users.contains(&user.name));
-    let live = observe_users(clients, &caller, suspect_users).await?;
-    observed.users.extend(live);
-    observed.users.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(plan::plan(policy, &observed, now))
-}
-
 /// The key whose reconcile re-judges `resource`; `None` for what only the full scan judges.
 pub fn key_for(resource: &Resource) -> Option<Key> {
     Some(match resource {
         Resource::PasswordPolicy => Key::PasswordPolicy,
-        Resource::User { name } | Resource::AccessKey { user: name, .. } => Key::User(name.clone()),
+        Resource::User { name }
+        | Resource::AccessKey { user: name, .. }
+        | Resource::UserPolicy { user: name, .. }
+        | Resource::InlinePolicy { user: name, .. }
+        | Resource::GroupMembership { user: name, .. } => Key::User(name.clone()),
         Resource::Role { name } => Key::Role(name.clone()),
         Resource::OidcProvider { arn, .. } => Key::OidcProvider(arn.clone()),
         Resource::Trail { .. } | Resource::Account => Key::Trails,
@@ -264,47 +446,12 @@ pub fn key_for(resource: &Resource) -> Option<Key> {
     })
 }
 
-/// Reads what `key` names and the policy manages, and nothing else.
-async fn observe_key(clients: &Clients, caller: &Caller, policy: &Policy, key: &Key) -> Result<Observed, Error> {
-    let iam = &clients.iam;
-    let mut observed = Observed {
-        caller: caller.clone(),
-        ..Observed::default()
-    };
-    match key {
-        Key::All => return Err(Error::Internal("a full scan is a resync, not a reconcile".to_owned())),
-        Key::PasswordPolicy => {
-            observed.password_policy = when(policy.password_policy.is_some(), observe::password_policy(iam)).await?
-        }
-        Key::User(name) if manages_users(policy) => {
-            observed.users = observe_users(clients, caller, [name.clone()]).await?;
-        }
-        Key::User(_) => {}
-        Key::Role(name) if policy.oidc_trust.is_some() => {
-            let deny_all = caller.quarantine_arn(crate::quarantine::QuarantinePolicy::DenyAll);
-            observed.roles = Some(observe::role(iam, name, &deny_all).await?.into_iter().collect());
-        }
-        Key::Role(_) => {}
-        Key::OidcProvider(arn) => {
-            let one = async { Ok(observe::oidc_provider(iam, arn).await?.into_iter().collect()) };
-            observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;
-        }
-        Key::OidcProviders => {
-            observed.oidc_providers = when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)).await?
-        }
-        Key::Trails => observed.trails = when(policy.cloudtrail.is_some(), observe::trails(clients)).await?,
-        Key::QuarantinePolicies => {
-            observed.quarantine_policies = Some(observe::quarantine_policies(iam, caller).await?);
-        }
+/// The facets of a user that a rule judges.
+pub fn facets_of(rule: Rule) -> Facets {
+    match rule {
+        Rule::AccessKeys => Facets::KEYS,
+        Rule::Mfa | Rule::PasswordReset => Facets::CONSOLE,
+        Rule::UserPermissions => Facets::PERMISSIONS,
+        _ => Facets::ALL,
     }
-    Ok(observed)
-}
-
-async fn observe_users(
-    clients: &Clients,
-    caller: &Caller,
-    names: impl IntoIterator<Item = String>,
-) -> Result<Vec<observe::User>, Error> {
-    let deny_policy = caller.quarantine_arn(crate::quarantine::QuarantinePolicy::DenyWithoutMfa);
-    observe::users(&clients.iam, names, &deny_policy).await
 }

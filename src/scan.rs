@@ -7,28 +7,29 @@
 //! (created since it was generated, or deleted and created again under the
 //! same name) is a suspect without being judged.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::key::Key;
+use crate::key::{Facets, Key};
 use crate::observe::{self, Caller, Observed, User, UserDetails};
 use crate::plan::{self, Plan};
 use crate::policy::Policy;
 use crate::quarantine::QuarantinePolicy;
-use crate::reconcile::key_for;
+use crate::reconcile::{facets_of, key_for};
 
 pub struct Scan {
     /// The account as the scan saw it: account-wide facts read live, users as
     /// the credential report describes them.
     pub observed: Observed,
     pub plan: Plan,
-    /// Every key the plan has a finding about, and every user the report
-    /// does not describe: each is read live and reconciled on its own.
-    pub suspects: BTreeSet<Key>,
+    /// Every key the plan has a finding about, with the facets its findings
+    /// are about, and every user the report does not describe, whole: each is
+    /// read live and reconciled on its own.
+    pub suspects: BTreeMap<Key, Facets>,
 }
 
 pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: DateTime<Utc>) -> Result<Scan, Error> {
@@ -61,8 +62,16 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
         quarantine_policies,
     };
     let plan = plan::plan(policy, &observed, now);
-    let mut suspects: BTreeSet<Key> = plan.findings.iter().filter_map(|f| key_for(&f.resource)).collect();
-    suspects.extend(unscreened.into_iter().map(Key::User));
+    let mut suspects: BTreeMap<Key, Facets> = BTreeMap::new();
+    let named = plan
+        .findings
+        .iter()
+        .filter_map(|f| Some((key_for(&f.resource)?, facets_of(f.rule))))
+        .chain(unscreened.into_iter().map(|name| (Key::User(name), Facets::ALL)));
+    for (key, facets) in named {
+        let entry = suspects.entry(key).or_default();
+        *entry = *entry | facets;
+    }
     Ok(Scan {
         observed,
         plan,
@@ -71,7 +80,10 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
 }
 
 pub fn manages_users(policy: &Policy) -> bool {
-    policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users) || policy.access_keys.is_some()
+    policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users)
+        || policy.access_keys.is_some()
+        || policy.password_reset.is_some()
+        || policy.user_permissions.is_some()
 }
 
 /// The identities the policy manages, as the scan sees them.
@@ -88,13 +100,17 @@ struct Identities {
 /// Users and roles from one paginated read of the authorization details,
 /// and users screened through the credential report.
 async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
-    let (users, roles) = (manages_users(policy), policy.oidc_trust.is_some());
+    let wanted = observe::Wanted {
+        users: manages_users(policy),
+        permissions: policy.user_permissions.is_some(),
+        roles: policy.oidc_trust.is_some(),
+    };
     let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
     let (report, details) = tokio::try_join!(
-        when(users, observe::credential_report(iam)),
-        observe::authorization_details(iam, users, roles, &deny_all),
+        when(wanted.users, observe::credential_report(iam)),
+        observe::authorization_details(iam, wanted, &deny_all),
     )?;
-    let roles = roles.then_some(details.roles);
+    let roles = wanted.roles.then_some(details.roles);
     let Some(report) = report else {
         return Ok(Identities {
             roles,
@@ -102,7 +118,7 @@ async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy)
         });
     };
     let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
-    let (users, unscreened) = screen(report.users, details.users, &deny_policy);
+    let (users, unscreened) = screen(report.users, details.users, &deny_policy, wanted.permissions);
     tracing::info!(
         report_age_seconds = (Utc::now() - report.generated).num_seconds(),
         users = users.len(),
@@ -120,15 +136,24 @@ async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy)
 /// written for: the same name, created at the same second (the report's
 /// precision). A user with no such row was created since the report, or
 /// deleted and created again under the same name; rows of users that no
-/// longer exist are dropped.
-fn screen(rows: Vec<User>, details: Vec<UserDetails>, deny_policy: &str) -> (Vec<User>, Vec<String>) {
+/// longer exist are dropped. The live details complete the row: tags, the
+/// MFA quarantine, and the permissions when they are judged.
+fn screen(
+    rows: Vec<User>,
+    details: Vec<UserDetails>,
+    deny_policy: &str,
+    permissions: bool,
+) -> (Vec<User>, Vec<String>) {
     let mut rows: HashMap<String, User> = rows.into_iter().map(|u| (u.name.clone(), u)).collect();
     let (mut users, mut unscreened) = (Vec::new(), Vec::new());
     for detail in details {
         match rows.remove(&detail.name) {
-            Some(mut user) if user.created.timestamp() == detail.created.timestamp() => {
-                user.deny_policy_attached = detail.attached_policies.contains(deny_policy);
-                user.tags = detail.tags;
+            Some(mut user) if user.created.map(|c| c.timestamp()) == Some(detail.created.timestamp()) => {
+                if let Some(console) = &mut user.console {
+                    console.deny_policy_attached = detail.attached.contains(deny_policy);
+                }
+                user.tags = Some(detail.tags);
+                user.permissions = permissions.then_some(detail.permissions);
                 users.push(user);
             }
             _ => unscreened.push(detail.name),
@@ -143,10 +168,10 @@ pub(crate) async fn when<T>(wanted: bool, read: impl Future<Output = Result<T, E
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeSet;
 
     use super::*;
-    use crate::observe::Source;
+    use crate::observe::{Console, Permissions};
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
@@ -155,24 +180,25 @@ mod tests {
     fn row(name: &str, created: &str) -> User {
         User {
             name: name.to_owned(),
-            arn: String::new(),
-            created: at(created),
-            tags: BTreeMap::new(),
-            login_profile: None,
-            mfa_devices: 0,
-            access_keys: Vec::new(),
-            deny_policy_attached: false,
-            source: Source::CredentialReport,
+            created: Some(at(created)),
+            tags: None,
+            console: Some(Console {
+                login_profile: None,
+                mfa_devices: 0,
+                deny_policy_attached: false,
+            }),
+            access_keys: Some(Vec::new()),
+            permissions: None,
         }
     }
 
     fn live(name: &str, created: &str, attached: &[&str]) -> UserDetails {
         UserDetails {
             name: name.to_owned(),
-            arn: String::new(),
             created: at(created),
             tags: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
-            attached_policies: attached.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
+            permissions: Permissions::default(),
+            attached: attached.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
         }
     }
 
@@ -189,12 +215,14 @@ mod tests {
             live("recreated", "2026-11-24T09:00:00.1Z", &[]),
             live("newcomer", "2026-11-24T10:00:06Z", &[]),
         ];
-        let (users, unscreened) = screen(rows, details, "deny");
+        let (users, unscreened) = screen(rows, details, "deny", true);
         assert_eq!(users.len(), 1);
         assert!(
-            users[0].deny_policy_attached && users[0].tags["team"] == "a",
+            users[0].console.as_ref().unwrap().deny_policy_attached,
             "completed from the live details"
         );
+        assert_eq!(users[0].tags.as_ref().unwrap()["team"], "a");
+        assert!(users[0].permissions.is_some());
         assert_eq!(unscreened, ["recreated", "newcomer"]);
     }
 }

@@ -330,7 +330,7 @@ async fn disable_console_deletes_only_the_login_profile() {
         moto.iam().get_user().user_name("bob").send().await.is_ok(),
         "the user itself stays"
     );
-    assert!(run.audit_for("delete-login-profile")[0]["before"]["loginProfile"]["created"].is_string());
+    assert!(run.audit_for("delete-login-profile")[0]["before"]["console"]["loginProfile"]["created"].is_string());
 }
 
 #[tokio::test]

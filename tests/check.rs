@@ -95,7 +95,7 @@ fn every_semantic_error_is_reported_at_its_place() {
             "FILE:10:18: invalid duration `1 day`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`",
             "FILE:12:13: duration `0d` must be greater than zero",
             "FILE:15:59: invalid issuer pattern `oidc.eks.*x.amazonaws.com`: `*` must stand alone for a whole DNS label or path segment",
-            "FILE:18:20: unknown rule `keys`, expected one of password-policy, mfa, access-keys, oidc-providers, oidc-trust, cloudtrail",
+            "FILE:18:20: unknown rule `keys`, expected one of password-policy, password-reset, mfa, access-keys, user-permissions, oidc-providers, oidc-trust, cloudtrail",
             "FILE:20:16: invalid date `2027-02-30`: write it as YYYY-MM-DD",
             "FILE:21:7: an exemption needs a `reason`, so the next reader knows why it exists",
         ]
@@ -200,4 +200,22 @@ fn oidc_trust_errors_point_at_the_issuer_and_the_subject() {
             "FILE:9:7: invalid issuer pattern `oidc.*x.example.com`: `*` must stand alone for a whole DNS label or path segment",
         ]
     );
+}
+
+#[test]
+fn a_password_reset_needs_users_able_to_change_their_password() {
+    let (code, stderr) = check(&format!(
+        "{HEAD}  passwordPolicy:\n    minimumLength: 14\n    resetPasswordsSetBefore: 2026-11-24\n"
+    ));
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&stderr),
+        [
+            "FILE:8:30: resetPasswordsSetBefore needs allowUsersToChangePassword: true, or users could not choose a new password"
+        ]
+    );
+    let (code, _) = check(&format!(
+        "{HEAD}  passwordPolicy:\n    minimumLength: 14\n    allowUsersToChangePassword: true\n    resetPasswordsSetBefore: 2026-11-24\n"
+    ));
+    assert_eq!(code, 0);
 }

@@ -283,6 +283,33 @@ impl Executor {
                     .await
                     .during("cloudtrail:StartLogging")?;
             }
+            (Action::RequirePasswordReset, Resource::User { name }) => {
+                // No new password: the user chooses one at the next sign-in.
+                let update = iam
+                    .update_login_profile()
+                    .user_name(name)
+                    .password_reset_required(true)
+                    .send()
+                    .await;
+                update.or_absent("iam:UpdateLoginProfile", NO_SUCH_ENTITY)?;
+            }
+            (Action::DetachUserPolicy, Resource::UserPolicy { user, arn }) => {
+                let detach = iam.detach_user_policy().user_name(user).policy_arn(arn).send().await;
+                detach.or_absent("iam:DetachUserPolicy", NO_SUCH_ENTITY)?;
+            }
+            (Action::DeleteUserPolicy, Resource::InlinePolicy { user, name }) => {
+                let delete = iam.delete_user_policy().user_name(user).policy_name(name).send().await;
+                delete.or_absent("iam:DeleteUserPolicy", NO_SUCH_ENTITY)?;
+            }
+            (Action::RemoveUserFromGroup, Resource::GroupMembership { user, group }) => {
+                let remove = iam
+                    .remove_user_from_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+                    .await;
+                remove.or_absent("iam:RemoveUserFromGroup", NO_SUCH_ENTITY)?;
+            }
             (Action::QuarantineRole, Resource::Role { name }) => {
                 let quarantine = QuarantinePolicy::DenyAll;
                 self.ensure(quarantine, policy, caller, event_id).await?;

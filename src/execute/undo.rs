@@ -109,14 +109,44 @@ enum Step {
 
 /// The AWS call that puts a change back.
 enum Reverse {
-    ReactivateKey { user: String, id: String },
-    DetachPolicy { user: String, arn: String },
-    AttachPolicy { user: String, arn: String },
-    DetachRolePolicy { role: String, arn: String },
-    AttachRolePolicy { role: String, arn: String },
+    ReactivateKey {
+        user: String,
+        id: String,
+    },
+    DetachPolicy {
+        user: String,
+        arn: String,
+    },
+    AttachPolicy {
+        user: String,
+        arn: String,
+    },
+    DetachRolePolicy {
+        role: String,
+        arn: String,
+    },
+    AttachRolePolicy {
+        role: String,
+        arn: String,
+    },
+    ClearPasswordReset {
+        user: String,
+    },
+    PutUserPolicy {
+        user: String,
+        name: String,
+        document: String,
+    },
+    AddUserToGroup {
+        user: String,
+        group: String,
+    },
     PasswordPolicy(Option<Value>),
     CreateProvider(Value),
-    StopLogging { arn: String, region: String },
+    StopLogging {
+        arn: String,
+        region: String,
+    },
 }
 
 fn plan(change: &Value, caller: &Caller) -> Step {
@@ -128,6 +158,14 @@ fn plan(change: &Value, caller: &Caller) -> Step {
     let role = text(&resource["name"]).filter(|_| resource["kind"] == "role");
     let step = match (change["action"].as_str().unwrap_or_default(), user) {
         ("quarantine-role", _) => role.map(|role| Reverse::DetachRolePolicy { role, arn: deny_all }),
+        ("require-password-reset", Some(user)) => Some(Reverse::ClearPasswordReset { user }),
+        ("detach-user-policy", Some(user)) => text(&resource["arn"]).map(|arn| Reverse::AttachPolicy { user, arn }),
+        ("delete-user-policy", Some(user)) => text(&resource["name"])
+            .zip(text(&change["before"]["document"]))
+            .map(|(name, document)| Reverse::PutUserPolicy { user, name, document }),
+        ("remove-user-from-group", Some(user)) => {
+            text(&resource["group"]).map(|group| Reverse::AddUserToGroup { user, group })
+        }
         ("lift-quarantine", _) => role.map(|role| Reverse::AttachRolePolicy { role, arn: deny_all }),
         ("deactivate-access-key", Some(user)) => text(&resource["id"]).map(|id| Reverse::ReactivateKey { user, id }),
         ("attach-deny-policy", Some(user)) => Some(Reverse::DetachPolicy { user, arn: deny_policy }),
@@ -203,6 +241,31 @@ impl Reverse {
                     .await
                     .during("iam:AttachRolePolicy")?;
             }
+            Reverse::ClearPasswordReset { user } => {
+                iam.update_login_profile()
+                    .user_name(user)
+                    .password_reset_required(false)
+                    .send()
+                    .await
+                    .during("iam:UpdateLoginProfile")?;
+            }
+            Reverse::PutUserPolicy { user, name, document } => {
+                iam.put_user_policy()
+                    .user_name(user)
+                    .policy_name(name)
+                    .policy_document(document)
+                    .send()
+                    .await
+                    .during("iam:PutUserPolicy")?;
+            }
+            Reverse::AddUserToGroup { user, group } => {
+                iam.add_user_to_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+                    .await
+                    .during("iam:AddUserToGroup")?;
+            }
             Reverse::PasswordPolicy(None) => {
                 let delete = iam.delete_account_password_policy().send().await;
                 delete.or_absent("iam:DeleteAccountPasswordPolicy", "NoSuchEntity")?;
@@ -270,6 +333,13 @@ fn describe(resource: &Value) -> String {
     match field("kind") {
         "user" => format!("user/{}", field("name")),
         "role" => format!("role/{}", field("name")),
+        "user-policy" => format!(
+            "user-policy/{}/{}",
+            field("user"),
+            field("arn").rsplit('/').next().unwrap_or_default()
+        ),
+        "inline-policy" => format!("inline-policy/{}/{}", field("user"), field("name")),
+        "group-membership" => format!("group-membership/{}/{}", field("user"), field("group")),
         "access-key" => format!("access-key/{}/{}", field("user"), field("id")),
         "oidc-provider" => format!("oidc-provider/{}", field("url")),
         "trail" => format!("trail/{}", field("name")),

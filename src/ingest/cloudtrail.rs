@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
-use crate::key::Key;
+use crate::key::{Facets, Key};
 
 /// One CloudTrail record and what it means for iam-warden.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,12 +17,14 @@ pub struct Event {
     pub name: String,
     pub time: Option<DateTime<Utc>>,
     pub effect: Effect,
+    /// The call set a user's password.
+    pub sets_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// These resources may have changed: reconcile them.
-    Reconcile(Vec<Key>),
+    /// These resources may have changed, in these facets: reconcile them.
+    Reconcile(Vec<(Key, Facets)>),
     /// The call failed, so it changed nothing.
     Failed,
     /// Nothing iam-warden manages.
@@ -87,6 +89,7 @@ fn event(record: &Value) -> Result<Event, Malformed> {
     Ok(Event {
         id: text(record, &["eventID"]),
         time: text(record, &["eventTime"]).and_then(|t| timestamp(&t)),
+        sets_password: matches!(effect, Effect::Reconcile(_)) && sets_password(&name, record),
         name,
         effect,
     })
@@ -97,58 +100,79 @@ fn failed_sign_in(record: &Value) -> bool {
     text(record, &["responseElements", "ConsoleLogin"]).is_some_and(|r| r == "Failure")
 }
 
-fn keys(name: &str, record: &Value) -> Vec<Key> {
-    let user = || {
+/// The keys an event names, each with the facets it can change (all, for
+/// keys that have no facets).
+fn keys(name: &str, record: &Value) -> Vec<(Key, Facets)> {
+    let user = |facets: Facets| {
         let named = text(record, &["requestParameters", "userName"]);
         // Without userName, an IAM user acted on itself.
-        named.or_else(|| iam_user(record)).map(Key::User)
+        named.or_else(|| iam_user(record)).map(|name| (Key::User(name), facets))
     };
-    let provider_arn = |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(Key::OidcProvider);
+    let whole = |key: Key| (key, Facets::ALL);
+    let provider_arn =
+        |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(|arn| whole(Key::OidcProvider(arn)));
     let quarantine_policy = || {
         text(record, &["requestParameters", "policyArn"])
             .filter(|arn| arn.contains(&format!(":policy{}", crate::quarantine::PATH)))
-            .map(|_| Key::QuarantinePolicies)
+            .map(|_| whole(Key::QuarantinePolicies))
     };
     let key = match name {
-        "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => Some(Key::PasswordPolicy),
-        "CreateUser"
-        | "CreateLoginProfile"
+        "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => Some(whole(Key::PasswordPolicy)),
+        // Tags can exempt a user from any rule, and hold its deactivation records.
+        "CreateUser" | "TagUser" | "UntagUser" => user(Facets::ALL),
+        "CreateLoginProfile"
         | "UpdateLoginProfile"
         | "DeleteLoginProfile"
-        | "CreateAccessKey"
-        | "UpdateAccessKey"
-        | "DeleteAccessKey"
         | "EnableMFADevice"
         | "DeactivateMFADevice"
         | "ResyncMFADevice"
-        | "TagUser"
-        | "UntagUser"
-        | "AttachUserPolicy"
-        | "DetachUserPolicy" => user(),
-        "ConsoleLogin" => iam_user(record).map(Key::User),
-        "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(Key::OidcProviders)),
+        | "ChangePassword" => user(Facets::CONSOLE),
+        "CreateAccessKey" | "UpdateAccessKey" | "DeleteAccessKey" => user(Facets::KEYS),
+        // The MFA quarantine is an attached policy too.
+        "AttachUserPolicy" | "DetachUserPolicy" => user(Facets::PERMISSIONS | Facets::CONSOLE),
+        "PutUserPolicy" | "DeleteUserPolicy" | "AddUserToGroup" | "RemoveUserFromGroup" => user(Facets::PERMISSIONS),
+        // Every member of the group: which users they are is read when the event is handled.
+        "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy" | "DeleteGroupPolicy" => {
+            text(record, &["requestParameters", "groupName"]).map(|group| (Key::Group(group), Facets::PERMISSIONS))
+        }
+        "ConsoleLogin" => iam_user(record).map(|name| (Key::User(name), Facets::CONSOLE)),
+        "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(whole(Key::OidcProviders))),
         // Untagging can remove an exemption tag, so it is watched like tagging.
         "AddClientIDToOpenIDConnectProvider"
         | "RemoveClientIDFromOpenIDConnectProvider"
         | "UpdateOpenIDConnectProviderThumbprint"
         | "TagOpenIDConnectProvider"
         | "UntagOpenIDConnectProvider" => provider_arn("requestParameters"),
-        "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(Key::Trails),
+        "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(whole(Key::Trails)),
         // A rename: the old name is gone, the new one is judged afresh.
         "UpdateUser" => {
-            let renamed = text(record, &["requestParameters", "newUserName"]).map(Key::User);
-            return user().into_iter().chain(renamed).collect();
+            let renamed = text(record, &["requestParameters", "newUserName"]).map(|name| whole(Key::User(name)));
+            return user(Facets::ALL).into_iter().chain(renamed).collect();
         }
         "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
             quarantine_policy()
         }
         // Tagging and untagging can add or remove an exemption.
         "CreateRole" | "UpdateAssumeRolePolicy" | "AttachRolePolicy" | "DetachRolePolicy" | "TagRole" | "UntagRole" => {
-            text(record, &["requestParameters", "roleName"]).map(Key::Role)
+            text(record, &["requestParameters", "roleName"]).map(|role| whole(Key::Role(role)))
         }
         _ => None,
     };
     key.into_iter().collect()
+}
+
+/// Whether the call set a user's password: IAM says when a password was last
+/// set only in the credential report, up to four hours old.
+fn sets_password(name: &str, record: &Value) -> bool {
+    match name {
+        "ChangePassword" | "CreateLoginProfile" => true,
+        // Without a password, it only sets the flag that forces a new one.
+        "UpdateLoginProfile" => record
+            .get("requestParameters")
+            .and_then(|p| p.get("password"))
+            .is_some_and(|p| !p.is_null()),
+        _ => false,
+    }
 }
 
 fn iam_user(record: &Value) -> Option<String> {
@@ -189,6 +213,10 @@ mod tests {
     }
 
     fn keys_of(body: &Value) -> Vec<Key> {
+        named(body).into_iter().map(|(key, _)| key).collect()
+    }
+
+    fn named(body: &Value) -> Vec<(Key, Facets)> {
         match &parse(body.to_string().as_bytes()).unwrap()[..] {
             [
                 Event {
@@ -267,6 +295,45 @@ mod tests {
         for (body, key) in cases {
             assert_eq!(keys_of(&body), [key], "{body}");
         }
+    }
+
+    #[test]
+    fn user_events_name_the_facets_they_can_change() {
+        let user = |name: &str| record(name, serde_json::json!({"requestParameters": {"userName": "u"}}));
+        let cases = [
+            ("UpdateAccessKey", Facets::KEYS),
+            ("EnableMFADevice", Facets::CONSOLE),
+            ("AttachUserPolicy", Facets::PERMISSIONS | Facets::CONSOLE),
+            ("PutUserPolicy", Facets::PERMISSIONS),
+            ("AddUserToGroup", Facets::PERMISSIONS),
+            ("TagUser", Facets::ALL),
+        ];
+        for (name, facets) in cases {
+            assert_eq!(named(&user(name)), [(Key::User("u".into()), facets)], "{name}");
+        }
+        let group = record(
+            "PutGroupPolicy",
+            serde_json::json!({"requestParameters": {"groupName": "admins"}}),
+        );
+        assert_eq!(named(&group), [(Key::Group("admins".into()), Facets::PERMISSIONS)]);
+        let own = record("ChangePassword", serde_json::json!({}));
+        assert_eq!(named(&own), [(Key::User("caller".into()), Facets::CONSOLE)]);
+    }
+
+    #[test]
+    fn password_changes_are_told_apart_from_a_forced_reset() {
+        let event = |name: &str, request| parse(record(name, request).to_string().as_bytes()).unwrap().remove(0);
+        assert!(event("ChangePassword", serde_json::json!({})).sets_password);
+        let set =
+            serde_json::json!({"requestParameters": {"userName": "u", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"}});
+        assert!(event("UpdateLoginProfile", set).sets_password);
+        let reset = serde_json::json!({"requestParameters": {"userName": "u", "passwordResetRequired": true}});
+        assert!(
+            !event("UpdateLoginProfile", reset).sets_password,
+            "iam-warden's own reset sets no password"
+        );
+        let failed = serde_json::json!({"errorCode": "EntityTemporarilyUnmodifiable"});
+        assert!(!event("ChangePassword", failed).sets_password);
     }
 
     #[test]
@@ -402,9 +469,9 @@ mod samples {
         for (name, body) in &samples() {
             for event in parse(body).unwrap() {
                 let effect = match &event.effect {
-                    Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::User(_))) => "user",
-                    Effect::Reconcile(keys) if keys.iter().all(|k| matches!(k, Key::Role(_))) => "role",
-                    Effect::Reconcile(keys) if keys == &[Key::Trails] => "trails",
+                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| matches!(k, Key::User(_))) => "user",
+                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| matches!(k, Key::Role(_))) => "role",
+                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| *k == Key::Trails) => "trails",
                     Effect::Reconcile(_) => "oidc",
                     Effect::Failed => "failed",
                     Effect::Unmanaged => "unmanaged",
@@ -451,6 +518,7 @@ mod eventbridge_rule {
             "requestParameters": {
                 "userName": "u",
                 "roleName": "r",
+                "groupName": "g",
                 "openIDConnectProviderArn": "arn",
                 "policyArn": "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa",
             },
@@ -461,7 +529,7 @@ mod eventbridge_rule {
     #[test]
     fn every_event_the_rule_sends_maps_to_a_key() {
         let names = rule_events("iam-warden.yaml");
-        assert_eq!(names.len(), 39);
+        assert_eq!(names.len(), 48);
         for name in names {
             assert!(
                 !keys(&name, &record()).is_empty(),
@@ -475,7 +543,7 @@ mod eventbridge_rule {
     fn the_regional_forwarder_sends_trail_events_only() {
         let main = rule_events("iam-warden.yaml");
         for name in rule_events("iam-warden-region.yaml") {
-            assert_eq!(keys(&name, &record()), [Key::Trails], "{name}");
+            assert_eq!(keys(&name, &record()), [(Key::Trails, Facets::ALL)], "{name}");
             assert!(main.contains(&name), "the us-east-1 rule drops the forwarded {name}");
         }
     }

@@ -20,16 +20,22 @@ use super::cloudtrail::{self, Effect};
 use crate::aws::{Call, Clients};
 use crate::error::Error;
 use crate::http::Health;
+use crate::key::Key;
 use crate::metrics::Metrics;
+use crate::observe;
 use crate::runtime::queue::{Trigger, WorkQueue};
 
 const WAIT_SECONDS: i32 = 20;
 const BATCH: usize = 10;
 /// SQS's longest visibility timeout.
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+/// When a group's members cannot be read, its message comes back after this long.
+const GROUP_RETRY: Duration = Duration::from_secs(5);
 
 pub struct Ingest {
     client: aws_sdk_sqs::Client,
+    /// Reads who is in a group whose policies an event changed.
+    iam: aws_sdk_iam::Client,
     queue_url: String,
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
@@ -75,6 +81,7 @@ impl Ingest {
         health.queue_reachable(true);
         Ok(Ingest {
             client,
+            iam: clients.iam.clone(),
             queue_url,
             visibility,
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
@@ -145,22 +152,45 @@ impl Ingest {
             }
         };
         let mut waits = Vec::new();
+        let mut unread_group = None;
         for event in &events {
             self.metrics.delivery_lag(event.time);
             let trigger = Trigger {
                 event_id: event.id.clone(),
                 event_time: event.time,
+                sets_password: event.sets_password,
             };
             match &event.effect {
                 Effect::Reconcile(keys) => {
-                    waits.extend(keys.iter().map(|key| self.work.wait_for(key.clone(), trigger.clone())));
+                    for (key, facets) in keys {
+                        let keys = match key {
+                            // A group's policies changed: what its members may do changed.
+                            Key::Group(group) => match observe::group_members(&self.iam, group).await {
+                                Ok(members) => members.into_iter().map(Key::User).collect(),
+                                Err(error) => {
+                                    tracing::warn!(message_id = id, %group, %error, "reading a group's members failed");
+                                    unread_group = Some(GROUP_RETRY);
+                                    Vec::new()
+                                }
+                            },
+                            key => vec![key.clone()],
+                        };
+                        waits.extend(
+                            keys.into_iter()
+                                .map(|key| self.work.wait_for(key, *facets, trigger.clone())),
+                        );
+                    }
                 }
                 Effect::Failed | Effect::Unmanaged => {
                     tracing::debug!(message_id = id, event = %event.name, effect = ?event.effect, "event ignored");
                 }
             }
         }
-        let outcome = if waits.is_empty() { "ignored" } else { "acked" };
+        let outcome = if waits.is_empty() && unread_group.is_none() {
+            "ignored"
+        } else {
+            "acked"
+        };
         let mut all_done = std::pin::pin!(join_all(waits));
         let answers = loop {
             tokio::select! {
@@ -171,7 +201,7 @@ impl Ingest {
         // A failed key is retried after its backoff; so is its message, which
         // otherwise would come back sooner and find the key still in backoff.
         // A message whose keys were dropped at shutdown comes back at its visibility timeout.
-        let mut retry = None;
+        let mut retry = unread_group;
         for answer in answers {
             match answer {
                 Ok(Ok(())) => {}

@@ -9,7 +9,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
-use super::{AccessKey, LoginProfile, Source, User, to_utc};
+use super::{AccessKey, Console, LastUse, LoginProfile, User, to_utc};
 use crate::aws::Call;
 use crate::error::Error;
 
@@ -76,23 +76,30 @@ fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
                     id: String::new(),
                     active: field(&format!("access_key_{n}_active")) == "true",
                     created: timestamp(field(&format!("access_key_{n}_last_rotated")))?,
-                    last_used: timestamp(field(&format!("access_key_{n}_last_used_date"))),
+                    last_used: timestamp(field(&format!("access_key_{n}_last_used_date")))
+                        .map_or(LastUse::Never, LastUse::At),
                 })
             })
             .collect();
+        // The profile's own creation time is not in the report; the user's is
+        // earlier or equal, so a grace period never ends later than it should.
+        let login_profile = (field("password_enabled") == "true").then(|| LoginProfile {
+            created,
+            reset_required: false,
+            password_last_changed: timestamp(field("password_last_changed")),
+        });
         users.push(User {
             name: name.to_owned(),
-            arn: field("arn").to_owned(),
-            created,
-            tags: BTreeMap::new(),
-            // The profile's own creation time is not in the report; the user's
-            // is earlier or equal, so a grace period never ends later than it should.
-            login_profile: (field("password_enabled") == "true").then_some(LoginProfile { created }),
-            mfa_devices: usize::from(field("mfa_active") == "true"),
-            access_keys,
-            // Not in the report: the full scan fills it in from the account's authorization details.
-            deny_policy_attached: false,
-            source: Source::CredentialReport,
+            created: Some(created),
+            // Not in the report: the full scan fills these in from the authorization details.
+            tags: None,
+            permissions: None,
+            console: Some(Console {
+                login_profile,
+                mfa_devices: usize::from(field("mfa_active") == "true"),
+                deny_policy_attached: false,
+            }),
+            access_keys: Some(access_keys),
         });
     }
     Ok(users)
@@ -125,20 +132,25 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
             ["alice", "bob"]
         );
         let alice = &users[0];
+        let console = alice.console.as_ref().unwrap();
         assert_eq!(
-            alice.login_profile,
+            console.login_profile,
             Some(LoginProfile {
-                created: at("2026-01-02T03:04:05Z")
+                created: at("2026-01-02T03:04:05Z"),
+                reset_required: false,
+                password_last_changed: Some(at("2026-01-02T03:04:05Z")),
             })
         );
-        assert_eq!(alice.mfa_devices, 0);
-        assert_eq!(alice.access_keys.len(), 2);
-        assert!(alice.access_keys[0].active && alice.access_keys[0].last_used.is_none());
-        assert!(!alice.access_keys[1].active);
-        assert_eq!(alice.access_keys[1].last_used, Some(at("2026-03-05T00:00:00Z")));
+        assert_eq!(console.mfa_devices, 0);
+        let keys = alice.access_keys.as_ref().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys[0].active && keys[0].last_used == LastUse::Never);
+        assert!(!keys[1].active);
+        assert_eq!(keys[1].last_used, LastUse::At(at("2026-03-05T00:00:00Z")));
         let bob = &users[1];
-        assert!(bob.login_profile.is_none() && bob.access_keys.is_empty());
-        assert_eq!(bob.mfa_devices, 1);
+        let console = bob.console.as_ref().unwrap();
+        assert!(console.login_profile.is_none() && bob.access_keys.as_ref().unwrap().is_empty());
+        assert_eq!(console.mfa_devices, 1);
     }
 
     #[test]

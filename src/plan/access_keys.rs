@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Action, Draft, Resource};
-use crate::observe::{AccessKey, Source, User};
+use crate::observe::{AccessKey, LastUse, User};
 use crate::policy::{AccessKeysRule, KeyAction, Rule, display_duration};
 
 const RECORD_PREFIX: &str = "iam-warden/deactivated/";
@@ -23,10 +23,11 @@ pub fn deactivation_tag(id: &str) -> String {
 }
 
 pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
+    let Some(keys) = &user.access_keys else { return };
     let records = Records::of(user);
     // Records matter only where keys are deleted, and are kept only where iam-warden may change things.
     let keeps_records = rule.action == KeyAction::Deactivate && rule.delete_after.is_some();
-    for key in &user.access_keys {
+    for key in keys {
         let resource = Resource::AccessKey {
             user: user.name.clone(),
             id: key.id.clone(),
@@ -53,7 +54,10 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
             continue;
         }
         // Only a compliant key's limits are deadlines: a violating one is acted on now.
-        limits.ahead.into_iter().for_each(|at| draft.deadline(&resource, at));
+        limits
+            .ahead
+            .into_iter()
+            .for_each(|at| draft.deadline(Rule::AccessKeys, &resource, at));
         if let Some(reason) = warning(rule, key, draft.now) {
             draft.warning(Rule::AccessKeys, resource.clone(), reason, key);
         }
@@ -81,7 +85,9 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
 }
 
 /// The user's deactivation records: key id to its time, `None` when the tag's
-/// value is not a time (it is then written again).
+/// value is not a time (it is then written again). With the tags not read,
+/// there are none known: the key looks unrecorded, which calls for a record,
+/// and a reconcile reads the tags before it acts on that.
 struct Records(BTreeMap<String, Option<DateTime<Utc>>>);
 
 impl Records {
@@ -89,6 +95,7 @@ impl Records {
         Records(
             user.tags
                 .iter()
+                .flatten()
                 .filter_map(|(key, value)| {
                     let id = key.strip_prefix(RECORD_PREFIX)?;
                     let at = DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc));
@@ -103,21 +110,20 @@ impl Records {
     /// has fewer records than inactive keys: either can only make it a suspect
     /// sooner, and suspects are read live.
     fn deactivated(&self, user: &User, key: &AccessKey) -> Option<DateTime<Utc>> {
-        match user.source {
-            Source::Live => self.0.get(&key.id).copied().flatten(),
-            Source::CredentialReport => {
-                let valid: Vec<DateTime<Utc>> = self.0.values().filter_map(|at| *at).collect();
-                let inactive = user.access_keys.iter().filter(|k| !k.active).count();
-                (valid.len() >= inactive).then(|| valid.into_iter().min()).flatten()
-            }
+        if !from_report(key) {
+            return self.0.get(&key.id).copied().flatten();
         }
+        let valid: Vec<DateTime<Utc>> = self.0.values().filter_map(|at| *at).collect();
+        (valid.len() >= inactive_keys(user))
+            .then(|| valid.into_iter().min())
+            .flatten()
     }
 
     /// Whether a record may name `key`; for a report user, whether any record is left over.
     fn names(&self, user: &User, key: &AccessKey) -> bool {
-        match user.source {
-            Source::Live => self.0.contains_key(&key.id),
-            Source::CredentialReport => self.0.len() > user.access_keys.iter().filter(|k| !k.active).count(),
+        match from_report(key) {
+            false => self.0.contains_key(&key.id),
+            true => self.0.len() > inactive_keys(user),
         }
     }
 
@@ -125,9 +131,21 @@ impl Records {
     fn orphans<'a>(&'a self, user: &'a User) -> impl Iterator<Item = &'a str> {
         self.0
             .keys()
-            .filter(move |id| user.source == Source::Live && !user.access_keys.iter().any(|k| &k.id == *id))
+            .filter(move |id| {
+                let keys = user.access_keys.iter().flatten();
+                keys.clone().all(|k| !from_report(k)) && !keys.clone().any(|k| &k.id == *id)
+            })
             .map(String::as_str)
     }
+}
+
+/// The credential report names no key ids.
+fn from_report(key: &AccessKey) -> bool {
+    key.id.is_empty()
+}
+
+fn inactive_keys(user: &User) -> usize {
+    user.access_keys.iter().flatten().filter(|k| !k.active).count()
 }
 
 struct Limits {
@@ -150,7 +168,6 @@ impl Limits {
 
 fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Action)> {
     let age = limits.now - key.created;
-    let last_use = key.last_used.unwrap_or(key.created);
     let too_old = limits.reached(key.created, rule.max_age).map(|limit| {
         format!(
             "active key is {} old, over maxAge {}",
@@ -158,18 +175,25 @@ fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits)
             display_duration(limit)
         )
     });
-    let unused = limits.reached(last_use, rule.max_unused).map(|limit| {
-        let idle = days(limits.now - last_use);
-        match key.last_used {
-            Some(_) => format!(
-                "active key unused for {idle}, over maxUnused {}",
+    // A last use not read is one no decision needs: the key is past maxAge.
+    let last_use = match key.last_used {
+        LastUse::At(at) => Some((at, "unused for")),
+        LastUse::Never => Some((key.created, "never used in the")),
+        LastUse::NotRead => None,
+    };
+    let unused = last_use.and_then(|(since, how)| {
+        limits.reached(since, rule.max_unused).map(|limit| {
+            let idle = days(limits.now - since);
+            let since_creation = if key.last_used == LastUse::Never {
+                " since creation"
+            } else {
+                ""
+            };
+            format!(
+                "active key {how} {idle}{since_creation}, over maxUnused {}",
                 display_duration(limit)
-            ),
-            None => format!(
-                "active key never used in the {idle} since creation, over maxUnused {}",
-                display_duration(limit)
-            ),
-        }
+            )
+        })
     });
     let reasons: Vec<String> = too_old.into_iter().chain(unused).collect();
     (!reasons.is_empty()).then(|| (reasons.join("; "), Action::DeactivateAccessKey))
@@ -182,9 +206,9 @@ fn inactive_violation(
     deactivated: DateTime<Utc>,
     limits: &mut Limits,
 ) -> Option<(String, Action)> {
-    let since = key.last_used.map_or(deactivated, |used| used.max(deactivated));
+    let since = key.last_used.time().map_or(deactivated, |used| used.max(deactivated));
     limits.reached(since, rule.delete_after).map(|limit| {
-        let used = match key.last_used {
+        let used = match key.last_used.time() {
             Some(at) => format!("last used {}", at.format("%Y-%m-%d")),
             None => "never used".to_owned(),
         };

@@ -18,6 +18,13 @@ pub enum Action {
     DeleteAccessKey,
     /// Tags the user with when its key was deactivated; `deleteAfter` counts from it.
     RecordDeactivation,
+    /// UpdateLoginProfile with `PasswordResetRequired`, no new password.
+    RequirePasswordReset,
+    DetachUserPolicy,
+    /// Deletes an inline user policy; the audit log keeps its document.
+    DeleteUserPolicy,
+    /// For admin access through a group: the group's own policies are never changed.
+    RemoveUserFromGroup,
     /// Removes that tag once the key is active again or gone.
     ClearDeactivationRecord,
     DeleteOidcProvider,
@@ -41,6 +48,10 @@ impl Action {
             Action::DeactivateAccessKey => "deactivate-access-key",
             Action::DeleteAccessKey => "delete-access-key",
             Action::RecordDeactivation => "record-deactivation",
+            Action::RequirePasswordReset => "require-password-reset",
+            Action::DetachUserPolicy => "detach-user-policy",
+            Action::DeleteUserPolicy => "delete-user-policy",
+            Action::RemoveUserFromGroup => "remove-user-from-group",
             Action::ClearDeactivationRecord => "clear-deactivation-record",
             Action::DeleteOidcProvider => "delete-oidc-provider",
             Action::QuarantineRole => "quarantine-role",
@@ -66,6 +77,9 @@ impl Action {
                 | Action::DeleteLoginProfile
                 | Action::DeleteOidcProvider
                 | Action::RestoreQuarantinePolicy
+                | Action::DetachUserPolicy
+                | Action::DeleteUserPolicy
+                | Action::RemoveUserFromGroup
         )
     }
 
@@ -106,6 +120,21 @@ pub enum Resource {
         user: String,
         id: String,
     },
+    /// A managed policy attached to a user.
+    UserPolicy {
+        user: String,
+        arn: String,
+    },
+    /// A policy embedded in a user.
+    InlinePolicy {
+        user: String,
+        name: String,
+    },
+    /// A user's membership of a group.
+    GroupMembership {
+        user: String,
+        group: String,
+    },
     OidcProvider {
         arn: String,
         url: String,
@@ -127,7 +156,10 @@ impl Resource {
     pub fn user(&self) -> Option<&str> {
         match self {
             Resource::User { name } => Some(name),
-            Resource::AccessKey { user, .. } => Some(user),
+            Resource::AccessKey { user, .. }
+            | Resource::UserPolicy { user, .. }
+            | Resource::InlinePolicy { user, .. }
+            | Resource::GroupMembership { user, .. } => Some(user),
             _ => None,
         }
     }
@@ -149,6 +181,11 @@ impl fmt::Display for Resource {
             Resource::User { name } => write!(f, "user/{name}"),
             Resource::Role { name } => write!(f, "role/{name}"),
             Resource::AccessKey { user, id } => write!(f, "access-key/{user}/{id}"),
+            Resource::UserPolicy { user, arn } => {
+                write!(f, "user-policy/{user}/{}", arn.rsplit('/').next().unwrap_or(arn))
+            }
+            Resource::InlinePolicy { user, name } => write!(f, "inline-policy/{user}/{name}"),
+            Resource::GroupMembership { user, group } => write!(f, "group-membership/{user}/{group}"),
             Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
             Resource::Trail { name, .. } => write!(f, "trail/{name}"),
             Resource::QuarantinePolicy { policy, .. } => write!(f, "policy{}{}", quarantine::PATH, policy.name()),

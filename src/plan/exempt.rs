@@ -11,8 +11,13 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     if exemptions.is_empty() {
         return;
     }
-    let user_tags: HashMap<&str, &BTreeMap<String, String>> =
-        observed.users.iter().map(|u| (u.name.as_str(), &u.tags)).collect();
+    // A user whose tags were not read is exempt by no tag; a reconcile reads
+    // them before it acts on any of its findings.
+    let user_tags: HashMap<&str, &BTreeMap<String, String>> = observed
+        .users
+        .iter()
+        .filter_map(|u| Some((u.name.as_str(), u.tags.as_ref()?)))
+        .collect();
     let role_tags: HashMap<&str, &BTreeMap<String, String>> = observed
         .roles
         .iter()
@@ -44,10 +49,10 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
         });
         if let Some(exemption) = covering {
             finding.exempt = Some(exemption.reason.clone());
-            lapses.extend(exemption.expires.map(|at| (finding.resource.clone(), at)));
+            lapses.extend(exemption.expires.map(|at| (finding.rule, finding.resource.clone(), at)));
         }
     }
-    for (resource, at) in lapses {
-        draft.deadline(&resource, at);
+    for (rule, resource, at) in lapses {
+        draft.deadline(rule, &resource, at);
     }
 }

@@ -17,16 +17,17 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
         );
     }
     for user in &observed.users {
+        let Some(console) = &user.console else { continue };
         let resource = || Resource::User {
             name: user.name.clone(),
         };
-        let profile = user
+        let profile = console
             .login_profile
             .as_ref()
-            .filter(|_| rule.require_for_console_users && user.mfa_devices == 0);
+            .filter(|_| rule.require_for_console_users && console.mfa_devices == 0);
         let Some(profile) = profile else {
-            if user.deny_policy_attached {
-                let reason = if user.login_profile.is_none() {
+            if console.deny_policy_attached {
+                let reason = if console.login_profile.is_none() {
                     "has no console password"
                 } else {
                     "now has MFA"
@@ -38,13 +39,13 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
         };
         let grace_ends = profile.created + rule.grace_period;
         if draft.now < grace_ends {
-            draft.deadline(&resource(), grace_ends);
+            draft.deadline(Rule::Mfa, &resource(), grace_ends);
             continue;
         }
         let action = match rule.action {
             MfaAction::Report => Action::Report,
             // Quarantined already: exactly the state the policy asks for.
-            MfaAction::DenyUntilMfa if user.deny_policy_attached => continue,
+            MfaAction::DenyUntilMfa if console.deny_policy_attached => continue,
             MfaAction::DenyUntilMfa => Action::AttachDenyPolicy,
             MfaAction::DisableConsole => Action::DeleteLoginProfile,
         };

@@ -5,14 +5,17 @@ mod access_keys;
 mod action;
 mod cloudtrail;
 mod coverage;
+mod escalation;
 mod exempt;
 mod mfa;
 mod oidc_providers;
 mod oidc_trust;
 mod password_policy;
+mod password_reset;
 mod quarantine_policies;
 #[cfg(test)]
 mod tests;
+mod user_permissions;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,9 +35,10 @@ pub struct Plan {
     /// The earliest moment something now compliant will violate, or an
     /// exemption in use will lapse: when to look again.
     pub next_deadline: Option<DateTime<Utc>>,
-    /// Every such moment with its resource, for scheduling one key, not a resync.
+    /// Every such moment with its rule and resource, for scheduling one key
+    /// (and the facets of it that rule judges), not a resync.
     #[serde(skip)]
-    pub deadlines: Vec<(Resource, DateTime<Utc>)>,
+    pub deadlines: Vec<(Rule, Resource, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,11 +99,11 @@ impl Finding {
 }
 
 impl Plan {
-    pub fn new(mode: Mode, findings: Vec<Finding>, deadlines: Vec<(Resource, DateTime<Utc>)>) -> Plan {
+    pub fn new(mode: Mode, findings: Vec<Finding>, deadlines: Vec<(Rule, Resource, DateTime<Utc>)>) -> Plan {
         Plan {
             mode,
             findings,
-            next_deadline: deadlines.iter().map(|(_, at)| *at).min(),
+            next_deadline: deadlines.iter().map(|(_, _, at)| *at).min(),
             deadlines,
         }
     }
@@ -121,9 +125,15 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     if let Some(rule) = &policy.mfa {
         mfa::evaluate(rule, observed, &mut draft);
     }
-    if let Some(rule) = &policy.access_keys {
-        for user in &observed.users {
+    for user in &observed.users {
+        if let Some(rule) = &policy.access_keys {
             access_keys::evaluate(rule, user, &mut draft);
+        }
+        if let Some(rule) = &policy.password_reset {
+            password_reset::evaluate(rule, user, &mut draft);
+        }
+        if let Some(rule) = &policy.user_permissions {
+            user_permissions::evaluate(rule, user, &mut draft);
         }
     }
     if let (Some(rule), Some(providers)) = (&policy.oidc_providers, &observed.oidc_providers) {
@@ -169,7 +179,7 @@ pub fn judge_trust_policy(policy: &Policy, trust_policy: &str) -> Vec<String> {
 struct Draft {
     now: DateTime<Utc>,
     findings: Vec<Finding>,
-    deadlines: Vec<(Resource, DateTime<Utc>)>,
+    deadlines: Vec<(Rule, Resource, DateTime<Utc>)>,
 }
 
 impl Draft {
@@ -237,9 +247,9 @@ impl Draft {
     }
 
     /// Remembers a future moment at which the state will change on its own.
-    fn deadline(&mut self, resource: &Resource, at: DateTime<Utc>) {
+    fn deadline(&mut self, rule: Rule, resource: &Resource, at: DateTime<Utc>) {
         if at > self.now {
-            self.deadlines.push((resource.clone(), at));
+            self.deadlines.push((rule, resource.clone(), at));
         }
     }
 }

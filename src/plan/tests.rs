@@ -7,7 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::observe::{
-    AccessKey, Caller, LiveQuarantinePolicy, LoginProfile, Observation, OidcProvider, Role, Source, Trail, User,
+    AccessKey, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile, ManagedPolicy,
+    Observation, OidcProvider, Permissions, Role, Trail, User,
 };
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
@@ -30,26 +31,63 @@ fn policy(spec: &str) -> Policy {
     Policy::parse(Path::new("test.yaml"), &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A user read live in every facet: no console, keys or policies, no tags.
 fn user(name: &str) -> User {
     User {
         name: name.to_owned(),
-        arn: format!("arn:aws:iam::123456789012:user/{name}"),
-        created: ago(days(400)),
-        tags: BTreeMap::new(),
-        login_profile: None,
-        mfa_devices: 0,
-        access_keys: Vec::new(),
-        deny_policy_attached: false,
-        source: Source::Live,
+        created: Some(ago(days(400))),
+        tags: Some(BTreeMap::new()),
+        console: Some(Console {
+            login_profile: None,
+            mfa_devices: 0,
+            deny_policy_attached: false,
+        }),
+        access_keys: Some(Vec::new()),
+        permissions: Some(Permissions::default()),
     }
 }
 
 fn console_user(name: &str, profile_age: TimeDelta) -> User {
-    User {
-        login_profile: Some(LoginProfile {
-            created: ago(profile_age),
-        }),
-        ..user(name)
+    user(name).login_profile(Some(LoginProfile {
+        created: ago(profile_age),
+        reset_required: false,
+        password_last_changed: None,
+    }))
+}
+
+/// Shapes a test user one facet at a time.
+trait Shape {
+    fn keys(self, keys: Vec<AccessKey>) -> User;
+    fn mfa(self, devices: usize) -> User;
+    fn quarantined(self, attached: bool) -> User;
+    fn tags(self, tags: BTreeMap<String, String>) -> User;
+    fn login_profile(self, profile: Option<LoginProfile>) -> User;
+}
+
+impl Shape for User {
+    fn keys(self, keys: Vec<AccessKey>) -> User {
+        User {
+            access_keys: Some(keys),
+            ..self
+        }
+    }
+    fn mfa(mut self, devices: usize) -> User {
+        self.console.as_mut().unwrap().mfa_devices = devices;
+        self
+    }
+    fn quarantined(mut self, attached: bool) -> User {
+        self.console.as_mut().unwrap().deny_policy_attached = attached;
+        self
+    }
+    fn tags(self, tags: BTreeMap<String, String>) -> User {
+        User {
+            tags: Some(tags),
+            ..self
+        }
+    }
+    fn login_profile(mut self, profile: Option<LoginProfile>) -> User {
+        self.console.as_mut().unwrap().login_profile = profile;
+        self
     }
 }
 
@@ -58,7 +96,7 @@ fn key(id: &str, age: TimeDelta, last_used: Option<TimeDelta>, active: bool) -> 
         id: id.to_owned(),
         active,
         created: ago(age),
-        last_used: last_used.map(ago),
+        last_used: last_used.map_or(LastUse::Never, |span| LastUse::At(ago(span))),
     }
 }
 
@@ -163,29 +201,20 @@ fn mfa_quarantines_after_grace_and_not_before() {
 #[test]
 fn mfa_quarantine_is_kept_then_lifted_once_compliant() {
     let p = policy(MFA);
-    let quarantined = User {
-        deny_policy_attached: true,
-        ..console_user("q", days(3))
-    };
+    let quarantined = console_user("q", days(3)).quarantined(true);
     assert!(
         plan(&p, &with_users(vec![quarantined.clone()]), now()).in_spec(),
         "quarantine is the desired state"
     );
 
-    let enrolled = User {
-        mfa_devices: 1,
-        ..quarantined.clone()
-    };
+    let enrolled = quarantined.clone().mfa(1);
     let lifted = plan(&p, &with_users(vec![enrolled]), now());
     assert_eq!(
         actions(&lifted),
         [(Rule::Mfa, "user/q".into(), Action::DetachDenyPolicy)]
     );
 
-    let no_console = User {
-        login_profile: None,
-        ..quarantined
-    };
+    let no_console = quarantined.login_profile(None);
     assert_eq!(
         actions(&plan(&p, &with_users(vec![no_console]), now()))[0].2,
         Action::DetachDenyPolicy
@@ -205,10 +234,7 @@ fn mfa_action_variants_and_non_console_users() {
 
     let p = policy(MFA);
     let api_only = user("robot");
-    let with_mfa = User {
-        mfa_devices: 1,
-        ..console_user("good", days(30))
-    };
+    let with_mfa = console_user("good", days(30)).mfa(1);
     assert!(
         plan(&p, &with_users(vec![api_only, with_mfa]), now())
             .findings
@@ -244,13 +270,10 @@ fn root_without_mfa_is_reported_only() {
 #[test]
 fn only_the_old_key_of_two_is_deactivated() {
     let p = policy(KEYS);
-    let both = User {
-        access_keys: vec![
-            key("AKIAOLD", days(120), Some(days(1)), true),
-            key("AKIAFRESH", days(3), Some(days(1)), true),
-        ],
-        ..user("alice")
-    };
+    let both = user("alice").keys(vec![
+        key("AKIAOLD", days(120), Some(days(1)), true),
+        key("AKIAFRESH", days(3), Some(days(1)), true),
+    ]);
     let result = plan(&p, &with_users(vec![both]), now());
     assert_eq!(
         actions(&result),
@@ -270,10 +293,7 @@ fn only_the_old_key_of_two_is_deactivated() {
 #[test]
 fn max_age_boundary_is_inclusive_and_scheduled() {
     let p = policy(KEYS);
-    let at_limit = User {
-        access_keys: vec![key("AKIAEDGE", days(90), Some(days(1)), true)],
-        ..user("a")
-    };
+    let at_limit = user("a").keys(vec![key("AKIAEDGE", days(90), Some(days(1)), true)]);
     assert_eq!(
         actions(&plan(&p, &with_users(vec![at_limit]), now())).len(),
         1,
@@ -281,10 +301,7 @@ fn max_age_boundary_is_inclusive_and_scheduled() {
     );
 
     let just_under = TimeDelta::days(90) - TimeDelta::seconds(1);
-    let before = User {
-        access_keys: vec![key("AKIAEDGE", just_under, Some(days(1)), true)],
-        ..user("a")
-    };
+    let before = user("a").keys(vec![key("AKIAEDGE", just_under, Some(days(1)), true)]);
     let result = plan(&p, &with_users(vec![before]), now());
     assert!(result.in_spec());
     assert_eq!(
@@ -297,18 +314,9 @@ fn max_age_boundary_is_inclusive_and_scheduled() {
 #[test]
 fn unused_and_never_used_keys() {
     let p = policy(KEYS);
-    let idle = User {
-        access_keys: vec![key("AKIAIDLE", days(60), Some(days(50)), true)],
-        ..user("idle")
-    };
-    let never = User {
-        access_keys: vec![key("AKIANEVER", days(46), None, true)],
-        ..user("never")
-    };
-    let young_never = User {
-        access_keys: vec![key("AKIAYOUNG", days(10), None, true)],
-        ..user("young")
-    };
+    let idle = user("idle").keys(vec![key("AKIAIDLE", days(60), Some(days(50)), true)]);
+    let never = user("never").keys(vec![key("AKIANEVER", days(46), None, true)]);
+    let young_never = user("young").keys(vec![key("AKIAYOUNG", days(10), None, true)]);
     let result = plan(&p, &with_users(vec![idle, never, young_never]), now());
     assert_eq!(
         actions(&result),
@@ -347,23 +355,20 @@ fn changes(plan: &Plan) -> Vec<(Action, String)> {
 }
 
 fn recorded(user: User, records: &[(&str, TimeDelta)]) -> User {
-    let mut tags = user.tags.clone();
+    let mut tags = user.tags.clone().unwrap_or_default();
     for (id, ago_) in records {
         tags.insert(
             deactivation_tag(id),
             ago(*ago_).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
     }
-    User { tags, ..user }
+    user.tags(tags)
 }
 
 #[test]
 fn an_inactive_key_without_a_record_is_recorded_not_deleted() {
     let p = policy(KEYS);
-    let unrecorded = User {
-        access_keys: vec![key("AKIAOLD", days(400), None, false)],
-        ..user("u")
-    };
+    let unrecorded = user("u").keys(vec![key("AKIAOLD", days(400), None, false)]);
     let result = plan(&p, &with_users(vec![unrecorded]), now());
     assert_eq!(
         changes(&result),
@@ -388,10 +393,7 @@ fn delete_after_counts_from_the_later_of_the_record_and_the_last_use() {
         key("AKIAFRESH", days(400), None, false),
     ];
     let u = recorded(
-        User {
-            access_keys: keys,
-            ..user("u")
-        },
+        user("u").keys(keys),
         &[("AKIADUE", days(181)), ("AKIAUSED", days(181)), ("AKIAFRESH", days(1))],
     );
     let result = plan(&p, &with_users(vec![u]), now());
@@ -417,10 +419,7 @@ fn a_deactivated_key_is_not_deleted_in_the_pass_that_follows() {
     let p = policy(&KEYS.replace("deleteAfter: 180d", "deleteAfter: 30d"));
     // The first pass deactivated it and wrote the record a moment ago.
     let just_deactivated = recorded(
-        User {
-            access_keys: vec![key("AKIAOLD", days(200), Some(TimeDelta::hours(1)), false)],
-            ..user("u")
-        },
+        user("u").keys(vec![key("AKIAOLD", days(200), Some(TimeDelta::hours(1)), false)]),
         &[("AKIAOLD", TimeDelta::seconds(1))],
     );
     assert!(changes(&plan(&p, &with_users(vec![just_deactivated]), now())).is_empty());
@@ -430,10 +429,7 @@ fn a_deactivated_key_is_not_deleted_in_the_pass_that_follows() {
 fn records_go_when_the_key_is_active_again_or_gone_and_stay_out_of_report_mode() {
     let p = policy(KEYS);
     let reactivated = recorded(
-        User {
-            access_keys: vec![key("AKIABACK", days(10), Some(days(1)), true)],
-            ..user("u")
-        },
+        user("u").keys(vec![key("AKIABACK", days(10), Some(days(1)), true)]),
         &[("AKIABACK", days(5)), ("AKIAGONE", days(5))],
     );
     assert_eq!(
@@ -445,10 +441,7 @@ fn records_go_when_the_key_is_active_again_or_gone_and_stay_out_of_report_mode()
     );
     let report = policy(&KEYS.replace("action: deactivate", "action: report"));
     assert!(changes(&plan(&report, &with_users(vec![reactivated]), now())).is_empty());
-    let old_inactive = User {
-        access_keys: vec![key("AKIAOLD", days(200), None, false)],
-        ..user("v")
-    };
+    let old_inactive = user("v").keys(vec![key("AKIAOLD", days(200), None, false)]);
     let reported = plan(&report, &with_users(vec![old_inactive]), now());
     assert_eq!(
         actions(&reported),
@@ -460,11 +453,12 @@ fn records_go_when_the_key_is_active_again_or_gone_and_stay_out_of_report_mode()
 #[test]
 fn a_garbled_record_is_written_again() {
     let p = policy(KEYS);
-    let mut garbled = User {
-        access_keys: vec![key("AKIAOLD", days(400), None, false)],
-        ..user("u")
-    };
-    garbled.tags.insert(deactivation_tag("AKIAOLD"), "yesterday".into());
+    let mut garbled = user("u").keys(vec![key("AKIAOLD", days(400), None, false)]);
+    garbled
+        .tags
+        .as_mut()
+        .unwrap()
+        .insert(deactivation_tag("AKIAOLD"), "yesterday".into());
     assert_eq!(
         changes(&plan(&p, &with_users(vec![garbled]), now())),
         [(Action::RecordDeactivation, "access-key/u/AKIAOLD".into())]
@@ -475,11 +469,7 @@ fn a_garbled_record_is_written_again() {
 fn report_users_are_suspects_when_their_records_cannot_account_for_their_keys() {
     let p = policy(KEYS);
     let from_report = |records: &[(&str, TimeDelta)]| {
-        let u = User {
-            source: Source::CredentialReport,
-            access_keys: vec![key("", days(400), None, false)],
-            ..user("r")
-        };
+        let u = user("r").keys(vec![key("", days(400), None, false)]);
         plan(&p, &with_users(vec![recorded(u, records)]), now())
     };
     assert!(!from_report(&[]).findings.is_empty(), "no record: read it live");
@@ -496,28 +486,19 @@ fn report_users_are_suspects_when_their_records_cannot_account_for_their_keys() 
 #[test]
 fn warn_before_is_a_warning_not_drift() {
     let p = policy(KEYS);
-    let soon = User {
-        access_keys: vec![key("AKIASOON", days(80), Some(days(1)), true)],
-        ..user("s")
-    };
+    let soon = user("s").keys(vec![key("AKIASOON", days(80), Some(days(1)), true)]);
     let result = plan(&p, &with_users(vec![soon]), now());
     assert_eq!(result.findings.len(), 1);
     assert_eq!(result.findings[0].severity, Severity::Warning);
     assert!(result.in_spec());
-    let calm = User {
-        access_keys: vec![key("AKIACALM", days(70), Some(days(1)), true)],
-        ..user("c")
-    };
+    let calm = user("c").keys(vec![key("AKIACALM", days(70), Some(days(1)), true)]);
     assert!(plan(&p, &with_users(vec![calm]), now()).findings.is_empty());
 }
 
 #[test]
 fn report_action_reports_keys_without_changing_them() {
     let p = policy(&KEYS.replace("deactivate", "report"));
-    let old = User {
-        access_keys: vec![key("AKIAOLD", days(100), Some(days(1)), true)],
-        ..user("o")
-    };
+    let old = user("o").keys(vec![key("AKIAOLD", days(100), Some(days(1)), true)]);
     assert_eq!(actions(&plan(&p, &with_users(vec![old]), now()))[0].2, Action::Report);
 }
 
@@ -538,21 +519,14 @@ fn exemptions_by_user_rule_tag_and_expiry() {
 ";
     let p = policy(&format!("{MFA}{KEYS}{exemptions}"));
     let old_key = || vec![key("AKIAOLD", days(100), Some(days(1)), true)];
-    let glass = User {
-        access_keys: old_key(),
-        ..console_user("break-glass", days(5))
-    };
+    let glass = console_user("break-glass", days(5)).keys(old_key());
     let gone = console_user("gone", days(5));
-    let tagged = User {
-        tags: BTreeMap::from([("iam-warden/exempt".into(), "true".into())]),
-        access_keys: old_key(),
-        ..user("svc")
-    };
-    let untagged = User {
-        tags: BTreeMap::from([("iam-warden/exempt".into(), "false".into())]),
-        access_keys: old_key(),
-        ..user("svc2")
-    };
+    let tagged = user("svc")
+        .tags(BTreeMap::from([("iam-warden/exempt".into(), "true".into())]))
+        .keys(old_key());
+    let untagged = user("svc2")
+        .tags(BTreeMap::from([("iam-warden/exempt".into(), "false".into())]))
+        .keys(old_key());
     let result = plan(&p, &with_users(vec![glass, gone, tagged, untagged]), now());
 
     let exempt: Vec<String> = result
@@ -577,11 +551,7 @@ fn exemptions_by_user_rule_tag_and_expiry() {
 #[test]
 fn lifting_a_quarantine_is_never_exempt() {
     let p = policy(&format!("{MFA}  exemptions:\n    - users: [q]\n      reason: r\n"));
-    let enrolled = User {
-        mfa_devices: 1,
-        deny_policy_attached: true,
-        ..console_user("q", days(3))
-    };
+    let enrolled = console_user("q", days(3)).mfa(1).quarantined(true);
     assert_eq!(
         actions(&plan(&p, &with_users(vec![enrolled]), now()))[0].2,
         Action::DetachDenyPolicy
@@ -707,6 +677,237 @@ fn cloudtrail_requirements() {
     assert_eq!(actions(&plan(&p, &observe(vec![reads_only]), now()))[0].1, "account");
 
     assert!(plan(&p, &observe(vec![trail("org-trail", true, true)]), now()).in_spec());
+}
+
+// ---- user-permissions ----
+
+const PERMISSIONS: &str = "  userPermissions:\n    allowDirectPolicies: false\n    forbidAdmin: true\n    reportEscalation: true\n    action: detach\n";
+
+fn allowing(actions: &[&str]) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+        .to_string()
+}
+
+fn aws_policy(name: &str) -> ManagedPolicy {
+    ManagedPolicy {
+        arn: format!("arn:aws:iam::aws:policy/{name}"),
+        name: name.to_owned(),
+        document: None,
+    }
+}
+
+fn inline(name: &str, document: &str) -> InlinePolicy {
+    InlinePolicy {
+        name: name.to_owned(),
+        document: document.to_owned(),
+    }
+}
+
+fn with_permissions(name: &str, permissions: Permissions) -> User {
+    User {
+        permissions: Some(permissions),
+        ..user(name)
+    }
+}
+
+/// `(resource, action)` of every finding of rule user-permissions.
+fn permission_findings(plan: &Plan) -> Vec<(String, Action)> {
+    plan.findings
+        .iter()
+        .filter(|f| f.rule == Rule::UserPermissions)
+        .map(|f| (f.resource.to_string(), f.action))
+        .collect()
+}
+
+#[test]
+fn user_permissions_detach_admin_and_direct_policies_and_leave_groups_alone() {
+    let admins = Group {
+        name: "admins".into(),
+        attached: vec![aws_policy("AdministratorAccess")],
+        inline: vec![],
+    };
+    let readers = Group {
+        name: "readers".into(),
+        attached: vec![aws_policy("ReadOnlyAccess")],
+        inline: vec![inline("s3", &allowing(&["s3:Get*"]))],
+    };
+    let users = vec![
+        with_permissions(
+            "admin",
+            Permissions {
+                attached: vec![aws_policy("AdministratorAccess")],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "star",
+            Permissions {
+                inline: vec![inline("everything", &allowing(&["*"]))],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "grouped",
+            Permissions {
+                groups: vec![admins.clone()],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "reader",
+            Permissions {
+                groups: vec![readers],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "direct",
+            Permissions {
+                inline: vec![inline("s3", &allowing(&["s3:GetObject"]))],
+                ..Default::default()
+            },
+        ),
+    ];
+    let result = plan(&policy(PERMISSIONS), &with_users(users), now());
+    assert_eq!(
+        permission_findings(&result),
+        [
+            (
+                "user-policy/admin/AdministratorAccess".to_owned(),
+                Action::DetachUserPolicy
+            ),
+            ("inline-policy/direct/s3".to_owned(), Action::DeleteUserPolicy),
+            ("inline-policy/star/everything".to_owned(), Action::DeleteUserPolicy),
+            (
+                "group-membership/grouped/admins".to_owned(),
+                Action::RemoveUserFromGroup
+            ),
+        ],
+        "the reader's group grants no admin, and is nobody's to change"
+    );
+    let star = result
+        .findings
+        .iter()
+        .find(|f| f.resource.to_string().starts_with("inline-policy/star"))
+        .unwrap();
+    assert_eq!(
+        star.reason,
+        "inline policy everything is admin-equivalent: it allows every action on every resource"
+    );
+    assert_eq!(
+        star.before["document"],
+        allowing(&["*"]),
+        "the document goes to the audit log before the delete"
+    );
+}
+
+#[test]
+fn escalation_sets_are_reported_with_their_names_and_never_acted_on() {
+    let allowed = PERMISSIONS.replace("allowDirectPolicies: false", "allowDirectPolicies: true");
+    let users = vec![
+        with_permissions(
+            "versions",
+            Permissions {
+                inline: vec![inline("p", &allowing(&["iam:CreatePolicyVersion"]))],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "lambda",
+            Permissions {
+                inline: vec![inline("p", &allowing(&["iam:PassRole", "lambda:CreateFunction"]))],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "harmless",
+            Permissions {
+                inline: vec![inline("p", &allowing(&["s3:GetObject"]))],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "garbled",
+            Permissions {
+                inline: vec![inline("p", "{not json")],
+                ..Default::default()
+            },
+        ),
+    ];
+    let result = plan(&policy(&allowed), &with_users(users), now());
+    assert_eq!(
+        permission_findings(&result),
+        [
+            ("user/garbled".to_owned(), Action::Report),
+            ("user/lambda".to_owned(), Action::Report),
+            ("user/versions".to_owned(), Action::Report),
+        ]
+    );
+    let reasons: Vec<&str> = result.findings.iter().map(|f| f.reason.as_str()).collect();
+    assert!(reasons[0].starts_with("policy p cannot be judged"), "{reasons:?}");
+    assert_eq!(
+        reasons[1],
+        "the user's own policies allow known privilege-escalation sets: pass-role-to-lambda (iam:passrole + lambda:createfunction)"
+    );
+    assert!(reasons[2].contains("create-policy-version (iam:createpolicyversion)"));
+
+    let report = policy(&PERMISSIONS.replace("action: detach", "action: report"));
+    let admin = with_permissions(
+        "admin",
+        Permissions {
+            attached: vec![aws_policy("IAMFullAccess")],
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        permission_findings(&plan(&report, &with_users(vec![admin]), now())),
+        [("user-policy/admin/IAMFullAccess".to_owned(), Action::Report)]
+    );
+}
+
+// ---- password-reset ----
+
+const RESET: &str = "  passwordPolicy:\n    minimumLength: 14\n    allowUsersToChangePassword: true\n    resetPasswordsSetBefore: 2026-11-01\n";
+
+fn with_password(name: &str, created: &str, changed: Option<&str>, reset_required: bool) -> User {
+    user(name).login_profile(Some(LoginProfile {
+        created: created.parse().unwrap(),
+        reset_required,
+        password_last_changed: changed.map(|c| c.parse().unwrap()),
+    }))
+}
+
+#[test]
+fn passwords_set_before_the_date_must_be_chosen_again() {
+    let users = vec![
+        with_password("old", "2025-01-01T00:00:00Z", Some("2026-10-01T00:00:00Z"), false),
+        with_password("changed", "2025-01-01T00:00:00Z", Some("2026-11-10T00:00:00Z"), false),
+        with_password("already", "2025-01-01T00:00:00Z", Some("2026-10-01T00:00:00Z"), true),
+        with_password("unknown", "2025-01-01T00:00:00Z", None, false),
+        with_password("new-profile", "2026-11-05T00:00:00Z", None, false),
+        user("no-console"),
+    ];
+    let result = plan(&policy(RESET), &with_users(users), now());
+    let flagged: Vec<(String, Action)> = result
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::PasswordReset)
+        .map(|f| (f.resource.to_string(), f.action))
+        .collect();
+    assert_eq!(
+        flagged,
+        [("user/old".to_owned(), Action::RequirePasswordReset)],
+        "a password changed since, a reset already required, an unknown change, a newer profile: none"
+    );
+    assert_eq!(
+        result
+            .findings
+            .iter()
+            .find(|f| f.rule == Rule::PasswordReset)
+            .unwrap()
+            .reason,
+        "console password last set 2026-10-01, before resetPasswordsSetBefore 2026-11-01: the user must choose a new one at the next sign-in"
+    );
 }
 
 // ---- oidc-trust ----
@@ -992,10 +1193,7 @@ fn a_tampered_quarantine_policy_is_restored_and_the_shipped_one_left_alone() {
 fn audit_mode_plans_the_same_actions() {
     let enforce = policy(KEYS);
     let audit = policy(&format!("  mode: audit\n{KEYS}"));
-    let observed = with_users(vec![User {
-        access_keys: vec![key("AKIAOLD", days(100), None, true)],
-        ..user("a")
-    }]);
+    let observed = with_users(vec![user("a").keys(vec![key("AKIAOLD", days(100), None, true)])]);
     let (e, a) = (plan(&enforce, &observed, now()), plan(&audit, &observed, now()));
     assert_eq!(a.mode, Mode::Audit);
     assert_eq!(
@@ -1007,10 +1205,7 @@ fn audit_mode_plans_the_same_actions() {
 #[test]
 fn plan_serialises_as_plain_json() {
     let p = policy(KEYS);
-    let observed = with_users(vec![User {
-        access_keys: vec![key("AKIAOLD", days(100), None, true)],
-        ..user("a")
-    }]);
+    let observed = with_users(vec![user("a").keys(vec![key("AKIAOLD", days(100), None, true)])]);
     let json = serde_json::to_value(plan(&p, &observed, now())).unwrap();
     assert_eq!(json["findings"][0]["action"], "deactivate-access-key");
     assert_eq!(json["findings"][0]["rule"], "access-keys");

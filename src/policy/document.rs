@@ -8,7 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{KeyAction, MfaAction, Mode, OidcAction, TrailAction, TrustAction};
+use super::{KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction, TrustAction};
 
 /// A value with the line and column it was read from.
 #[derive(Debug, Deserialize)]
@@ -119,6 +119,7 @@ pub(super) struct Spec {
     pub oidc_providers: Option<OidcProvidersSpec>,
     pub cloud_trail: Option<CloudTrailSpec>,
     pub oidc_trust: Option<OidcTrustSpec>,
+    pub user_permissions: Option<UserPermissionsSpec>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
 }
@@ -147,6 +148,11 @@ pub(super) struct PasswordPolicySpec {
     pub reuse_prevention: Option<Located<u32>>,
     #[serde(default)]
     pub hard_expiry: bool,
+    /// `YYYY-MM-DD`: console users whose password was last set before this
+    /// date must choose a new one (rule `password-reset`). Needs
+    /// `allowUsersToChangePassword: true`.
+    #[schemars(regex(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub reset_passwords_set_before: Option<Located<String>>,
 }
 
 const DURATION_PATTERN: &str = "^[0-9]+[smhd]$";
@@ -222,6 +228,28 @@ pub(super) struct OidcTrustSpec {
     pub require_audience: bool,
     #[serde(default)]
     pub action: TrustAction,
+}
+
+/// What users may do (rule `user-permissions`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UserPermissionsSpec {
+    /// `false`: users get permissions through groups only (CIS 1.15); attached
+    /// or inline user policies are findings.
+    #[serde(default = "yes")]
+    pub allow_direct_policies: bool,
+    /// Admin-equivalent access, directly or through a group, is a finding.
+    #[serde(default)]
+    pub forbid_admin: bool,
+    /// Report users whose own policies allow a known privilege-escalation set.
+    #[serde(default)]
+    pub report_escalation: bool,
+    #[serde(default)]
+    pub action: PermissionsAction,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Users or roles left alone, with a reason, optionally for some rules and until a date.

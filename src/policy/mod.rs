@@ -21,18 +21,22 @@ pub use issuer::IssuerPattern;
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     PasswordPolicy,
+    PasswordReset,
     Mfa,
     AccessKeys,
+    UserPermissions,
     OidcProviders,
     OidcTrust,
     Cloudtrail,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 8] = [
         Rule::PasswordPolicy,
+        Rule::PasswordReset,
         Rule::Mfa,
         Rule::AccessKeys,
+        Rule::UserPermissions,
         Rule::OidcProviders,
         Rule::OidcTrust,
         Rule::Cloudtrail,
@@ -41,8 +45,10 @@ impl Rule {
     pub fn id(self) -> &'static str {
         match self {
             Rule::PasswordPolicy => "password-policy",
+            Rule::PasswordReset => "password-reset",
             Rule::Mfa => "mfa",
             Rule::AccessKeys => "access-keys",
+            Rule::UserPermissions => "user-permissions",
             Rule::OidcProviders => "oidc-providers",
             Rule::OidcTrust => "oidc-trust",
             Rule::Cloudtrail => "cloudtrail",
@@ -91,6 +97,14 @@ pub enum OidcAction {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+pub enum PermissionsAction {
+    #[default]
+    Report,
+    Detach,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum TrustAction {
     #[default]
     Report,
@@ -111,11 +125,13 @@ pub struct Policy {
     pub name: String,
     pub mode: Mode,
     pub password_policy: Option<PasswordPolicy>,
+    pub password_reset: Option<PasswordResetRule>,
     pub mfa: Option<MfaRule>,
     pub access_keys: Option<AccessKeysRule>,
     pub oidc_providers: Option<OidcProvidersRule>,
     pub cloudtrail: Option<CloudTrailRule>,
     pub oidc_trust: Option<OidcTrustRule>,
+    pub user_permissions: Option<UserPermissionsRule>,
     pub exemptions: Vec<Exemption>,
 }
 
@@ -132,6 +148,21 @@ pub struct PasswordPolicy {
     pub max_age_days: Option<u32>,
     pub reuse_prevention: Option<u32>,
     pub hard_expiry: bool,
+}
+
+/// IAM never re-checks existing passwords against a new policy: passwords
+/// set before this moment must be chosen again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordResetRule {
+    pub set_before: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPermissionsRule {
+    pub allow_direct_policies: bool,
+    pub forbid_admin: bool,
+    pub report_escalation: bool,
+    pub action: PermissionsAction,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,11 +9,11 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::document::{
     AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, OidcTrustSpec,
-    PasswordPolicySpec,
+    PasswordPolicySpec, UserPermissionsSpec,
 };
 use super::{
     AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule,
-    PasswordPolicy, Policy, Rule, Selector, duration,
+    PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -34,6 +34,15 @@ pub(super) fn parse(text: &str) -> Result<Policy, Vec<Diagnostic>> {
         Ok(policy)
     } else {
         Err(check.diagnostics)
+    }
+}
+
+fn user_permissions(spec: UserPermissionsSpec) -> UserPermissionsRule {
+    UserPermissionsRule {
+        allow_direct_policies: spec.allow_direct_policies,
+        forbid_admin: spec.forbid_admin,
+        report_escalation: spec.report_escalation,
+        action: spec.action,
     }
 }
 
@@ -63,15 +72,18 @@ impl Checker {
             self.error(&document.kind, format_args!("kind must be `{KIND}`"));
         }
         let spec = document.spec;
+        let password_reset = spec.password_policy.as_ref().and_then(|p| self.password_reset(p));
         Policy {
             name: document.metadata.name,
             mode: spec.mode,
+            password_reset,
             password_policy: spec.password_policy.map(|p| self.password_policy(p)),
             mfa: spec.mfa.map(|m| self.mfa(m)),
             access_keys: spec.access_keys.map(|k| self.access_keys(k)),
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
             oidc_trust: spec.oidc_trust.map(|t| self.oidc_trust(t)),
+            user_permissions: spec.user_permissions.map(user_permissions),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }
@@ -106,6 +118,18 @@ impl Checker {
                 .map(|v| self.in_range("reusePrevention", &v, 1, 24)),
             hard_expiry: spec.hard_expiry,
         }
+    }
+
+    fn password_reset(&mut self, spec: &PasswordPolicySpec) -> Option<PasswordResetRule> {
+        let date = spec.reset_passwords_set_before.as_ref()?;
+        if !spec.allow_users_to_change_password {
+            self.error(
+                date,
+                "resetPasswordsSetBefore needs allowUsersToChangePassword: true, or users could not choose a new password",
+            );
+        }
+        let set_before = self.date(date)?.and_hms_opt(0, 0, 0)?.and_utc();
+        Some(PasswordResetRule { set_before })
     }
 
     fn mfa(&mut self, spec: MfaSpec) -> MfaRule {
@@ -239,18 +263,20 @@ impl Checker {
 
     /// An exemption holds through its expiry day, so it ends at the next midnight UTC.
     fn expiry(&mut self, date: &Located<String>) -> Option<chrono::DateTime<chrono::Utc>> {
-        match NaiveDate::parse_from_str(date.value(), "%Y-%m-%d") {
-            Ok(day) => day
-                .succ_opt()
-                .and_then(|next| next.and_hms_opt(0, 0, 0))
-                .map(|midnight| midnight.and_utc()),
-            Err(_) => {
+        self.date(date)?
+            .succ_opt()
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+    }
+
+    fn date(&mut self, date: &Located<String>) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(date.value(), "%Y-%m-%d")
+            .map_err(|_| {
                 self.error(
                     date,
                     format_args!("invalid date `{}`: write it as YYYY-MM-DD", date.value()),
-                );
-                None
-            }
-        }
+                )
+            })
+            .ok()
     }
 }

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::Ingest;
-use crate::key::Key;
+use crate::key::{Facets, Key};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::reconcile::Reconciler;
@@ -100,7 +100,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let tasks = TaskTracker::new();
     let handlers = TaskTracker::new();
     let (policy_sender, policy) = watch::channel(Arc::new(policy));
-    work.schedule(Key::All, Instant::now());
+    work.schedule(Key::All, Facets::ALL, Instant::now());
     tasks.spawn(resync_timer(work.clone(), settings.resync_interval, cancel.clone()));
     let watch = PolicyWatch::start(&settings.policy)?;
     tasks.spawn(watch.run(policy_sender, work.clone(), metrics.clone(), cancel.clone()));
@@ -194,11 +194,11 @@ async fn resync(shared: &Shared, policy: &Policy) -> bool {
     match &result {
         Ok(resync) => {
             let now = Instant::now();
-            for key in &resync.suspects {
-                shared.work.schedule(key.clone(), now);
+            for (key, facets) in &resync.suspects {
+                shared.work.schedule(key.clone(), *facets, now);
             }
-            for (key, at) in &resync.deadlines {
-                shared.work.schedule(key.clone(), at_instant(*at));
+            for (key, facets, at) in &resync.deadlines {
+                shared.work.schedule(key.clone(), *facets, at_instant(*at));
             }
             shared.health.first_sync_done();
             tracing::info!(
@@ -225,21 +225,22 @@ async fn reconcile(shared: &Shared, policy: &Policy, lease: &super::queue::Lease
     let started = std::time::Instant::now();
     let result = shared
         .reconciler
-        .reconcile(policy, &lease.key, lease.triggers.first())
+        .reconcile(policy, &lease.key, lease.facets, &lease.triggers)
         .await;
     let elapsed = started.elapsed();
     let succeeded = match &result {
         Ok(pass) => {
-            for (key, at) in pass.deadlines() {
-                shared.work.schedule(key, at_instant(at));
+            for (key, facets, at) in pass.deadlines() {
+                shared.work.schedule(key, facets, at_instant(at));
             }
             // Held back by the change budget: the key comes back when it refills.
             let deferred = pass.retry_at().map(Instant::from_std);
             if let Some(at) = deferred {
-                shared.work.schedule(lease.key.clone(), at);
+                shared.work.schedule(lease.key.clone(), lease.facets, at);
             }
             tracing::info!(
                 key = %lease.key,
+                facets = %lease.facets,
                 findings = pass.plan.findings.len(),
                 remaining = pass.remaining(),
                 failed = pass.failures(),
@@ -272,7 +273,7 @@ async fn resync_timer(work: Arc<WorkQueue>, interval: Duration, cancel: Cancella
         let jitter = 0.9 + rand::random::<f64>() * 0.2;
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval.mul_f64(jitter)) => work.schedule(Key::All, Instant::now()),
+            () = tokio::time::sleep(interval.mul_f64(jitter)) => work.schedule(Key::All, Facets::ALL, Instant::now()),
         }
     }
 }

@@ -15,13 +15,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use crate::key::Key;
+use crate::key::{Facets, Key};
 
 /// The CloudTrail event behind a queued key, for the audit log and latency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub event_id: Option<String>,
     pub event_time: Option<DateTime<Utc>>,
+    /// The call set the user's password, at `event_time`.
+    pub sets_password: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,18 +65,29 @@ struct State {
 
 struct Pending {
     due: Instant,
+    /// Every part of the key that any merged entry wants read.
+    facets: Facets,
     waiters: Vec<oneshot::Sender<Answer>>,
     triggers: Vec<Trigger>,
 }
 
 impl State {
-    /// The entry for `key`, made due at `due` if new, else at `pick(old, due)`.
-    fn pending_entry(&mut self, key: Key, due: Instant, pick: fn(Instant, Instant) -> Instant) -> &mut Pending {
+    /// The entry for `key`, made due at `due` if new, else at `pick(old, due)`,
+    /// and wanting `facets` too.
+    fn pending_entry(
+        &mut self,
+        key: Key,
+        facets: Facets,
+        due: Instant,
+        pick: fn(Instant, Instant) -> Instant,
+    ) -> &mut Pending {
         let entry = self.pending.entry(key.clone()).or_insert_with(|| Pending {
             due,
+            facets,
             waiters: Vec::new(),
             triggers: Vec::new(),
         });
+        entry.facets = entry.facets | facets;
         let old = entry.due;
         entry.due = pick(old, due);
         self.by_due.remove(&(old, key.clone()));
@@ -86,6 +99,7 @@ impl State {
 /// A key handed to one worker; give it back with [`WorkQueue::done`].
 pub struct Lease {
     pub key: Key,
+    pub facets: Facets,
     pub triggers: Vec<Trigger>,
     waiters: Vec<oneshot::Sender<Answer>>,
 }
@@ -103,27 +117,35 @@ impl WorkQueue {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `key` to run no later than `due`; an earlier entry for it stands.
-    pub fn schedule(&self, key: Key, due: Instant) {
-        self.merge(key, due, None, None);
+    /// Queues `key` to run no later than `due`, reading `facets` of it; an
+    /// earlier entry for it stands, and reads these too.
+    pub fn schedule(&self, key: Key, facets: Facets, due: Instant) {
+        self.merge(key, facets, due, None, None);
     }
 
     /// Queues `key` now, or when its backoff ends; the receiver says whether
     /// the next reconcile of it succeeded, and is dropped unanswered if the
     /// queue closes first.
-    pub fn wait_for(&self, key: Key, trigger: Trigger) -> oneshot::Receiver<Answer> {
+    pub fn wait_for(&self, key: Key, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer> {
         let (sender, receiver) = oneshot::channel();
-        self.merge(key, Instant::now(), Some(sender), Some(trigger));
+        self.merge(key, facets, Instant::now(), Some(sender), Some(trigger));
         receiver
     }
 
-    fn merge(&self, key: Key, due: Instant, waiter: Option<oneshot::Sender<Answer>>, trigger: Option<Trigger>) {
+    fn merge(
+        &self,
+        key: Key,
+        facets: Facets,
+        due: Instant,
+        waiter: Option<oneshot::Sender<Answer>>,
+        trigger: Option<Trigger>,
+    ) {
         let mut state = self.state();
         if state.closed {
             return;
         }
         let due = state.failures.get(&key).map_or(due, |(_, retry_at)| due.max(*retry_at));
-        let entry = state.pending_entry(key, due, Instant::min);
+        let entry = state.pending_entry(key, facets, due, Instant::min);
         entry.waiters.extend(waiter);
         entry.triggers.extend(trigger);
         drop(state);
@@ -153,6 +175,7 @@ impl WorkQueue {
                         state.running.insert(key.clone());
                         return Some(Lease {
                             key,
+                            facets: pending.facets,
                             triggers: pending.triggers,
                             waiters: pending.waiters,
                         });
@@ -184,7 +207,7 @@ impl WorkQueue {
             let retry_at = Instant::now() + delay;
             state.failures.insert(lease.key.clone(), (failures, retry_at));
             if !state.closed {
-                state.pending_entry(lease.key, retry_at, Instant::max);
+                state.pending_entry(lease.key, lease.facets, retry_at, Instant::max);
             }
             Err(delay)
         };
@@ -236,6 +259,7 @@ mod tests {
         Trigger {
             event_id: Some(id.to_owned()),
             event_time: None,
+            sets_password: false,
         }
     }
 
@@ -243,7 +267,7 @@ mod tests {
     async fn duplicate_keys_merge_into_one_reconcile() {
         let queue = queue();
         let receivers: Vec<_> = (0..500)
-            .map(|n| queue.wait_for(user("alice"), trigger(&n.to_string())))
+            .map(|n| queue.wait_for(user("alice"), Facets::KEYS, trigger(&n.to_string())))
             .collect();
         let lease = queue.next().await.unwrap();
         assert_eq!((lease.key.clone(), lease.triggers.len()), (user("alice"), 500));
@@ -257,10 +281,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_key_never_runs_twice_at_once_and_late_waiters_wait_for_the_next_run() {
         let queue = queue();
-        let _first = queue.wait_for(user("bob"), trigger("1"));
+        let _first = queue.wait_for(user("bob"), Facets::ALL, trigger("1"));
         let running = queue.next().await.unwrap();
-        let mut late = queue.wait_for(user("bob"), trigger("2"));
-        let other = queue.wait_for(user("carol"), trigger("3"));
+        let mut late = queue.wait_for(user("bob"), Facets::ALL, trigger("2"));
+        let other = queue.wait_for(user("carol"), Facets::ALL, trigger("3"));
         let next = queue.next().await.unwrap();
         assert_eq!(next.key, user("carol"), "bob is running, so carol goes first");
         queue.done(next, true);
@@ -278,8 +302,8 @@ mod tests {
     async fn delayed_entries_run_at_their_time_and_an_event_brings_them_forward() {
         let queue = queue();
         let start = Instant::now();
-        queue.schedule(user("dave"), start + Duration::from_secs(3600));
-        queue.schedule(Key::Trails, start + Duration::from_secs(60));
+        queue.schedule(user("dave"), Facets::KEYS, start + Duration::from_secs(3600));
+        queue.schedule(Key::Trails, Facets::ALL, start + Duration::from_secs(60));
         let lease = queue.next().await.unwrap();
         assert_eq!(
             (lease.key.clone(), Instant::now() - start),
@@ -287,7 +311,7 @@ mod tests {
         );
         queue.done(lease, true);
 
-        let _dave = queue.wait_for(user("dave"), trigger("now"));
+        let _dave = queue.wait_for(user("dave"), Facets::ALL, trigger("now"));
         let lease = queue.next().await.unwrap();
         assert_eq!(
             (lease.key.clone(), Instant::now() - start),
@@ -300,10 +324,14 @@ mod tests {
         let queue = queue();
         let start = Instant::now();
         for n in (0..5000u64).rev() {
-            queue.schedule(user(&format!("u{n}")), start + Duration::from_secs(10 + n));
+            queue.schedule(
+                user(&format!("u{n}")),
+                Facets::KEYS,
+                start + Duration::from_secs(10 + n),
+            );
         }
-        queue.schedule(user("u7"), start + Duration::from_secs(1)); // brought forward
-        queue.schedule(user("u3"), start + Duration::from_secs(9000)); // an earlier entry stands
+        queue.schedule(user("u7"), Facets::KEYS, start + Duration::from_secs(1)); // brought forward
+        queue.schedule(user("u3"), Facets::KEYS, start + Duration::from_secs(9000)); // an earlier entry stands
         let mut order = Vec::new();
         for _ in 0..4 {
             let lease = queue.next().await.unwrap();
@@ -319,7 +347,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failures_back_off_exponentially_and_success_resets() {
         let queue = queue();
-        let receiver = queue.wait_for(user("erin"), trigger("1"));
+        let receiver = queue.wait_for(user("erin"), Facets::ALL, trigger("1"));
         let mut gaps = Vec::new();
         let mut last = Instant::now();
         for _ in 0..5 {
@@ -337,7 +365,7 @@ mod tests {
 
         let lease = queue.next().await.unwrap();
         queue.done(lease, true);
-        let _erin = queue.wait_for(user("erin"), trigger("2"));
+        let _erin = queue.wait_for(user("erin"), Facets::ALL, trigger("2"));
         let lease = queue.next().await.unwrap();
         queue.done(lease, false);
         let before = Instant::now();
@@ -352,19 +380,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_event_for_a_key_in_backoff_waits_for_the_backoff() {
         let queue = queue();
-        let _first = queue.wait_for(user("gus"), trigger("1"));
+        let _first = queue.wait_for(user("gus"), Facets::ALL, trigger("1"));
         for _ in 0..3 {
             let lease = queue.next().await.unwrap();
             queue.done(lease, false);
         }
         let backoff_ends = Instant::now() + Duration::from_secs(4);
         // The same message, received again, names the key once more.
-        let again = queue.wait_for(user("gus"), trigger("1"));
+        let again = queue.wait_for(user("gus"), Facets::ALL, trigger("1"));
         let lease = queue.next().await.unwrap();
         assert_eq!(Instant::now(), backoff_ends, "not at once: the backoff stands");
         queue.done(lease, true);
         assert_eq!(again.await, Ok(Ok(())));
-        let after_success = queue.wait_for(user("gus"), trigger("2"));
+        let after_success = queue.wait_for(user("gus"), Facets::ALL, trigger("2"));
         let before = Instant::now();
         let lease = queue.next().await.unwrap();
         assert_eq!(Instant::now(), before, "a success ends the backoff");
@@ -373,9 +401,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn merged_entries_read_every_facet_any_of_them_wants() {
+        let queue = queue();
+        let _keys = queue.wait_for(user("hal"), Facets::KEYS, trigger("1"));
+        let _console = queue.wait_for(user("hal"), Facets::CONSOLE, trigger("2"));
+        let lease = queue.next().await.unwrap();
+        assert_eq!(lease.facets, Facets::KEYS | Facets::CONSOLE);
+        queue.done(lease, false);
+        let retry = queue.next().await.unwrap();
+        assert_eq!(
+            retry.facets,
+            Facets::KEYS | Facets::CONSOLE,
+            "a retry reads what failed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn closing_drops_pending_waiters_and_ends_next() {
         let queue = queue();
-        let receiver = queue.wait_for(user("frank"), trigger("1"));
+        let receiver = queue.wait_for(user("frank"), Facets::ALL, trigger("1"));
         queue.close();
         assert!(receiver.await.is_err(), "unanswered: the message is not acked");
         assert!(queue.next().await.is_none());

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::queue::WorkQueue;
 use crate::error::Error;
-use crate::key::Key;
+use crate::key::{Facets, Key};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 
@@ -78,7 +78,7 @@ impl PolicyWatch {
                 Ok(new) => {
                     tracing::info!(policy = %new.name, "policy reloaded; reconciling everything");
                     policy.send_replace(Arc::new(new));
-                    work.schedule(Key::All, tokio::time::Instant::now());
+                    work.schedule(Key::All, Facets::ALL, tokio::time::Instant::now());
                 }
                 Err(errors) => {
                     tracing::error!(errors = %errors, "policy reload rejected; the last good policy stays in force");

@@ -1,0 +1,45 @@
+//! Rule `password-reset`: IAM never re-checks existing passwords against a
+//! new password policy. Console users whose password was last set before
+//! `resetPasswordsSetBefore` must choose a new one at their next sign-in.
+//!
+//! When a password was last set, IAM says only in the credential report. A
+//! user is judged only where that is known: from the report, from a password
+//! change seen in an event since, or from a login profile created after the
+//! date (which set a password then).
+
+use super::{Action, Draft, Resource};
+use crate::observe::User;
+use crate::policy::{PasswordResetRule, Rule};
+
+pub(super) fn evaluate(rule: &PasswordResetRule, user: &User, draft: &mut Draft) {
+    let Some(profile) = user.console.as_ref().and_then(|c| c.login_profile.as_ref()) else {
+        return;
+    };
+    if profile.reset_required {
+        // Already bound to choose a new password: exactly what the rule asks.
+        return;
+    }
+    let last_set = match profile.password_last_changed {
+        Some(changed) => changed.max(profile.created),
+        None if profile.created >= rule.set_before => profile.created,
+        None => return,
+    };
+    if last_set >= rule.set_before {
+        return;
+    }
+    let reason = format!(
+        "console password last set {}, before resetPasswordsSetBefore {}: the user must choose a new one at the next sign-in",
+        last_set.format("%Y-%m-%d"),
+        rule.set_before.format("%Y-%m-%d")
+    );
+    let resource = Resource::User {
+        name: user.name.clone(),
+    };
+    draft.violation(
+        Rule::PasswordReset,
+        resource,
+        Action::RequirePasswordReset,
+        reason,
+        profile,
+    );
+}

@@ -1,0 +1,174 @@
+//! Rule `user-permissions`: users get their permissions through groups (CIS
+//! 1.15), no user has admin-equivalent access, directly or through a group,
+//! and users whose own policies allow a known privilege-escalation set are
+//! reported.
+//!
+//! A directly attached policy is detached and an inline one deleted (its
+//! document goes to the audit log first). Admin access through a group
+//! removes the user from that group: the group's own policies are shared by
+//! its other members and are never changed.
+
+use serde::Serialize;
+
+use super::escalation::Grants;
+use super::{Action, Draft, Resource};
+use crate::document::{self, Document};
+use crate::observe::{Group, ManagedPolicy, User};
+use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
+
+/// AWS's own policies, which iam-warden judges by name rather than read.
+const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
+
+pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draft) {
+    let Some(permissions) = &user.permissions else { return };
+    let fix = |action| {
+        if rule.action == PermissionsAction::Detach {
+            action
+        } else {
+            Action::Report
+        }
+    };
+    let mut own: Vec<Document> = Vec::new();
+    let mut own_admin = false;
+    for policy in &permissions.attached {
+        let judged = judge_managed(policy);
+        let resource = Resource::UserPolicy {
+            user: user.name.clone(),
+            arn: policy.arn.clone(),
+        };
+        if let Some(reason) = verdict(rule, &format!("attached policy {}", policy.name), &judged) {
+            draft.violation(
+                Rule::UserPermissions,
+                resource,
+                fix(Action::DetachUserPolicy),
+                reason,
+                policy,
+            );
+        } else if let Err(why) = &judged.document {
+            report_unreadable(draft, user, &policy.name, why, policy);
+        }
+        own_admin |= judged.admin.is_some();
+        own.extend(judged.document.ok().flatten());
+    }
+    for policy in &permissions.inline {
+        let judged = judge_document(&policy.document);
+        let resource = Resource::InlinePolicy {
+            user: user.name.clone(),
+            name: policy.name.clone(),
+        };
+        if let Some(reason) = verdict(rule, &format!("inline policy {}", policy.name), &judged) {
+            draft.violation(
+                Rule::UserPermissions,
+                resource,
+                fix(Action::DeleteUserPolicy),
+                reason,
+                policy,
+            );
+        } else if let Err(why) = &judged.document {
+            report_unreadable(draft, user, &policy.name, why, policy);
+        }
+        own_admin |= judged.admin.is_some();
+        own.extend(judged.document.ok().flatten());
+    }
+    if rule.forbid_admin {
+        for group in &permissions.groups {
+            if let Some(why) = group_admin(group) {
+                let resource = Resource::GroupMembership {
+                    user: user.name.clone(),
+                    group: group.name.clone(),
+                };
+                let reason = format!(
+                    "admin-equivalent access through group {}: {why}; the user leaves the group, whose own policies other members share",
+                    group.name
+                );
+                draft.violation(
+                    Rule::UserPermissions,
+                    resource,
+                    fix(Action::RemoveUserFromGroup),
+                    reason,
+                    group,
+                );
+            }
+        }
+    }
+    // An admin's every escalation is moot: the admin finding says it all.
+    if rule.report_escalation && !own_admin {
+        let escalations = Grants::of(&own).escalations();
+        if !escalations.is_empty() {
+            let sets: Vec<String> = escalations
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.actions.join(" + ")))
+                .collect();
+            let reason = format!(
+                "the user's own policies allow known privilege-escalation sets: {}",
+                sets.join(", ")
+            );
+            let resource = Resource::User {
+                name: user.name.clone(),
+            };
+            draft.violation(Rule::UserPermissions, resource, Action::Report, reason, permissions);
+        }
+    }
+}
+
+/// What one policy amounts to.
+struct Judged {
+    /// The parsed document; `Ok(None)` for a policy of AWS's, judged by name.
+    document: Result<Option<Document>, String>,
+    admin: Option<String>,
+}
+
+fn judge_managed(policy: &ManagedPolicy) -> Judged {
+    match &policy.document {
+        None if ADMIN_POLICIES.contains(&policy.name.as_str()) => Judged {
+            document: Ok(None),
+            admin: Some("is AWS's own admin-equivalent policy".to_owned()),
+        },
+        None => Judged {
+            document: Ok(None),
+            admin: None,
+        },
+        Some(text) => judge_document(text),
+    }
+}
+
+fn judge_document(text: &str) -> Judged {
+    match document::parse(text) {
+        Ok(document) => Judged {
+            admin: Grants::of([&document]).admin(),
+            document: Ok(Some(document)),
+        },
+        Err(why) => Judged {
+            document: Err(why),
+            admin: None,
+        },
+    }
+}
+
+/// Why a policy of the user's own must go, if it must.
+fn verdict(rule: &UserPermissionsRule, what: &str, judged: &Judged) -> Option<String> {
+    match (&judged.admin, rule.forbid_admin, rule.allow_direct_policies) {
+        (Some(admin), true, _) => Some(format!("{what} is admin-equivalent: it {admin}")),
+        (_, _, false) => Some(format!(
+            "{what} is given to the user directly; users get permissions through groups (allowDirectPolicies: false)"
+        )),
+        _ => None,
+    }
+}
+
+fn group_admin(group: &Group) -> Option<String> {
+    group
+        .attached
+        .iter()
+        .map(|p| (&p.name, judge_managed(p)))
+        .chain(group.inline.iter().map(|p| (&p.name, judge_document(&p.document))))
+        .find_map(|(name, judged)| judged.admin.map(|why| format!("its policy {name} {why}")))
+}
+
+fn report_unreadable(draft: &mut Draft, user: &User, name: &str, why: &str, before: &impl Serialize) {
+    let reason = format!("policy {name} cannot be judged, so it is reported: {why}");
+    let resource = Resource::User {
+        name: user.name.clone(),
+    };
+    draft.violation(Rule::UserPermissions, resource, Action::Report, reason, before);
+}
