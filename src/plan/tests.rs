@@ -783,7 +783,7 @@ fn user_permissions_detach_admin_and_direct_policies_and_leave_groups_alone() {
                 Action::RemoveUserFromGroup
             ),
         ],
-        "the reader's group grants no admin, and is nobody's to change"
+        "the reader's group grants no admin, and is nobody's to change; a quarantine is not the user's own"
     );
     let star = result
         .findings

@@ -15,6 +15,7 @@ use super::{Action, Draft, Resource};
 use crate::document::{self, Document};
 use crate::observe::{Group, ManagedPolicy, User};
 use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
+use crate::quarantine;
 
 /// AWS's own policies, which iam-warden judges by name rather than read.
 const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
@@ -30,7 +31,12 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draf
     };
     let mut own: Vec<Document> = Vec::new();
     let mut own_admin = false;
-    for policy in &permissions.attached {
+    // iam-warden's own quarantine policies take access away; they are not the user's to lose.
+    for policy in permissions
+        .attached
+        .iter()
+        .filter(|p| !p.arn.contains(&format!(":policy{}", quarantine::PATH)))
+    {
         let judged = judge_managed(policy);
         let resource = Resource::UserPolicy {
             user: user.name.clone(),

@@ -6,6 +6,7 @@ endpoints the daemon never knows about. It binds 127.0.0.1 on the given port
 (0: a free one) and prints "PORT <n>" once it accepts connections.
 
 Made to behave like AWS:
+  - AWS's managed policies exist, as they always do on AWS.
   - The credential report is generated once and reused for 4 hours, with its
     true GeneratedTime (moto builds a fresh one on every call, dated 2015).
   - UpdateLoginProfile without a password keeps the profile and only sets the
@@ -23,8 +24,13 @@ Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timedelta, timezone
+
+# AWS's managed policies (AdministratorAccess, ...) always exist on AWS; moto
+# has them only when asked, before it is imported.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.exceptions import ReportNotPresentException

@@ -14,6 +14,8 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
        seed.py ENDPOINT irsa             a role trusting an OIDC provider, assumed: its session's credentials
        seed.py ENDPOINT tampered V       a console user without MFA; the quarantine policy with V versions,
                                          the default one allowing everything
+       seed.py ENDPOINT permissions      users with admin access, direct policies and escalation sets
+       seed.py ENDPOINT passwords D      three console users, two of them created D days ago
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -254,6 +256,52 @@ def tampered(account, versions):
     return {"policy_arn": arn}
 
 
+def allowing(*actions):
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]})
+
+
+def permissions(account):
+    """What a user may do, every way it can be given, next to what must be left alone."""
+    iam = account.iam
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    account.user("admin-attached")
+    iam.attach_user_policy(UserName="admin-attached", PolicyArn=admin)
+    account.user("admin-inline")
+    iam.put_user_policy(UserName="admin-inline", PolicyName="everything", PolicyDocument=allowing("*"))
+    iam.create_group(GroupName="admins")
+    iam.attach_group_policy(GroupName="admins", PolicyArn=admin)
+    for member in ("admin-grouped", "operator"):
+        account.user(member)
+        iam.add_user_to_group(GroupName="admins", UserName=member)
+    # operator is an admin through the group too, but exempt: the group is shared.
+    account.user("versions")
+    versions = iam.create_policy(PolicyName="policy-versions", PolicyDocument=allowing("iam:CreatePolicyVersion"))
+    iam.attach_user_policy(UserName="versions", PolicyArn=versions["Policy"]["Arn"])
+    account.user("lambda-deployer")
+    iam.put_user_policy(UserName="lambda-deployer", PolicyName="deploy",
+                        PolicyDocument=allowing("iam:PassRole", "lambda:CreateFunction"))
+    account.user("reader")
+    reader = iam.create_policy(PolicyName="s3-reader", PolicyDocument=allowing("s3:GetObject"))
+    iam.attach_user_policy(UserName="reader", PolicyArn=reader["Policy"]["Arn"])
+    account.user("break-glass")
+    iam.attach_user_policy(UserName="break-glass", PolicyArn=admin)
+    iam.create_group(GroupName="developers")
+    iam.put_group_policy(GroupName="developers", PolicyName="read", PolicyDocument=allowing("s3:Get*"))
+    account.user("developer")
+    iam.add_user_to_group(GroupName="developers", UserName="developer")
+    return {"versions_policy": versions["Policy"]["Arn"], "reader_policy": reader["Policy"]["Arn"]}
+
+
+def passwords(account, days):
+    """Console passwords set long ago, and one set now."""
+    for name in ("old-password-1", "old-password-2"):
+        account.user(name, console=True, age_days=days)
+        account.mfa(name)
+    account.user("new-password", console=True)
+    account.mfa("new-password")
+    return {}
+
+
 def quarantine(account):
     account.user("bob", console=True, age_days=3)
     return {}
@@ -267,7 +315,8 @@ def main():
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
-                 "rollout": rollout, "irsa": irsa,
+                 "rollout": rollout, "irsa": irsa, "permissions": permissions,
+                 "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0]))}
     print(json.dumps(scenarios[scenario](account)))
