@@ -7,19 +7,28 @@
 //!
 //! - `policy`: the policy file's model, its validation with line and column,
 //!   and its JSON Schema.
-//! - `observe`: live state from IAM, STS and CloudTrail as plain structs.
-//! - `reconcile`: one reconcile of one key: observe it live (a full scan
-//!   screens users through the credential report), plan, execute.
-//! - `plan`: the pure decision, one file per rule, plus exemptions.
+//! - `observe`: live state from IAM, STS and CloudTrail as plain structs; a
+//!   user in facets (console, keys, permissions), read only as asked.
+//! - `document`: IAM policy documents, URL-encoded or raw, parsed without panics.
+//! - `scan`: the full scan, a fan-out: account-wide facts, judged, and the
+//!   suspect keys (and facets) they name.
+//! - `reconcile`: one reconcile of one key: observe it live, plan, execute;
+//!   a resync; `plan` and `apply` over the account.
+//! - `plan`: the pure decision, one file per rule, plus exemptions, pattern
+//!   coverage (`coverage`) and the privilege-escalation sets (`escalation`).
 //! - `execute`: the only code that changes AWS, with dry-run, audit mode, the
-//!   change budget, self-protection and the audit log.
+//!   change budget, self-protection, the fresh read before an irreversible
+//!   action, the audit log, and `undo`.
+//! - `quarantine`: the managed policies iam-warden quarantines with, and the
+//!   documents it ships for them.
 //! - `aws`: clients from the standard AWS environment, error conversion and
 //!   request counting.
 //! - `ingest`: CloudTrail events to resource keys (pure), and the SQS
 //!   receivers that delete a message only after its keys reconciled.
 //! - `runtime`: the daemon: the keyed work queue with deadlines and backoff,
 //!   the controller, policy hot reload, and the shutdown signal.
-//! - `key`: what a reconcile is about; `settings`: the daemon's settings.
+//! - `key`: what a reconcile is about, and the facets of a user;
+//!   `settings`: the daemon's settings.
 //! - `metrics`, `http`: Prometheus metrics and the `/metrics`, `/livez` and
 //!   `/readyz` endpoints.
 //! - `cli`, `report`: the command line and its tables.

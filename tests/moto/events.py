@@ -34,14 +34,14 @@ def create_queue(sqs):
                             Attributes={"VisibilityTimeout": "30", "RedrivePolicy": redrive})["QueueUrl"]
 
 
-def event(name, request, response):
+def event(name, request, response, event_id=None):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.iam", "account": "123456789012", "time": now, "region": "us-east-1",
         "detail": {
             "eventVersion": "1.08", "eventTime": now, "eventSource": "iam.amazonaws.com", "eventName": name,
-            "awsRegion": "us-east-1", "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
+            "awsRegion": "us-east-1", "eventID": event_id or str(uuid.uuid4()), "eventType": "AwsApiCall",
             "userIdentity": {"type": "IAMUser", "userName": "intruder",
                              "arn": "arn:aws:iam::123456789012:user/intruder"},
             "requestParameters": request, "responseElements": response,
@@ -101,6 +101,21 @@ def drift(iam, sqs, queue_url):
                 lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
                     "UpdateAssumeRolePolicy", {"roleName": "deploy"}, None)),
                 released)
+
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    iam.create_user(UserName="contractor")
+    iam.attach_user_policy(UserName="contractor", PolicyArn=admin)
+    print("created user contractor and attached AdministratorAccess to it directly")
+    admin_event = str(uuid.uuid4())
+
+    def detached():
+        return not iam.list_attached_user_policies(UserName="contractor")["AttachedPolicies"]
+
+    ok &= timed("admin policy detached",
+                lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                    "AttachUserPolicy", {"userName": "contractor", "policyArn": admin}, None, admin_event)),
+                detached)
+    print(f"admin event {admin_event}")
     return ok
 
 
