@@ -164,6 +164,19 @@ impl Reconciler {
         facets: Facets,
         triggers: &[Trigger],
     ) -> Result<Pass, Error> {
+        self.reconcile_seen(policy, key, facets, triggers, None).await
+    }
+
+    /// A reconcile that takes what the full scan, seconds ago, read live of
+    /// the user as read: `apply` reconciles right after its scan.
+    async fn reconcile_seen(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        facets: Facets,
+        triggers: &[Trigger],
+        seen: Option<&User>,
+    ) -> Result<Pass, Error> {
         let caller = self.caller();
         match key {
             Key::QuarantinePolicies => self.executor.recheck_quarantine_policies(),
@@ -175,9 +188,9 @@ impl Reconciler {
             _ => {}
         }
         let now = Utc::now();
-        let mut observed = self.observe(&caller, policy, key, facets).await?;
+        let mut observed = self.observe(&caller, policy, key, facets, seen).await?;
         let mut plan = plan::plan(policy, &observed, now);
-        if self.read_tags_if_needed(&plan, &mut observed).await? {
+        if self.read_tags_if_needed(policy, &plan, &mut observed, now).await? {
             plan = plan::plan(policy, &observed, now);
         }
         let event_id = triggers.first().and_then(|t| t.event_id.as_deref());
@@ -200,6 +213,11 @@ impl Reconciler {
     /// The full scan: reads the account-wide facts, decides what only it
     /// judges, and names the keys to reconcile.
     pub async fn resync(&self, policy: &Policy) -> Result<Resync, Error> {
+        Ok(self.resync_seen(policy).await?.0)
+    }
+
+    /// The resync, and the users as its scan read them.
+    async fn resync_seen(&self, policy: &Policy) -> Result<(Resync, Vec<User>), Error> {
         self.set_caller(observe::caller(&self.clients).await?);
         let caller = self.caller();
         let scan = scan::scan(&self.clients, &caller, policy, Utc::now()).await?;
@@ -228,19 +246,27 @@ impl Reconciler {
             .filter_map(|(rule, resource, at)| Some((key_for(&resource)?, facets_of(rule), at)))
             .filter(|(key, _, _)| !scan.suspects.contains_key(key))
             .collect();
-        Ok(Resync {
+        let resync = Resync {
             pass: Pass { plan: own, outcomes },
             suspects: scan.suspects,
             deadlines,
-        })
+        };
+        Ok((resync, scan.observed.users))
     }
 
     /// `iam-warden apply`: a resync, then every key it named, reconciled
     /// live, as one pass.
     pub async fn apply(&self, policy: &Policy) -> Result<Pass, Error> {
-        let resync = self.resync(policy).await?;
+        let (resync, users) = self.resync_seen(policy).await?;
+        let seen: HashMap<&str, &User> = users.iter().map(|u| (u.name.as_str(), u)).collect();
         let passes: Vec<Result<Pass, Error>> = futures::stream::iter(&resync.suspects)
-            .map(|(key, facets)| self.reconcile(policy, key, *facets, &[]))
+            .map(|(key, facets)| {
+                let user = match key {
+                    Key::User(name) => seen.get(name.as_str()).copied(),
+                    _ => None,
+                };
+                self.reconcile_seen(policy, key, *facets, &[], user)
+            })
             .buffer_unordered(KEYS_IN_FLIGHT)
             .collect()
             .await;
@@ -281,8 +307,12 @@ impl Reconciler {
                 _ => None,
             })
             .collect();
+        let seen: HashMap<&str, &User> = observed.users.iter().map(|u| (u.name.as_str(), u)).collect();
         let reads = suspects.iter().map(|(name, facets)| async {
-            let live = self.observe(&caller, policy, &Key::User(name.clone()), *facets).await?;
+            let user = seen.get(name.as_str()).copied();
+            let live = self
+                .observe(&caller, policy, &Key::User(name.clone()), *facets, user)
+                .await?;
             Ok::<_, Error>((name.clone(), live.users.into_iter().next()))
         });
         let live: HashMap<String, Option<User>> = futures::future::try_join_all(reads).await?.into_iter().collect();
@@ -301,14 +331,21 @@ impl Reconciler {
             .extend(live.into_values().flatten().filter(|u| !known.contains(&u.name)));
         observed.users.sort_by(|a, b| a.name.cmp(&b.name));
         let mut plan = plan::plan(policy, &observed, now);
-        if self.read_tags_if_needed(&plan, &mut observed).await? {
+        if self.read_tags_if_needed(policy, &plan, &mut observed, now).await? {
             plan = plan::plan(policy, &observed, now);
         }
         Ok(plan)
     }
 
     /// Reads what `key` names and the policy manages, and nothing else.
-    async fn observe(&self, caller: &Caller, policy: &Policy, key: &Key, facets: Facets) -> Result<Observed, Error> {
+    async fn observe(
+        &self,
+        caller: &Caller,
+        policy: &Policy,
+        key: &Key,
+        facets: Facets,
+        seen: Option<&User>,
+    ) -> Result<Observed, Error> {
         let iam = &self.clients.iam;
         let mut observed = Observed {
             caller: caller.clone(),
@@ -333,6 +370,7 @@ impl Reconciler {
                     deny_policy: &caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa),
                     skip_last_used: &past_max_age,
                     documents: &self.documents,
+                    seen,
                 };
                 observed.users = observe::users(iam, [name.clone()], &read).await?;
                 self.passwords.complete(&mut observed.users);
@@ -358,16 +396,23 @@ impl Reconciler {
         Ok(observed)
     }
 
-    /// A finding to act on about a user whose tags were not read: an
-    /// exemption by tag, or a deactivation record, could change it. Reads the
+    /// A finding to act on about a user whose tags were not read, when an
+    /// exemption by tag or a deactivation record could change it. Reads the
     /// tags; `true` if the plan must be made again.
-    async fn read_tags_if_needed(&self, plan: &Plan, observed: &mut Observed) -> Result<bool, Error> {
+    async fn read_tags_if_needed(
+        &self,
+        policy: &Policy,
+        plan: &Plan,
+        observed: &mut Observed,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
         let mut read = false;
         for user in observed.users.iter_mut().filter(|u| u.tags.is_none()) {
-            let acts_on = plan
-                .findings
-                .iter()
-                .any(|f| f.is_actionable() && f.resource.user() == Some(user.name.as_str()));
+            let acts_on = plan.findings.iter().any(|f| {
+                f.is_actionable()
+                    && f.resource.user() == Some(user.name.as_str())
+                    && plan::tags_could_change(&policy.exemptions, f, now)
+            });
             if acts_on {
                 user.tags = Some(
                     observe::user_tags(&self.clients.iam, &user.name)
@@ -407,10 +452,13 @@ impl Rejudge for Judge<'_> {
         }
         let now = Utc::now();
         let mut observed = reconciler
-            .observe(&caller, self.policy, &key, facets_of(finding.rule))
+            .observe(&caller, self.policy, &key, facets_of(finding.rule), None)
             .await?;
         let mut fresh = plan::plan(self.policy, &observed, now);
-        if reconciler.read_tags_if_needed(&fresh, &mut observed).await? {
+        if reconciler
+            .read_tags_if_needed(self.policy, &fresh, &mut observed, now)
+            .await?
+        {
             fresh = plan::plan(self.policy, &observed, now);
         }
         Ok(

@@ -29,6 +29,21 @@ pub(crate) struct UserRead<'a> {
     /// Keys no decision needs the last use of (they are past `maxAge`): it is not read.
     pub skip_last_used: &'a (dyn Fn(bool, chrono::DateTime<chrono::Utc>) -> bool + Sync),
     pub documents: &'a PolicyDocuments,
+    /// The user as the full scan that named it read it, seconds ago, live:
+    /// its tags and the quarantine's attachment need no second read.
+    pub seen: Option<&'a User>,
+}
+
+impl UserRead<'_> {
+    fn seen_quarantined(&self) -> Option<bool> {
+        Some(self.seen?.console.as_ref()?.deny_policy_attached)
+    }
+
+    /// The quarantine policy whose attachment the console read must look up:
+    /// none when the permissions or the scan tell.
+    fn quarantine_to_read(&self, with_permissions: bool) -> Option<&str> {
+        (!with_permissions && self.seen_quarantined().is_none()).then_some(self.deny_policy)
+    }
 }
 
 /// Managed policy documents by policy and version. A version never changes,
@@ -110,7 +125,7 @@ pub(crate) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Res
         async {
             match wants(Facets::CONSOLE) {
                 // With the permissions, the quarantine comes from the full list of attached policies.
-                true => console(iam, &name, (!wants(Facets::PERMISSIONS)).then_some(read.deny_policy))
+                true => console(iam, &name, read.quarantine_to_read(wants(Facets::PERMISSIONS)))
                     .await
                     .map(|c| c.map(Some)),
                 false => Ok(Some(None)),
@@ -134,11 +149,13 @@ pub(crate) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Res
     };
     if let (Some(console), Some(permissions)) = (&mut console, &permissions) {
         console.deny_policy_attached = permissions.attached.iter().any(|p| p.arn == read.deny_policy);
+    } else if let (Some(console), Some(quarantined)) = (&mut console, read.seen_quarantined()) {
+        console.deny_policy_attached = quarantined;
     }
     Ok(Some(User {
         name,
         created: None,
-        tags: None,
+        tags: read.seen.and_then(|seen| seen.tags.clone()),
         console,
         access_keys,
         permissions,

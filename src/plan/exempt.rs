@@ -3,9 +3,29 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Draft, Resource};
+use chrono::{DateTime, Utc};
+
+use super::{Action, Draft, Finding, Resource};
 use crate::observe::Observed;
 use crate::policy::{Exemption, Selector};
+
+/// Whether reading the user's tags could change `finding`, planned without
+/// them: an exemption by tag could cover it, or it hangs on a deactivation
+/// record. Deactivating a key writes its record whatever was there, so with
+/// no tag exemption in the policy a key event needs no tag read.
+pub fn tags_could_change(exemptions: &[Exemption], finding: &Finding, now: DateTime<Utc>) -> bool {
+    let on_records = matches!(
+        finding.action,
+        Action::DeleteAccessKey | Action::RecordDeactivation | Action::ClearDeactivationRecord
+    );
+    let by_tag = !finding.action.restores()
+        && exemptions.iter().any(|e| {
+            matches!(e.selector, Selector::Tag(_))
+                && e.expires.is_none_or(|expires| now < expires)
+                && e.rules.as_ref().is_none_or(|rules| rules.contains(&finding.rule))
+        });
+    on_records || by_tag
+}
 
 pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut Draft) {
     if exemptions.is_empty() {

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 pub use access_keys::deactivation_tag;
 pub use action::{Action, Resource};
+pub use exempt::tags_could_change;
 
 use crate::observe::Observed;
 use crate::policy::{Mode, Policy, Rule};

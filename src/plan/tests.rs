@@ -549,6 +549,45 @@ fn exemptions_by_user_rule_tag_and_expiry() {
 }
 
 #[test]
+fn tags_are_read_only_when_they_could_change_the_decision() {
+    let by_name = "  exemptions:\n    - users: [x]\n      reason: r\n";
+    let by_tag_for_mfa = "  exemptions:\n    - tag: t\n      rules: [mfa]\n      reason: r\n";
+    let lapsed_tag = "  exemptions:\n    - tag: t\n      reason: r\n      expires: 2026-01-01\n";
+    let untagged = |u: User| User { tags: None, ..u };
+    let old_active = untagged(user("u").keys(vec![key("AKIAOLD", days(100), Some(days(1)), true)]));
+    let inactive = untagged(user("u").keys(vec![key("AKIAOFF", days(100), Some(days(1)), false)]));
+    let no_mfa = untagged(console_user("u", days(5)));
+    let cases = [
+        (
+            "deactivating a key, exemptions by name only",
+            by_name,
+            old_active.clone(),
+            false,
+        ),
+        (
+            "deactivating a key, a tag exemption for mfa only",
+            by_tag_for_mfa,
+            old_active.clone(),
+            false,
+        ),
+        (
+            "deactivating a key, a lapsed tag exemption",
+            lapsed_tag,
+            old_active,
+            false,
+        ),
+        ("an inactive key's record", by_name, inactive, true),
+        ("a quarantine, a tag exemption for mfa", by_tag_for_mfa, no_mfa, true),
+    ];
+    for (case, exemptions, user, expected) in cases {
+        let p = policy(&format!("{MFA}{KEYS}{exemptions}"));
+        let result = plan(&p, &with_users(vec![user]), now());
+        let finding = result.findings.iter().find(|f| f.is_actionable()).expect(case);
+        assert_eq!(tags_could_change(&p.exemptions, finding, now()), expected, "{case}");
+    }
+}
+
+#[test]
 fn lifting_a_quarantine_is_never_exempt() {
     let p = policy(&format!("{MFA}  exemptions:\n    - users: [q]\n      reason: r\n"));
     let enrolled = console_user("q", days(3)).mfa(1).quarantined(true);
