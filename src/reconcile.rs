@@ -259,7 +259,18 @@ impl Reconciler {
     pub async fn apply(&self, policy: &Policy) -> Result<Pass, Error> {
         let (resync, users) = self.resync_seen(policy).await?;
         let seen: HashMap<&str, &User> = users.iter().map(|u| (u.name.as_str(), u)).collect();
-        let passes: Vec<Result<Pass, Error>> = futures::stream::iter(&resync.suspects)
+        // A tampered quarantine policy is restored before any user is
+        // reconciled: else a quarantine's own check restores it first, and the
+        // policy's reconcile, planned from the earlier read, finds nothing left.
+        let (first, rest): (Vec<_>, Vec<_>) = resync
+            .suspects
+            .iter()
+            .partition(|(key, _)| **key == Key::QuarantinePolicies);
+        let mut passes = Vec::new();
+        for (key, facets) in first {
+            passes.push(self.reconcile(policy, key, *facets, &[]).await);
+        }
+        let others: Vec<Result<Pass, Error>> = futures::stream::iter(rest)
             .map(|(key, facets)| {
                 let user = match key {
                     Key::User(name) => seen.get(name.as_str()).copied(),
@@ -270,6 +281,7 @@ impl Reconciler {
             .buffer_unordered(KEYS_IN_FLIGHT)
             .collect()
             .await;
+        passes.extend(others);
         let mut findings = Vec::new();
         let mut outcomes = Vec::new();
         let mut deadlines = Vec::new();
