@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
@@ -12,11 +14,12 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 use prometheus::IntCounterVec;
 
-use crate::error::Error;
+use crate::error::{Error, one_line};
 
 /// IAM is global, but the SDK wants a region; us-east-1 is where IAM lives.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -53,6 +56,10 @@ impl Clients {
             .timeout_config(timeouts)
             .load()
             .await;
+        Clients::from_config(sdk_config, requests)
+    }
+
+    fn from_config(sdk_config: SdkConfig, requests: IntCounterVec) -> Clients {
         let counter = CountRequests(requests.clone());
         Clients {
             iam: aws_sdk_iam::Client::from_conf(
@@ -78,6 +85,43 @@ impl Clients {
             sdk_config,
             requests,
         }
+    }
+
+    /// Organizations lives in us-east-1 (of its partition) whatever the region.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::from_conf(
+            aws_sdk_organizations::config::Builder::from(&self.sdk_config)
+                .interceptor(CountRequests(self.requests.clone()))
+                .build(),
+        )
+    }
+
+    /// Clients acting in another account through `role_arn`, assumed from
+    /// this identity. The credentials are cached and refreshed before they
+    /// expire; the HTTP client and its connections are shared. Fails, with
+    /// AWS's reason, when the role cannot be assumed.
+    pub async fn assuming(&self, role_arn: &str, external_id: Option<&str>) -> Result<Clients, Error> {
+        let mut provider = AssumeRoleProvider::builder(role_arn)
+            .session_name("iam-warden")
+            .configure(&self.sdk_config);
+        if let Some(id) = external_id {
+            provider = provider.external_id(id);
+        }
+        let provider = provider.build().await;
+        // Asked once here, so an account that cannot be reached says why at once.
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|error| Error::AssumeRole {
+                role: role_arn.to_owned(),
+                message: one_line(&DisplayErrorContext(&error)),
+            })?;
+        let sdk_config = self
+            .sdk_config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        Ok(Clients::from_config(sdk_config, self.requests.clone()))
     }
 
     /// The SQS client for `queue_url`, in the queue's own region: EKS sets

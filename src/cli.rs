@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::accounts::Fleet;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::execute::undo::{self, Selection, UndoResult};
 use crate::metrics::Metrics;
 use crate::observe;
+use crate::plan::Plan;
 use crate::policy::Policy;
-use crate::reconcile::Reconciler;
+use crate::reconcile::{Pass, Reconciler};
 use crate::report;
 use crate::runtime::{controller, shutdown};
 use crate::settings::{LogFormat, Settings};
@@ -40,15 +42,15 @@ enum Command {
     },
     /// Read live state and print findings; exits 2 on drift.
     Plan {
-        #[arg(long, default_value = DEFAULT_POLICY)]
-        policy: PathBuf,
+        #[command(flatten)]
+        scope: Scope,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
     /// One enforcement pass; exits 2 if findings remain afterwards.
     Apply {
-        #[arg(long, default_value = DEFAULT_POLICY)]
-        policy: PathBuf,
+        #[command(flatten)]
+        scope: Scope,
         /// Decide and log everything, change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -71,6 +73,8 @@ enum Command {
         /// Say what would be reversed, change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        reach: Reach,
     },
     /// Print the JSON Schema of the policy file.
     Schema,
@@ -82,6 +86,27 @@ enum Command {
     },
 }
 
+/// What a one-shot command judges: the policy, and the accounts.
+#[derive(Debug, clap::Args)]
+struct Scope {
+    /// The policy file; by default the settings' `policy`, else config/policy.yaml.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    reach: Reach,
+}
+
+/// The accounts a one-shot command works in: those the daemon's settings serve.
+#[derive(Debug, clap::Args)]
+struct Reach {
+    /// Daemon settings (YAML), for the accounts they serve; IAM_WARDEN_<KEY> environment variables win.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only this account (repeatable); every account the settings serve by default.
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -91,25 +116,37 @@ enum Format {
 /// Exit codes: 0 in spec, 1 error, 2 drift (for `undo`: something cannot be reversed).
 const DRIFT: u8 = 2;
 
+/// An account down is an error, whatever the others found.
+fn exit<T>(results: &report::Accounts<T>) -> ExitCode {
+    if results.down() > 0 {
+        ExitCode::FAILURE
+    } else if results.all_in_spec() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(DRIFT)
+    }
+}
+
 pub async fn run(cli: Cli) -> ExitCode {
     if !matches!(cli.command, Command::Run { .. }) {
         init_logging(LogFormat::Text);
     }
     let result = match cli.command {
         Command::Check { policy } => check(&policy),
-        Command::Plan { policy, output } => plan_command(&policy, output).await,
+        Command::Plan { scope, output } => plan_command(&scope, output).await,
         Command::Apply {
-            policy,
+            scope,
             dry_run,
             max_changes,
-        } => apply(&policy, dry_run, max_changes).await,
+        } => apply(&scope, dry_run, max_changes).await,
         Command::Run { config } => daemon(config.as_deref()).await,
         Command::Undo {
             audit_log,
             event,
             since,
             dry_run,
-        } => undo_command(audit_log.as_deref(), Selection { event, since }, dry_run).await,
+            reach,
+        } => undo_command(audit_log.as_deref(), Selection { event, since }, dry_run, &reach).await,
         Command::Schema => {
             emit(&format!("{:#}\n", Policy::json_schema()));
             Ok(ExitCode::SUCCESS)
@@ -131,63 +168,83 @@ fn check(path: &Path) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn plan_command(path: &Path, output: Format) -> Result<ExitCode, Error> {
-    let policy = Policy::load(path)?;
+async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> {
+    let (policy, settings) = scope.load()?;
+    let reach = &scope.reach;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    // Reads only: nothing is executed, so the budget is never asked.
-    let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
-    let plan = reconciler.plan(&policy).await?;
+    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
+    let results = fleet
+        .each(async |clients| {
+            // Reads only: nothing is executed, so the budget is never asked.
+            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
+            reconciler.plan(&policy).await
+        })
+        .await;
+    let results = report::Accounts::new(&fleet, results, |plan: &Plan| plan.in_spec())?;
     match output {
-        Format::Text => emit(&report::plan_table(&plan)),
-        Format::Json => emit(&format!("{:#}\n", serde_json::json!(plan))),
+        Format::Text => emit(&results.text(report::plan_table)),
+        Format::Json => emit(&format!("{:#}\n", results.json(|plan| serde_json::json!(plan)))),
     }
     log_requests(&metrics);
-    Ok(if plan.in_spec() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(DRIFT)
-    })
+    Ok(exit(&results))
 }
 
-async fn apply(path: &Path, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
-    let policy = Policy::load(path)?;
+async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
+    let (policy, settings) = scope.load()?;
+    let reach = &scope.reach;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let reconciler = Reconciler::new(clients.clone(), dry_run, Arc::new(ChangeBudget::per_run(max_changes))).await?;
-    let pass = reconciler.apply(&policy).await?;
-    let remaining = pass.remaining();
-    emit(&report::apply_table(&pass.plan, &pass.outcomes, remaining));
+    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
+    let results = fleet
+        .each(async |clients| {
+            // A budget per account: one account's drift never holds back another's fixes.
+            let budget = Arc::new(ChangeBudget::per_run(max_changes));
+            Reconciler::new(clients, dry_run, budget).await?.apply(&policy).await
+        })
+        .await;
+    let results = report::Accounts::new(&fleet, results, |pass: &Pass| pass.remaining() == 0)?;
+    emit(&results.text(|pass| report::apply_table(&pass.plan, &pass.outcomes, pass.remaining())));
     log_requests(&metrics);
-    Ok(if remaining == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(DRIFT)
-    })
+    Ok(exit(&results))
 }
 
-async fn undo_command(audit_log: Option<&Path>, selection: Selection, dry_run: bool) -> Result<ExitCode, Error> {
+async fn undo_command(
+    audit_log: Option<&Path>,
+    selection: Selection,
+    dry_run: bool,
+    reach: &Reach,
+) -> Result<ExitCode, Error> {
     let text = match audit_log {
         Some(path) => std::fs::read_to_string(path),
         None => std::io::read_to_string(std::io::stdin()),
     }
     .map_err(|e| Error::Settings(format!("cannot read the audit log: {e}")))?;
     let changes = undo::applied_changes(&text, &selection);
+    let settings = Settings::load(reach.config.as_deref())?;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let caller = observe::caller(&clients).await?;
-    let reversals = undo::undo(&clients, &caller, &changes, dry_run).await;
-    emit(&report::undo_table(&reversals));
+    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
+    let own = fleet.is_own_account();
+    let results = fleet
+        .each(async |clients| {
+            let caller = observe::caller(&clients).await?;
+            // Alone, every line is tried, and one from another account says so; in
+            // a fleet, each account puts back its own.
+            let mine: Vec<_> = changes
+                .iter()
+                .filter(|c| own || c["account"].as_str() == Some(caller.account_id.as_str()))
+                .cloned()
+                .collect();
+            Ok(undo::undo(&clients, &caller, &mine, dry_run).await)
+        })
+        .await;
+    let settled = |reversals: &Vec<undo::Reversal>| reversals.iter().all(|r| r.result != UndoResult::Irreversible);
+    let results = report::Accounts::new(&fleet, results, settled)?;
+    emit(&results.text(|reversals| report::undo_table(reversals)));
     log_requests(&metrics);
-    let failed = reversals.iter().any(|r| r.result == UndoResult::Failed);
-    let irreversible = reversals.iter().any(|r| r.result == UndoResult::Irreversible);
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else if irreversible {
-        ExitCode::from(DRIFT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let failed = results.any(|reversals| reversals.iter().any(|r| r.result == UndoResult::Failed));
+    Ok(if failed { ExitCode::FAILURE } else { exit(&results) })
 }
 
 async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
@@ -195,6 +252,14 @@ async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
     init_logging(settings.log_format);
     controller::run(settings, shutdown::signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+impl Scope {
+    fn load(&self) -> Result<(Policy, Settings), Error> {
+        let settings = Settings::load(self.reach.config.as_deref())?;
+        let path = self.policy.as_deref().unwrap_or(&settings.policy);
+        Ok((Policy::load(path)?, settings))
+    }
 }
 
 /// Logs go to stderr, so stdout carries only a command's own output.

@@ -34,6 +34,9 @@ pub enum Error {
     Watch(String),
     #[error("cannot listen on {0}")]
     Listen(String),
+    /// An account's role could not be assumed: that account is down.
+    #[error("cannot assume {role}: {message}")]
+    AssumeRole { role: String, message: String },
 }
 
 impl Error {
@@ -90,6 +93,6 @@ fn is_access_denied(code: &str) -> bool {
     )
 }
 
-fn one_line(text: &impl std::fmt::Display) -> String {
+pub(crate) fn one_line(text: &impl std::fmt::Display) -> String {
     text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }

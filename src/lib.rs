@@ -33,6 +33,7 @@
 //!   `/readyz` endpoints.
 //! - `cli`, `report`: the command line and its tables.
 
+mod accounts;
 mod aws;
 pub mod cli;
 mod document;

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::accounts::{Account, Fleet};
+use crate::error::Error;
 use crate::execute::Outcome;
 use crate::execute::undo::{Reversal, UndoResult};
 use crate::plan::{Finding, Plan, Severity};
@@ -164,4 +166,106 @@ pub fn undo_table(reversals: &[Reversal]) -> String {
         count(UndoResult::Failed)
     );
     text
+}
+
+/// A one-shot command's results, one per account, in the fleet's order. For
+/// the caller's own account alone, the output is what it always was.
+pub struct Accounts<T> {
+    own: bool,
+    rows: Vec<(Option<Account>, Result<T, Error>, bool)>,
+}
+
+impl<T> Accounts<T> {
+    /// For the caller's own account, its error is the command's error.
+    pub fn new(
+        fleet: &Fleet,
+        results: Vec<Result<T, Error>>,
+        in_spec: impl Fn(&T) -> bool,
+    ) -> Result<Accounts<T>, Error> {
+        let own = fleet.is_own_account();
+        let mut rows = Vec::with_capacity(results.len());
+        for (target, result) in fleet.targets.iter().zip(results) {
+            let result = match (own, result) {
+                (true, Err(error)) => return Err(error),
+                (_, result) => result,
+            };
+            let fine = result.as_ref().is_ok_and(&in_spec);
+            rows.push((target.as_ref().map(|(account, _)| account.clone()), result, fine));
+        }
+        Ok(Accounts { own, rows })
+    }
+
+    /// Each account's table under its heading, down accounts with why, then a tally.
+    pub fn text(&self, table: impl Fn(&T) -> String) -> String {
+        let mut text = String::new();
+        for (account, result, _) in &self.rows {
+            if let Some(account) = account.as_ref().filter(|_| !self.own) {
+                let _ = writeln!(text, "== account {}", heading(account));
+            }
+            match result {
+                Ok(value) => text.push_str(&table(value)),
+                Err(error) => {
+                    let _ = writeln!(text, "DOWN: {error}");
+                }
+            }
+            if !self.own {
+                text.push('\n');
+            }
+        }
+        if !self.own {
+            let down = self.down();
+            let in_spec = self.rows.iter().filter(|(_, _, fine)| *fine).count();
+            let _ = writeln!(
+                text,
+                "{} account(s): {in_spec} in spec, {} not, {down} down.",
+                self.rows.len(),
+                self.rows.len() - in_spec - down
+            );
+        }
+        text
+    }
+
+    /// One document: for many accounts, `{"accounts": [{"account", "name", "result" | "error"}]}`.
+    pub fn json(&self, section: impl Fn(&T) -> serde_json::Value) -> serde_json::Value {
+        if self.own {
+            return self
+                .rows
+                .first()
+                .and_then(|(_, r, _)| r.as_ref().ok())
+                .map(&section)
+                .unwrap_or_default();
+        }
+        let accounts: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|(account, result, _)| {
+                let mut entry = serde_json::json!(account);
+                match result {
+                    Ok(value) => entry["result"] = section(value),
+                    Err(error) => entry["error"] = error.to_string().into(),
+                }
+                entry
+            })
+            .collect();
+        serde_json::json!({ "accounts": accounts })
+    }
+
+    pub fn down(&self) -> usize {
+        self.rows.iter().filter(|(_, r, _)| r.is_err()).count()
+    }
+
+    pub fn any(&self, test: impl Fn(&T) -> bool) -> bool {
+        self.rows.iter().any(|(_, r, _)| r.as_ref().is_ok_and(&test))
+    }
+
+    pub fn all_in_spec(&self) -> bool {
+        self.rows.iter().all(|(_, _, fine)| *fine)
+    }
+}
+
+fn heading(account: &Account) -> String {
+    match account.name.as_str() {
+        "" => account.id.clone(),
+        name => format!("{} ({name})", account.id),
+    }
 }

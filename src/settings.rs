@@ -29,6 +29,43 @@ pub struct Settings {
     /// How long in-flight reconciles may run after SIGTERM before exit.
     #[serde(deserialize_with = "duration")]
     pub shutdown_timeout: Duration,
+    /// The accounts served; `None`: the caller's own account only.
+    pub accounts: Option<AccountsSettings>,
+}
+
+/// Which accounts, and how each is reached (design.md §7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccountsSettings {
+    pub organization: Option<OrganizationSource>,
+    pub list: Option<Vec<ListedAccount>>,
+    /// The role to assume in each account; `{partition}` and `{account}` are filled in.
+    #[serde(default = "default_role")]
+    pub role: String,
+    pub external_id: Option<String>,
+}
+
+/// The Organization's active accounts, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSource {
+    /// OUs (with their children) or account ids; empty: every active account.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListedAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+fn default_role() -> String {
+    "arn:{partition}:iam::{account}:role/iam-warden".to_owned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,6 +89,7 @@ impl Default for Settings {
             dry_run: false,
             log_format: LogFormat::Json,
             shutdown_timeout: Duration::from_secs(20),
+            accounts: None,
         }
     }
 }
@@ -98,6 +136,19 @@ impl Settings {
         if settings.max_in_flight == 0 {
             return Err(Error::Settings("max_in_flight must be at least 1".to_owned()));
         }
+        if let Some(accounts) = &settings.accounts {
+            if accounts.organization.is_some() == accounts.list.is_some() {
+                return Err(Error::Settings(
+                    "accounts needs exactly one of `organization` and `list`".to_owned(),
+                ));
+            }
+            if !accounts.role.contains("{account}") {
+                return Err(Error::Settings(format!(
+                    "accounts.role `{}` must name `{{account}}`: each account has its own role",
+                    accounts.role
+                )));
+            }
+        }
         Ok(settings)
     }
 }
@@ -141,6 +192,30 @@ mod tests {
         assert_eq!(settings.resync_interval, Duration::from_secs(3600));
         assert_eq!(settings.queue_url.as_deref(), Some("https://sqs/q"));
         assert!(settings.dry_run);
+    }
+
+    #[test]
+    fn accounts_come_from_a_list_or_the_organization_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.yaml");
+        let organization = "accounts:\n  organization:\n    include: [ou-ab12-prod]\n    exclude: [\"222222222222\"]\n  externalId: iam-warden\n";
+        std::fs::write(&file, organization).unwrap();
+        let accounts = Settings::from_sources(Some(&file), env(&[])).unwrap().accounts.unwrap();
+        let source = accounts.organization.unwrap();
+        assert_eq!(
+            (source.include, source.exclude),
+            (vec!["ou-ab12-prod".to_owned()], vec!["222222222222".to_owned()])
+        );
+        assert_eq!(accounts.external_id.as_deref(), Some("iam-warden"));
+        assert_eq!(accounts.role, "arn:{partition}:iam::{account}:role/iam-warden");
+
+        let both = "accounts:\n  organization: {}\n  list: [{id: \"111111111111\"}]\n";
+        let no_account = "accounts:\n  list: [{id: \"111111111111\"}]\n  role: arn:aws:iam::111111111111:role/x\n";
+        for (text, expected) in [(both, "exactly one of"), (no_account, "must name `{account}`")] {
+            std::fs::write(&file, text).unwrap();
+            let error = Settings::from_sources(Some(&file), env(&[])).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 
     #[test]

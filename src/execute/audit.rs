@@ -14,6 +14,7 @@ use crate::policy::Rule;
 struct Record<'a> {
     time: String,
     log: &'static str,
+    account: &'a str,
     rule: Rule,
     action: Action,
     resource: &'a Resource,
@@ -26,10 +27,11 @@ struct Record<'a> {
     event_id: Option<&'a str>,
 }
 
-pub(super) fn record(finding: &Finding, outcome: &Outcome, event_id: Option<&str>) {
+pub(super) fn record(account: &str, finding: &Finding, outcome: &Outcome, event_id: Option<&str>) {
     write(&Record {
         time: now(),
         log: "audit",
+        account,
         rule: finding.rule,
         action: finding.action,
         resource: &finding.resource,
@@ -43,7 +45,7 @@ pub(super) fn record(finding: &Finding, outcome: &Outcome, event_id: Option<&str
 
 /// A policy version deleted to make room for a restore: its document is gone
 /// from IAM, so the audit log keeps it.
-pub(super) fn deleted_version(finding: &Finding, version: &str, document: &str, event_id: Option<&str>) {
+pub(super) fn deleted_version(account: &str, finding: &Finding, version: &str, document: &str, event_id: Option<&str>) {
     let before = serde_json::json!({
         "deletedVersion": version,
         "document": serde_json::from_str::<serde_json::Value>(document).unwrap_or_else(|_| document.into()),
@@ -51,6 +53,7 @@ pub(super) fn deleted_version(finding: &Finding, version: &str, document: &str, 
     write(&Record {
         time: now(),
         log: "audit",
+        account,
         rule: finding.rule,
         action: finding.action,
         resource: &finding.resource,

@@ -137,7 +137,12 @@ impl Executor {
             } else {
                 self.change(finding, policy, caller, event_id, rejudge).await
             };
-            audit::record(logged.as_ref().unwrap_or(finding), &outcome, event_id);
+            audit::record(
+                &caller.account_id,
+                logged.as_ref().unwrap_or(finding),
+                &outcome,
+                event_id,
+            );
             outcomes.push(outcome);
         }
         outcomes
@@ -361,7 +366,7 @@ impl Executor {
             for finding in plan::plan(policy, &observed, Utc::now()).findings {
                 let restored = self.restore(&finding, caller, event_id).await;
                 let outcome = restored.map_or_else(Outcome::Failed, |()| Outcome::Applied);
-                audit::record(&finding, &outcome, event_id);
+                audit::record(&caller.account_id, &finding, &outcome, event_id);
                 if let Outcome::Failed(error) = outcome {
                     return Err(error);
                 }
@@ -380,7 +385,7 @@ impl Executor {
         };
         let deleted = quarantine::restore(&self.clients.iam, caller, *policy, arn).await?;
         for (version, document) in deleted {
-            audit::deleted_version(finding, &version, &document, event_id);
+            audit::deleted_version(&caller.account_id, finding, &version, &document, event_id);
         }
         self.checked.mark(*policy);
         Ok(())

@@ -79,7 +79,14 @@ pub async fn undo(clients: &Clients, caller: &Caller, changes: &[Value], dry_run
     let mut reversals = Vec::with_capacity(changes.len());
     for change in changes {
         let action = change["action"].as_str().unwrap_or_default().to_owned();
-        let (result, detail) = match plan(change, caller) {
+        let step = match change["account"].as_str() {
+            Some(account) if account != caller.account_id => Step::Cannot(format!(
+                "made in account {account}, not {}: run undo with --config settings that serve it",
+                caller.account_id
+            )),
+            _ => plan(change, caller),
+        };
+        let (result, detail) = match step {
             Step::Cannot(why) => (UndoResult::Irreversible, Some(why)),
             Step::Call(_) if dry_run => (UndoResult::DryRun, None),
             Step::Call(call) => match call.run(clients).await {

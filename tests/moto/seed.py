@@ -16,6 +16,9 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
                                          the default one allowing everything
        seed.py ENDPOINT permissions      users with admin access, direct policies and escalation sets
        seed.py ENDPOINT passwords D      three console users, two of them created D days ago
+       seed.py ENDPOINT organization N   an Organization: N member accounts in OUs, each with the
+                                         iam-warden role and a drifted user; one account left outside
+       seed.py ENDPOINT organization-keys    the status of every member account's seeded key
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -44,10 +47,13 @@ def github_trust(sub):
 
 
 class Account:
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, account_id=None):
         self.endpoint = endpoint
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name="us-east-1")
+        self.account_id = account_id
+        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        if account_id:
+            credentials = member_credentials(endpoint, account_id)
+        session = boto3.session.Session(region_name="us-east-1", **credentials)
         self.iam = session.client("iam", endpoint_url=endpoint)
         self.s3 = session.client("s3", endpoint_url=endpoint)
         self.cloudtrail = session.client("cloudtrail", endpoint_url=endpoint)
@@ -58,6 +64,8 @@ class Account:
         for field in ("create_date", "last_used"):
             if field in body:
                 body[field] = (self.now - timedelta(days=body[field])).isoformat()
+        if self.account_id:
+            body["account"] = self.account_id
         request = urllib.request.Request(f"{self.endpoint}/_warden_test/age", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(request).read()
@@ -302,6 +310,65 @@ def passwords(account, days):
     return {}
 
 
+def member_credentials(endpoint, account_id):
+    """An account of the Organization as iam-warden reaches it: through its
+    role, which moto lets anyone assume, its state kept apart by account."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    assumed = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/iam-warden", RoleSessionName="seed")
+    c = assumed["Credentials"]
+    return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+            "aws_session_token": c["SessionToken"]}
+
+
+def organization(account, count):
+    """Member accounts spread over OU workloads, its child OU workloads/team-a,
+    and OU sandbox; in each, the iam-warden role (as the StackSet makes it) and
+    user `drifted` with a 120-day-old active key. One more account sits in the
+    root, outside every OU."""
+    org = boto3.client("organizations", endpoint_url=account.endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    workloads = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    team = org.create_organizational_unit(ParentId=workloads, Name="team-a")["OrganizationalUnit"]["Id"]
+    sandbox = org.create_organizational_unit(ParentId=root, Name="sandbox")["OrganizationalUnit"]["Id"]
+    made = {"root": root, "ous": {"workloads": workloads, "team-a": team, "sandbox": sandbox},
+            "accounts": {}, "outside": None}
+    for n in range(count + 1):
+        name = f"member-{n:03d}"
+        created = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+        account_id = created["AccountId"]
+        if n == count:
+            made["outside"] = account_id
+        else:
+            ou = (workloads, team, sandbox)[n % 3]
+            org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
+            made["accounts"][account_id] = ou
+        member = Account(account.endpoint, account_id)
+        member.iam.create_role(RoleName="iam-warden", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+        member.key_for_new_user("drifted", age_days=120, used_days_ago=1)
+    return made
+
+
+def organization_keys(account):
+    """Each member account's `drifted` key status, by account id."""
+    org = boto3.client("organizations", endpoint_url=account.endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    statuses = {}
+    for page in org.get_paginator("list_accounts").paginate():
+        for found in page["Accounts"]:
+            member = Account(account.endpoint, found["Id"])
+            try:
+                keys = member.iam.list_access_keys(UserName="drifted")["AccessKeyMetadata"]
+            except member.iam.exceptions.NoSuchEntityException:
+                continue
+            statuses[found["Id"]] = keys[0]["Status"]
+    return statuses
+
+
 def quarantine(account):
     account.user("bob", console=True, age_days=3)
     return {}
@@ -318,7 +385,9 @@ def main():
                  "rollout": rollout, "irsa": irsa, "permissions": permissions,
                  "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
-                 "compliant": lambda a: compliant(a, int(rest[0]))}
+                 "compliant": lambda a: compliant(a, int(rest[0])),
+                 "organization": lambda a: organization(a, int(rest[0])),
+                 "organization-keys": organization_keys}
     print(json.dumps(scenarios[scenario](account)))
 
 

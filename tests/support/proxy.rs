@@ -145,6 +145,11 @@ impl Proxy {
         self.faults.refuse.lock().unwrap().push(Box::new(refuse));
     }
 
+    /// Lets every call through again, as when a missing role is created.
+    pub fn stop_refusing(&self) {
+        self.faults.refuse.lock().unwrap().clear();
+    }
+
     /// Calls refused so far.
     pub fn refused(&self) -> u64 {
         self.faults.refused.load(Ordering::Relaxed)

@@ -1,0 +1,94 @@
+//! Which replica serves which account: a jump consistent hash of the account
+//! id over the replica count, so adding an Nth replica moves only about 1/N
+//! of the accounts and no replica needs to know any other.
+
+use crate::settings::ShardSetting;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// The setting if there is one; else, on a StatefulSet, the pod ordinal
+    /// (the `-N` at the end of `hostname`) and the replica count the
+    /// manifest passes in `replicas`; else every account.
+    pub fn resolve(setting: Option<ShardSetting>, hostname: Option<&str>, replicas: Option<&str>) -> Shard {
+        if let Some(ShardSetting { index, count }) = setting {
+            return Shard { index, count };
+        }
+        let ordinal = hostname.and_then(|h| h.rsplit_once('-')).and_then(|(_, n)| n.parse::<u32>().ok());
+        let count = replicas.and_then(|r| r.trim().parse::<u32>().ok());
+        match (ordinal, count) {
+            (Some(index), Some(count)) if index < count => Shard { index, count },
+            _ => Shard::ALL,
+        }
+    }
+
+    pub fn owns(&self, account: &str) -> bool {
+        jump_hash(key_of(account), self.count) == self.index
+    }
+}
+
+/// An account id is twelve digits; any other text still gets a stable key.
+fn key_of(account: &str) -> u64 {
+    account.parse().unwrap_or_else(|_| {
+        // FNV-1a: stable across builds and platforms, unlike the std hasher.
+        account
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    })
+}
+
+/// Lamping and Veach, "A Fast, Minimal Memory, Consistent Hash Algorithm" (2014).
+fn jump_hash(mut key: u64, buckets: u32) -> u32 {
+    let (mut b, mut j): (i64, i64) = (-1, 0);
+    while j < i64::from(buckets) {
+        b = j;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
+    }
+    b as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accounts(n: u64) -> Vec<String> {
+        (0..n).map(|i| format!("{:012}", 100_000_000_000 + i * 7919)).collect()
+    }
+
+    #[test]
+    fn every_account_has_exactly_one_shard() {
+        for count in 1..=5 {
+            for account in accounts(200) {
+                let owners = (0..count).filter(|&index| Shard { index, count }.owns(&account)).count();
+                assert_eq!(owners, 1, "{account} with {count} shards");
+            }
+        }
+    }
+
+    #[test]
+    fn a_fourth_replica_moves_about_a_quarter_and_only_to_itself() {
+        let all = accounts(1000);
+        let owner = |account: &str, count| (0..count).find(|&index| Shard { index, count }.owns(account)).unwrap();
+        let moved: Vec<&String> = all.iter().filter(|a| owner(a, 3) != owner(a, 4)).collect();
+        assert!(moved.iter().all(|a| owner(a, 4) == 3), "accounts move only to the new replica");
+        let share = moved.len() as f64 / all.len() as f64;
+        assert!((0.18..0.32).contains(&share), "moved {share}");
+    }
+
+    #[test]
+    fn the_shard_comes_from_the_setting_then_the_pod_ordinal() {
+        let set = Some(ShardSetting { index: 1, count: 3 });
+        assert_eq!(Shard::resolve(set, Some("iam-warden-2"), Some("3")), Shard { index: 1, count: 3 });
+        assert_eq!(Shard::resolve(None, Some("iam-warden-2"), Some("3")), Shard { index: 2, count: 3 });
+        assert_eq!(Shard::resolve(None, Some("iam-warden-7d9f-x"), Some("3")), Shard::ALL, "a Deployment pod");
+        assert_eq!(Shard::resolve(None, Some("iam-warden-5"), Some("3")), Shard::ALL);
+        assert_eq!(Shard::resolve(None, None, None), Shard::ALL);
+    }
+}

@@ -1,0 +1,187 @@
+//! An AWS Organization served by one-shot commands: accounts found through
+//! Organizations, each reached through its role; what each account holds
+//! afterwards is read back from the emulator.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use support::proxy::Proxy;
+use support::{Moto, PolicyFile, TEST_KEY, run_warden};
+
+const MEMBERS: usize = 100;
+
+const KEYS_POLICY: &str = "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: organization}
+spec:
+  accessKeys:
+    maxAge: 90d
+    deleteAfter: 30d
+    action: deactivate
+";
+
+/// Settings serving the OUs `workloads` (with its child `team-a`) and `sandbox`.
+fn settings(organization: &Value, extra: &str) -> PolicyFile {
+    let ous = &organization["ous"];
+    PolicyFile::new(&format!(
+        "accounts:\n  organization:\n    include: [{}, {}]\n{extra}  externalId: iam-warden\n",
+        ous["workloads"].as_str().unwrap(),
+        ous["sandbox"].as_str().unwrap(),
+    ))
+}
+
+fn statuses(moto: &Moto) -> BTreeMap<String, String> {
+    serde_json::from_value(moto.seed(&["organization-keys"])).unwrap()
+}
+
+fn members(organization: &Value) -> BTreeSet<String> {
+    organization["accounts"].as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn one_apply_fixes_every_account_of_the_organization_and_only_those() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", &MEMBERS.to_string()]);
+    let members = members(&organization);
+    let outside = organization["outside"].as_str().unwrap().to_owned();
+    let excluded = members.iter().next().unwrap().clone();
+    let settings = settings(&organization, &format!("    exclude: [\"{excluded}\"]\n"));
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let args = |command: &'static str| {
+        vec![
+            command,
+            "--config",
+            settings.path.as_str(),
+            "--policy",
+            policy.path.as_str(),
+        ]
+    };
+
+    let plan = moto.warden(&[args("plan").as_slice(), &["--output", "json"]].concat());
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    let sections: Vec<Value> = serde_json::from_str::<Value>(&plan.stdout).unwrap()["accounts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let judged: BTreeSet<String> = sections.iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let expected: BTreeSet<String> = members.iter().filter(|id| **id != excluded).cloned().collect();
+    assert_eq!(judged, expected, "every member under the OUs, less the excluded one");
+    assert!(
+        sections
+            .iter()
+            .all(|s| s["result"]["findings"].as_array().unwrap().len() == 1),
+        "each account's own drift, one finding each"
+    );
+
+    let apply = moto.warden(&args("apply"));
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let audited: BTreeSet<String> = apply
+        .audit_for("deactivate-access-key")
+        .iter()
+        .map(|line| line["account"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(audited, expected, "every audit line names its account");
+
+    let after = statuses(&moto);
+    for id in &expected {
+        assert_eq!(after[id], "Inactive", "account {id}");
+    }
+    assert_eq!(after[&excluded], "Active", "the excluded account is untouched");
+    assert_eq!(after[&outside], "Active", "an account outside the OUs is untouched");
+    assert_eq!(
+        moto.warden(&args("plan")).code,
+        0,
+        "a second plan finds every account in spec"
+    );
+}
+
+#[test]
+fn one_account_that_cannot_be_assumed_is_down_and_holds_up_no_other() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "6"]);
+    let members = members(&organization);
+    let refused = members.iter().next().unwrap().clone();
+    let settings = settings(&organization, "");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proxy = runtime.block_on(Proxy::start(&moto.endpoint));
+    let role = format!("arn:aws:iam::{refused}:role/iam-warden");
+    proxy.refuse(move |call| call.action == "AssumeRole" && call.param("RoleArn") == Some(role.as_str()));
+    let args = ["apply", "--config", &settings.path, "--policy", &policy.path];
+
+    let apply = run_warden(&proxy.endpoint, &(TEST_KEY, TEST_KEY).into(), &args);
+    assert_eq!(apply.code, 1, "an account down is an error:\n{}", apply.stdout);
+    assert!(
+        apply
+            .stdout
+            .contains(&format!("DOWN: cannot assume arn:aws:iam::{refused}:role/iam-warden")),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        apply.stdout.contains("6 account(s): 5 in spec, 0 not, 1 down."),
+        "{}",
+        apply.stdout
+    );
+    let after = statuses(&moto);
+    for id in members.iter().filter(|id| **id != refused) {
+        assert_eq!(after[id], "Inactive", "account {id}");
+    }
+    assert_eq!(after[&refused], "Active");
+
+    proxy.stop_refusing();
+    let again = run_warden(&proxy.endpoint, &(TEST_KEY, TEST_KEY).into(), &args);
+    assert_eq!(
+        again.code, 0,
+        "it recovers once the role can be assumed:\n{}",
+        again.stdout
+    );
+    assert_eq!(statuses(&moto)[&refused], "Inactive");
+}
+
+#[test]
+fn undo_puts_back_each_account_s_changes_in_that_account() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "3"]);
+    let members = members(&organization);
+    let settings = settings(&organization, "");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let apply = moto.warden(&["apply", "--config", &settings.path, "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(log.path(), &apply.stderr).unwrap();
+    let log_path = log.path().to_str().unwrap();
+
+    let alone = moto.warden(&["undo", "--audit-log", log_path]);
+    assert_eq!(
+        alone.code, 2,
+        "without the settings, another account's change cannot come back"
+    );
+    assert_eq!(
+        alone.stdout.matches("made in account").count(),
+        members.len(),
+        "{}",
+        alone.stdout
+    );
+    let untouched = statuses(&moto);
+    assert!(members.iter().all(|id| untouched[id] == "Inactive"), "{untouched:?}");
+
+    let first = members.iter().next().unwrap();
+    let one = moto.warden(&[
+        "undo",
+        "--audit-log",
+        log_path,
+        "--config",
+        &settings.path,
+        "--account",
+        first,
+    ]);
+    assert_eq!(one.code, 0, "{}\n{}", one.stdout, one.stderr);
+    let after = statuses(&moto);
+    assert_eq!(after[first], "Active", "the named account's key is active again");
+    for id in members.iter().filter(|id| *id != first) {
+        assert_eq!(after[id], "Inactive", "account {id} was not named");
+    }
+}
