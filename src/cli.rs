@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::accounts::Fleet;
+use crate::accounts::{self, Account, Fleet};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
@@ -14,13 +14,11 @@ use crate::execute::undo::{self, Selection, UndoResult};
 use crate::metrics::Metrics;
 use crate::observe;
 use crate::plan::Plan;
-use crate::policy::Policy;
+use crate::policy::{Placement, Policy, PolicySet};
 use crate::reconcile::{Pass, Reconciler};
 use crate::report;
 use crate::runtime::{controller, shutdown};
 use crate::settings::{LogFormat, Settings};
-
-const DEFAULT_POLICY: &str = "config/policy.yaml";
 
 /// Keeps an AWS account's IAM hygiene at the state a policy file declares.
 ///
@@ -36,9 +34,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Validate a policy file; errors are printed as FILE:LINE:COLUMN: message.
+    ///
+    /// With --config naming accounts, also asks AWS which accounts each file
+    /// of a policy directory governs, and reports selectors that match none.
     Check {
-        #[arg(long, default_value = DEFAULT_POLICY)]
-        policy: PathBuf,
+        #[command(flatten)]
+        scope: Scope,
     },
     /// Read live state and print findings; exits 2 on drift.
     Plan {
@@ -132,7 +133,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         init_logging(LogFormat::Text);
     }
     let result = match cli.command {
-        Command::Check { policy } => check(&policy),
+        Command::Check { scope } => check(&scope).await,
         Command::Plan { scope, output } => plan_command(&scope, output).await,
         Command::Apply {
             scope,
@@ -162,51 +163,101 @@ pub async fn run(cli: Cli) -> ExitCode {
     })
 }
 
-fn check(path: &Path) -> Result<ExitCode, Error> {
-    let policy = Policy::load(path)?;
-    emit(&format!("{}: valid policy `{}`\n", path.display(), policy.name));
-    Ok(ExitCode::SUCCESS)
+async fn check(scope: &Scope) -> Result<ExitCode, Error> {
+    let (policies, settings) = scope.load()?;
+    for (file, policy) in &policies.files {
+        emit(&format!("{}: valid policy `{}`\n", file.display(), policy.name));
+    }
+    let Some(accounts) = settings.accounts.as_ref() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let clients = Clients::from_env(Metrics::new().aws_requests()).await;
+    let served = accounts::discover(accounts, &clients, &scope.reach.accounts).await?;
+    let problems = policies.unmatched(&served);
+    for (file, problem) in &problems {
+        eprintln!("{}: {problem}", file.display());
+    }
+    for (file, governed) in policies.governed(&served) {
+        emit(&format!("{}: governs {} account(s)\n", file.display(), governed.len()));
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> {
-    let (policy, settings) = scope.load()?;
+    let (policies, settings) = scope.load()?;
     let reach = &scope.reach;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
     let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
     let results = fleet
-        .each(async |clients| {
+        .each(async |account, clients| {
             // Reads only: nothing is executed, so the budget is never asked.
             let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
-            reconciler.plan(&policy).await
+            let Some((file, policy)) = governing(&policies, account, &reconciler) else {
+                return Ok(None);
+            };
+            Ok(Some((file.clone(), reconciler.plan(policy).await?)))
         })
         .await;
-    let results = report::Accounts::new(&fleet, results, |plan: &Plan| plan.in_spec())?;
+    let in_spec = |governed: &Option<(PathBuf, Plan)>| governed.as_ref().is_none_or(|(_, plan)| plan.in_spec());
+    let results = report::Accounts::new(&fleet, results, in_spec)?;
+    let many = !fleet.is_own_account();
     match output {
-        Format::Text => emit(&results.text(report::plan_table)),
-        Format::Json => emit(&format!("{:#}\n", results.json(|plan| serde_json::json!(plan)))),
+        Format::Text => emit(&results.text(|governed| report::governed(governed, many, report::plan_table))),
+        Format::Json => emit(&format!(
+            "{:#}\n",
+            results.json(|governed| report::governed_json(governed, many, |plan| serde_json::json!(plan)))
+        )),
     }
     log_requests(&metrics);
     Ok(exit(&results))
 }
 
 async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
-    let (policy, settings) = scope.load()?;
+    let (policies, settings) = scope.load()?;
     let reach = &scope.reach;
     let metrics = Metrics::new();
     let clients = Clients::from_env(metrics.aws_requests()).await;
     let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
     let results = fleet
-        .each(async |clients| {
+        .each(async |account, clients| {
             // A budget per account: one account's drift never holds back another's fixes.
             let budget = Arc::new(ChangeBudget::per_run(max_changes));
-            Reconciler::new(clients, dry_run, budget).await?.apply(&policy).await
+            let reconciler = Reconciler::new(clients, dry_run, budget).await?;
+            let Some((file, policy)) = governing(&policies, account, &reconciler) else {
+                return Ok(None);
+            };
+            Ok(Some((file.clone(), reconciler.apply(policy).await?)))
         })
         .await;
-    let results = report::Accounts::new(&fleet, results, |pass: &Pass| pass.remaining() == 0)?;
-    emit(&results.text(|pass| report::apply_table(&pass.plan, &pass.outcomes, pass.remaining())));
+    let in_spec = |governed: &Option<(PathBuf, Pass)>| governed.as_ref().is_none_or(|(_, pass)| pass.remaining() == 0);
+    let results = report::Accounts::new(&fleet, results, in_spec)?;
+    let many = !fleet.is_own_account();
+    let table = |pass: &Pass| report::apply_table(&pass.plan, &pass.outcomes, pass.remaining());
+    emit(&results.text(|governed| report::governed(governed, many, table)));
     log_requests(&metrics);
     Ok(exit(&results))
+}
+
+/// The policy file that governs the reconciler's account; `None` when no file of a directory does.
+fn governing<'p>(
+    policies: &'p PolicySet,
+    account: Option<&Account>,
+    reconciler: &Reconciler,
+) -> Option<&'p (PathBuf, Policy)> {
+    let caller = reconciler.caller();
+    let place = match account {
+        Some(account) => Placement::of(account),
+        None => Placement {
+            account: &caller.account_id,
+            organizational_units: &[],
+        },
+    };
+    policies.governing(&place)
 }
 
 async fn undo_command(
@@ -227,7 +278,7 @@ async fn undo_command(
     let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
     let own = fleet.is_own_account();
     let results = fleet
-        .each(async |clients| {
+        .each(async |_, clients| {
             let caller = observe::caller(&clients).await?;
             // Alone, every line is tried, and one from another account says so; in
             // a fleet, each account puts back its own.
@@ -255,10 +306,10 @@ async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
 }
 
 impl Scope {
-    fn load(&self) -> Result<(Policy, Settings), Error> {
+    fn load(&self) -> Result<(PolicySet, Settings), Error> {
         let settings = Settings::load(self.reach.config.as_deref())?;
         let path = self.policy.as_deref().unwrap_or(&settings.policy);
-        Ok((Policy::load(path)?, settings))
+        Ok((PolicySet::load(path)?, settings))
     }
 }
 

@@ -1,6 +1,7 @@
 //! What `plan` and `apply` print for a person: one table row per finding.
 
 use std::fmt::Write;
+use std::path::PathBuf;
 
 use crate::accounts::{Account, Fleet};
 use crate::error::Error;
@@ -166,6 +167,29 @@ pub fn undo_table(reversals: &[Reversal]) -> String {
         count(UndoResult::Failed)
     );
     text
+}
+
+/// One account's result under the policy file that governs it; for many
+/// accounts, the file is named.
+pub fn governed<T>(governed: &Option<(PathBuf, T)>, many: bool, table: impl Fn(&T) -> String) -> String {
+    match governed {
+        None => "No policy file governs this account: nothing judged.\n".to_owned(),
+        Some((file, value)) if many => format!("Policy: {}\n{}", file.display(), table(value)),
+        Some((_, value)) => table(value),
+    }
+}
+
+/// [`governed`], as JSON: `{"policy": FILE, "plan": ...}` for many accounts.
+pub fn governed_json<T>(
+    governed: &Option<(PathBuf, T)>,
+    many: bool,
+    section: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    match governed {
+        None => serde_json::json!({ "policy": null }),
+        Some((file, value)) if many => serde_json::json!({ "policy": file, "plan": section(value) }),
+        Some((_, value)) => section(value),
+    }
 }
 
 /// A one-shot command's results, one per account, in the fleet's order. For

@@ -71,7 +71,7 @@ fn one_apply_fixes_every_account_of_the_organization_and_only_those() {
     assert!(
         sections
             .iter()
-            .all(|s| s["result"]["findings"].as_array().unwrap().len() == 1),
+            .all(|s| s["result"]["plan"]["findings"].as_array().unwrap().len() == 1),
         "each account's own drift, one finding each"
     );
 
@@ -183,5 +183,113 @@ fn undo_puts_back_each_account_s_changes_in_that_account() {
     assert_eq!(after[first], "Active", "the named account's key is active again");
     for id in members.iter().filter(|id| *id != first) {
         assert_eq!(after[id], "Inactive", "account {id} was not named");
+    }
+}
+
+fn policy_file(dir: &std::path::Path, name: &str, selector: &str, mode: &str) {
+    let text = KEYS_POLICY.replace("spec:\n", &format!("spec:\n{selector}  mode: {mode}\n"));
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn each_account_is_governed_by_its_most_specific_policy_file() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "6"]);
+    let ous = &organization["ous"];
+    let ou_of = |id: &str| organization["accounts"][id].as_str().unwrap().to_owned();
+    let members = members(&organization);
+    let settings = settings(&organization, "");
+    let dir = tempfile::tempdir().unwrap();
+    // Everything enforced, but the sandbox OU only audited, and one account
+    // of team-a enforced by a file of its own.
+    policy_file(dir.path(), "default.yaml", "", "enforce");
+    let sandbox = ous["sandbox"].as_str().unwrap();
+    policy_file(
+        dir.path(),
+        "sandbox.yaml",
+        &format!("  selector: {{organizationalUnits: [{sandbox}]}}\n"),
+        "audit",
+    );
+    let team = ous["team-a"].as_str().unwrap();
+    policy_file(
+        dir.path(),
+        "team-a.yaml",
+        &format!("  selector: {{organizationalUnits: [{team}]}}\n"),
+        "audit",
+    );
+    let pinned = members.iter().find(|id| ou_of(id) == team).unwrap().clone();
+    policy_file(
+        dir.path(),
+        "pinned.yaml",
+        &format!("  selector: {{accounts: [\"{pinned}\"]}}\n"),
+        "enforce",
+    );
+    let policies = dir.path().to_str().unwrap();
+
+    let check = moto.warden(&["check", "--policy", policies, "--config", &settings.path]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    let apply = moto.warden(&["apply", "--policy", policies, "--config", &settings.path]);
+    assert_eq!(
+        apply.code, 2,
+        "the audited accounts keep their drift:\n{}",
+        apply.stdout
+    );
+    assert!(
+        apply.stdout.contains(&format!("Policy: {policies}/sandbox.yaml")),
+        "{}",
+        apply.stdout
+    );
+
+    let after = statuses(&moto);
+    for id in &members {
+        let audited = id != &pinned && (ou_of(id) == sandbox || ou_of(id) == team);
+        let expected = if audited { "Active" } else { "Inactive" };
+        assert_eq!(after[id], expected, "account {id} in {}", ou_of(id));
+    }
+}
+
+#[test]
+fn check_names_ties_and_selectors_that_match_nothing() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "3"]);
+    let settings = settings(&organization, "");
+    let sandbox = organization["ous"]["sandbox"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    policy_file(
+        dir.path(),
+        "a.yaml",
+        &format!("  selector: {{organizationalUnits: [{sandbox}]}}\n"),
+        "audit",
+    );
+    policy_file(
+        dir.path(),
+        "b.yaml",
+        &format!("  selector: {{organizationalUnits: [{sandbox}]}}\n"),
+        "enforce",
+    );
+    let policies = dir.path().to_str().unwrap().to_owned();
+    let tie = moto.warden(&["check", "--policy", &policies]);
+    assert_eq!(tie.code, 1);
+    assert!(
+        tie.stderr.contains(&format!("b.yaml: both select {sandbox}, as ")),
+        "{}",
+        tie.stderr
+    );
+
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    policy_file(
+        dir.path(),
+        "ghost.yaml",
+        "  selector: {accounts: [\"999999999999\"], organizationalUnits: [ou-zzzz-nothere1]}\n",
+        "audit",
+    );
+    let unmatched = moto.warden(&["check", "--policy", &policies, "--config", &settings.path]);
+    assert_eq!(unmatched.code, 1, "{}", unmatched.stdout);
+    for expected in [
+        "ghost.yaml: selects account 999999999999, which the settings do not serve",
+        "ghost.yaml: selects ou-zzzz-nothere1, which holds no account the settings serve",
+        "ghost.yaml: governs no account",
+    ] {
+        assert!(unmatched.stderr.contains(expected), "{expected}:\n{}", unmatched.stderr);
     }
 }

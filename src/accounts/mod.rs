@@ -68,7 +68,10 @@ impl Fleet {
     /// `work` on every target with its clients, a few accounts at a time;
     /// results in target order. An account whose role cannot be assumed
     /// gets that error and holds up no other.
-    pub async fn each<T>(&self, work: impl AsyncFn(Clients) -> Result<T, Error>) -> Vec<Result<T, Error>> {
+    pub async fn each<T>(
+        &self,
+        work: impl AsyncFn(Option<&Account>, Clients) -> Result<T, Error>,
+    ) -> Vec<Result<T, Error>> {
         let work = &work;
         futures::stream::iter(&self.targets)
             .map(|target| async move {
@@ -79,7 +82,7 @@ impl Fleet {
                         assumed.inspect_err(|error| tracing::error!(account = %account.id, %error, "account down"))?
                     }
                 };
-                work(clients).await
+                work(target.as_ref().map(|(account, _)| account), clients).await
             })
             .buffered(ACCOUNTS_IN_FLIGHT)
             .collect()
@@ -91,6 +94,9 @@ impl Fleet {
 pub struct Account {
     pub id: String,
     pub name: String,
+    /// The OUs above it, from the root down; empty for a listed account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<String>,
 }
 
 /// The accounts the settings name, less `exclude`, by id; narrowed to
@@ -102,6 +108,7 @@ pub async fn discover(settings: &AccountsSettings, clients: &Clients, only: &[St
             .map(|a| Account {
                 id: a.id.clone(),
                 name: a.name.clone(),
+                organizational_units: Vec::new(),
             })
             .collect(),
         (None, Some(source)) => {

@@ -110,6 +110,9 @@ pub(super) struct Metadata {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Spec {
+    /// Which accounts of an Organization this file governs, in a directory of
+    /// policies; absent: every account no other file selects.
+    pub selector: Option<Located<SelectorSpec>>,
     /// `enforce` changes AWS; `audit` only finds and reports.
     #[serde(default)]
     pub mode: Mode,
@@ -250,6 +253,19 @@ pub(super) struct UserPermissionsSpec {
 
 fn yes() -> bool {
     true
+}
+
+/// Accounts by id, and OUs with every account below them. The most specific
+/// file wins: an account id over an OU, a deeper OU over its parent.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct SelectorSpec {
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = "^[0-9]{12}$")))]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = "^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")))]
+    pub organizational_units: Vec<String>,
 }
 
 /// Users or roles left alone, with a reason, optionally for some rules and until a date.

@@ -3,6 +3,7 @@
 mod document;
 mod duration;
 mod issuer;
+mod set;
 mod validate;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{display as display_duration, parse as parse_duration};
 pub use issuer::IssuerPattern;
+pub use set::{Placement, PolicySet};
 
 /// The rules a policy can turn on; their ids appear in plans, metrics and exemptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -123,6 +125,8 @@ pub enum TrailAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub name: String,
+    /// `None`: the accounts no other file of the directory selects.
+    pub selector: Option<AccountSelector>,
     pub mode: Mode,
     pub password_policy: Option<PasswordPolicy>,
     pub password_reset: Option<PasswordResetRule>,
@@ -202,6 +206,13 @@ pub struct OidcTrustRule {
     pub subjects: Vec<(IssuerPattern, Vec<String>)>,
     pub require_audience: bool,
     pub action: TrustAction,
+}
+
+/// The accounts a policy file of a directory governs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSelector {
+    pub accounts: BTreeSet<String>,
+    pub organizational_units: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,11 +9,11 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::document::{
     AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, OidcTrustSpec,
-    PasswordPolicySpec, UserPermissionsSpec,
+    PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
 };
 use super::{
-    AccessKeysRule, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule,
-    PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule, duration,
+    AccessKeysRule, AccountSelector, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule,
+    OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -75,6 +75,7 @@ impl Checker {
         let password_reset = spec.password_policy.as_ref().and_then(|p| self.password_reset(p));
         Policy {
             name: document.metadata.name,
+            selector: spec.selector.as_ref().map(|s| self.selector(s)),
             mode: spec.mode,
             password_reset,
             password_policy: spec.password_policy.map(|p| self.password_policy(p)),
@@ -205,6 +206,30 @@ impl Checker {
             require_logging: spec.require_logging,
             trails: spec.trails.iter().map(|t| t.value().clone()).collect(),
             action: spec.action,
+        }
+    }
+
+    fn selector(&mut self, located: &Located<SelectorSpec>) -> AccountSelector {
+        let spec = located.value();
+        if spec.accounts.is_empty() && spec.organizational_units.is_empty() {
+            self.error(
+                located,
+                "a selector names `accounts` or `organizationalUnits`; to govern the rest, leave it out",
+            );
+        }
+        for bad in spec
+            .accounts
+            .iter()
+            .filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.error(located, format_args!("`{bad}` is not a 12-digit account id"));
+        }
+        for bad in spec.organizational_units.iter().filter(|ou| !ou.starts_with("ou-")) {
+            self.error(located, format_args!("`{bad}` is not an OU id, like ou-ab12-34cd56ef"));
+        }
+        AccountSelector {
+            accounts: spec.accounts.iter().cloned().collect(),
+            organizational_units: spec.organizational_units.iter().cloned().collect(),
         }
     }
 
