@@ -3,6 +3,35 @@
 
 use std::fmt;
 use std::ops::BitOr;
+use std::sync::Arc;
+
+/// An account id, or `None` for the caller's own when no accounts are set.
+pub type AccountId = Option<Arc<str>>;
+
+/// A key in its account: the unit of work of the daemon's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Work {
+    pub account: AccountId,
+    pub key: Key,
+}
+
+impl Work {
+    pub fn new(account: &AccountId, key: Key) -> Work {
+        Work {
+            account: account.clone(),
+            key,
+        }
+    }
+}
+
+impl fmt::Display for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.account {
+            Some(account) => write!(f, "{account}/{}", self.key),
+            None => self.key.fmt(f),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {

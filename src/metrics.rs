@@ -89,6 +89,8 @@ pub struct Metrics {
     last_full_sync: Gauge,
     policy_reloads: IntCounterVec,
     pub change_budget_exhausted: IntGauge,
+    account_up: IntGaugeVec,
+    pub shard_accounts: IntGauge,
     /// The drift each reconcile left, by rule and resource; the violations gauge counts it.
     open: Mutex<BTreeSet<(Rule, Resource)>>,
 }
@@ -137,7 +139,21 @@ impl Metrics {
         .expect("valid");
         let change_budget_exhausted = IntGauge::new(
             name("change_budget_exhausted"),
-            "1 while the hourly change budget is spent.",
+            "Accounts whose hourly change budget is spent: 1 or 0 for a single account.",
+        )
+        .expect("valid");
+        // The account label is bounded by the Organization, never by its users.
+        let account_up = IntGaugeVec::new(
+            Opts::new(
+                name("account_up"),
+                "1 while the account's role can be assumed and read.",
+            ),
+            &["account"],
+        )
+        .expect("valid");
+        let shard_accounts = IntGauge::new(
+            name("shard_accounts"),
+            "Accounts this replica resyncs and keeps deadlines for.",
         )
         .expect("valid");
         let build_info = IntGaugeVec::new(
@@ -151,6 +167,8 @@ impl Metrics {
             Box::new(workqueue_depth.clone()),
             Box::new(last_full_sync.clone()),
             Box::new(change_budget_exhausted.clone()),
+            Box::new(account_up.clone()),
+            Box::new(shard_accounts.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(collector).expect("registered once");
@@ -195,10 +213,21 @@ impl Metrics {
             workqueue_depth,
             last_full_sync,
             change_budget_exhausted,
+            account_up,
+            shard_accounts,
             open: Mutex::default(),
         };
         metrics.start_at_zero();
         metrics
+    }
+
+    pub fn account_up(&self, account: &str, up: bool) {
+        self.account_up.with_label_values(&[account]).set(i64::from(up));
+    }
+
+    /// An account no longer served leaves no stale series behind.
+    pub fn account_gone(&self, account: &str) {
+        let _ = self.account_up.remove_label_values(&[account]);
     }
 
     fn start_at_zero(&self) {

@@ -147,6 +147,10 @@ impl Reconciler {
         })
     }
 
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
     pub fn caller(&self) -> Arc<Caller> {
         self.caller.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

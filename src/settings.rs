@@ -31,6 +31,11 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The accounts served; `None`: the caller's own account only.
     pub accounts: Option<AccountsSettings>,
+    /// Reconciles of one account at once, of `workers`.
+    pub max_reconciles_per_account: usize,
+    /// This replica's part of the accounts; `None`: all of them, or the
+    /// StatefulSet's pod ordinal when there is one.
+    pub shard: Option<ShardSetting>,
 }
 
 /// Which accounts, and how each is reached (design.md §7).
@@ -43,6 +48,9 @@ pub struct AccountsSettings {
     #[serde(default = "default_role")]
     pub role: String,
     pub external_id: Option<String>,
+    /// How often the account list is read again.
+    #[serde(default = "default_refresh", deserialize_with = "duration")]
+    pub refresh: Duration,
 }
 
 /// The Organization's active accounts, narrowed.
@@ -64,8 +72,47 @@ pub struct ListedAccount {
     pub name: String,
 }
 
+/// `{index: 0, count: 3}` in a file, `0/3` in `IAM_WARDEN_SHARD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "ShardForm")]
+pub struct ShardSetting {
+    pub index: u32,
+    pub count: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ShardForm {
+    Fields { index: u32, count: u32 },
+    Text(String),
+}
+
+impl TryFrom<ShardForm> for ShardSetting {
+    type Error = String;
+
+    fn try_from(form: ShardForm) -> Result<ShardSetting, String> {
+        let (index, count) = match form {
+            ShardForm::Fields { index, count } => (index, count),
+            ShardForm::Text(text) => {
+                let parsed = text
+                    .split_once('/')
+                    .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+                parsed.ok_or_else(|| format!("shard `{text}` is not INDEX/COUNT, like 0/3"))?
+            }
+        };
+        if index >= count {
+            return Err(format!("shard {index}/{count}: the index must be below the count"));
+        }
+        Ok(ShardSetting { index, count })
+    }
+}
+
 fn default_role() -> String {
     "arn:{partition}:iam::{account}:role/iam-warden".to_owned()
+}
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(3600)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -90,12 +137,14 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             shutdown_timeout: Duration::from_secs(20),
             accounts: None,
+            max_reconciles_per_account: 2,
+            shard: None,
         }
     }
 }
 
 /// The keys a file or the environment may set.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 13] = [
     "policy",
     "queue_url",
     "listen",
@@ -107,6 +156,8 @@ const KEYS: [&str; 11] = [
     "dry_run",
     "log_format",
     "shutdown_timeout",
+    "max_reconciles_per_account",
+    "shard",
 ];
 
 impl Settings {
@@ -135,6 +186,11 @@ impl Settings {
         }
         if settings.max_in_flight == 0 {
             return Err(Error::Settings("max_in_flight must be at least 1".to_owned()));
+        }
+        if settings.max_reconciles_per_account == 0 {
+            return Err(Error::Settings(
+                "max_reconciles_per_account must be at least 1".to_owned(),
+            ));
         }
         if let Some(accounts) = &settings.accounts {
             if accounts.organization.is_some() == accounts.list.is_some() {
@@ -215,6 +271,23 @@ mod tests {
             std::fs::write(&file, text).unwrap();
             let error = Settings::from_sources(Some(&file), env(&[])).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_shard_is_index_over_count() {
+        let from_env = Settings::from_sources(None, env(&[("IAM_WARDEN_SHARD", "1/3")])).unwrap();
+        assert_eq!(from_env.shard, Some(ShardSetting { index: 1, count: 3 }));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.yaml");
+        std::fs::write(&file, "shard: {index: 2, count: 3}\n").unwrap();
+        let from_file = Settings::from_sources(Some(&file), env(&[])).unwrap();
+        assert_eq!(from_file.shard, Some(ShardSetting { index: 2, count: 3 }));
+        for bad in ["3/3", "one/3", "2"] {
+            assert!(
+                Settings::from_sources(None, env(&[("IAM_WARDEN_SHARD", bad)])).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use support::proxy::Proxy;
-use support::{Moto, PolicyFile, TEST_KEY, run_warden};
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge, run_warden, sample};
 
 const MEMBERS: usize = 100;
 
@@ -292,4 +292,179 @@ fn check_names_ties_and_selectors_that_match_nothing() {
     ] {
         assert!(unmatched.stderr.contains(expected), "{expected}:\n{}", unmatched.stderr);
     }
+}
+
+/// A key event as a member account's EventBridge rule forwards it: the
+/// envelope names the account.
+fn forwarded(account: &str, key: &str) -> String {
+    let request = serde_json::json!({"userName": "drifted", "accessKeyId": key, "status": "Active"});
+    let mut event: Value = serde_json::from_str(&eventbridge("UpdateAccessKey", request, Value::Null)).unwrap();
+    event["account"] = account.into();
+    event["detail"]["recipientAccountId"] = account.into();
+    event.to_string()
+}
+
+fn resynced_accounts(daemon: &Daemon) -> Vec<String> {
+    daemon
+        .records("reconciled", Some("all"))
+        .iter()
+        .filter_map(|r| r["account"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_share_the_organization_and_any_of_them_handles_an_event() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "9"]);
+    let members = members(&organization);
+    let outside = organization["outside"].as_str().unwrap().to_owned();
+    let settings = settings(&organization, "");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let queues = moto.queue_with_dlq(5, 5).await;
+    let start = |index: usize| {
+        let shard = format!("{index}/3");
+        Daemon::start_via(
+            &moto.endpoint,
+            (TEST_KEY, TEST_KEY),
+            &[
+                ("config", &settings.path),
+                ("policy", &policy.path),
+                ("queue_url", &queues.url),
+                ("shard", &shard),
+            ],
+        )
+    };
+    let mut replicas = [start(0), start(1), start(2)];
+    for replica in &replicas {
+        replica.until_ready().await;
+    }
+    let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, replica) in replicas.iter().enumerate() {
+        for account in resynced_accounts(replica) {
+            assert!(
+                owners.insert(account.clone(), index).is_none(),
+                "{account} resynced twice"
+            );
+        }
+    }
+    assert_eq!(
+        owners.keys().cloned().collect::<BTreeSet<_>>(),
+        members,
+        "every account by exactly one replica"
+    );
+    assert!(
+        owners.values().collect::<BTreeSet<_>>().len() > 1,
+        "the accounts are spread: {owners:?}"
+    );
+    replicas[0]
+        .until(60, "every account fixed by its owner's resync", async || {
+            members.iter().all(|id| statuses(&moto)[id] == "Inactive")
+        })
+        .await;
+
+    // Keys active again by hand, then their events: whichever replica receives one fixes it.
+    let keys: BTreeMap<String, String> = serde_json::from_value(moto.seed(&["organization-reactivate"])).unwrap();
+    queues.send(&forwarded(&outside, "AKIAOUTSIDE0000000000")).await;
+    for (account, key) in &keys {
+        queues.send(&forwarded(account, key)).await;
+    }
+    replicas[0]
+        .until(60, "every member's key deactivated again", async || {
+            let now = statuses(&moto);
+            members.iter().all(|id| now[id] == "Inactive")
+        })
+        .await;
+    assert_eq!(
+        statuses(&moto)[&outside],
+        "Active",
+        "an account not served is never touched"
+    );
+    let by_another = replicas.iter().enumerate().any(|(index, replica)| {
+        replica.records("reconciled", None).iter().any(|r| {
+            let key = r["key"].as_str().unwrap_or_default();
+            key.strip_suffix("/user/drifted")
+                .is_some_and(|account| owners.get(account) != Some(&index))
+        })
+    });
+    assert!(
+        by_another,
+        "some event was fixed by a replica that does not own its account"
+    );
+    let mut ignored = 0.0;
+    for replica in &replicas {
+        let page = replica.get("/metrics").await.1;
+        ignored += sample(&page, "iam_warden_sqs_messages_total{outcome=\"ignored\"}");
+    }
+    // At least once: SQS (and moto, with three consumers) may deliver a message twice.
+    assert!(
+        ignored >= 1.0,
+        "the event of an account outside the Organization is acked and ignored"
+    );
+
+    // A replica lost and started again: its accounts are resynced, nothing is lost.
+    replicas[1].kill();
+    let reactivated: BTreeMap<String, String> =
+        serde_json::from_value(moto.seed(&["organization-reactivate"])).unwrap();
+    assert_eq!(reactivated.len(), keys.len());
+    replicas[1] = start(1);
+    replicas[1].until_ready().await;
+    let theirs: Vec<&String> = owners.iter().filter(|(_, i)| **i == 1).map(|(a, _)| a).collect();
+    replicas[1]
+        .until(60, "the restarted replica's accounts fixed again", async || {
+            let now = statuses(&moto);
+            theirs.iter().all(|id| now[*id] == "Inactive")
+        })
+        .await;
+    replicas[0]
+        .until(60, "every event's message deleted once its key was fixed", async || {
+            queues.pending(&queues.url).await == 0
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_whose_role_is_refused_is_down_alone_and_recovers() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "4"]);
+    let members = members(&organization);
+    let refused = members.iter().next().unwrap().clone();
+    let settings = settings(&organization, "");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let proxy = Proxy::start(&moto.endpoint).await;
+    let role = format!("arn:aws:iam::{refused}:role/iam-warden");
+    proxy.refuse(move |call| call.action == "AssumeRole" && call.param("RoleArn") == Some(role.as_str()));
+    let daemon = Daemon::start_via(
+        &proxy.endpoint,
+        (TEST_KEY, TEST_KEY),
+        &[("config", &settings.path), ("policy", &policy.path)],
+    );
+    daemon.until_ready().await;
+    let up = |account: &str| format!("iam_warden_account_up{{account=\"{account}\"}} ");
+    daemon.until_sample(60, &format!("{}0", up(&refused))).await;
+    daemon
+        .until(60, "every other account fixed", async || {
+            let now = statuses(&moto);
+            members
+                .iter()
+                .filter(|id| **id != refused)
+                .all(|id| now[id] == "Inactive")
+        })
+        .await;
+    assert_eq!(statuses(&moto)[&refused], "Active");
+    let down = daemon.records("account down; retrying with backoff", None);
+    assert!(
+        down[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cannot assume arn:aws:iam::{refused}:role/iam-warden")),
+        "{down:?}"
+    );
+
+    proxy.stop_refusing();
+    daemon.until_sample(60, &format!("{}1", up(&refused))).await;
+    daemon
+        .until(60, "the recovered account fixed", async || {
+            statuses(&moto)[&refused] == "Inactive"
+        })
+        .await;
 }

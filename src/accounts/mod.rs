@@ -2,6 +2,7 @@
 //! a list, or an Organization's, each reached through a role of its own.
 
 mod organization;
+pub mod shard;
 
 use std::collections::BTreeSet;
 

@@ -20,7 +20,9 @@ impl Shard {
         if let Some(ShardSetting { index, count }) = setting {
             return Shard { index, count };
         }
-        let ordinal = hostname.and_then(|h| h.rsplit_once('-')).and_then(|(_, n)| n.parse::<u32>().ok());
+        let ordinal = hostname
+            .and_then(|h| h.rsplit_once('-'))
+            .and_then(|(_, n)| n.parse::<u32>().ok());
         let count = replicas.and_then(|r| r.trim().parse::<u32>().ok());
         match (ordinal, count) {
             (Some(index), Some(count)) if index < count => Shard { index, count },
@@ -37,9 +39,9 @@ impl Shard {
 fn key_of(account: &str) -> u64 {
     account.parse().unwrap_or_else(|_| {
         // FNV-1a: stable across builds and platforms, unlike the std hasher.
-        account
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        account.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
     })
 }
 
@@ -66,7 +68,9 @@ mod tests {
     fn every_account_has_exactly_one_shard() {
         for count in 1..=5 {
             for account in accounts(200) {
-                let owners = (0..count).filter(|&index| Shard { index, count }.owns(&account)).count();
+                let owners = (0..count)
+                    .filter(|&index| Shard { index, count }.owns(&account))
+                    .count();
                 assert_eq!(owners, 1, "{account} with {count} shards");
             }
         }
@@ -77,7 +81,10 @@ mod tests {
         let all = accounts(1000);
         let owner = |account: &str, count| (0..count).find(|&index| Shard { index, count }.owns(account)).unwrap();
         let moved: Vec<&String> = all.iter().filter(|a| owner(a, 3) != owner(a, 4)).collect();
-        assert!(moved.iter().all(|a| owner(a, 4) == 3), "accounts move only to the new replica");
+        assert!(
+            moved.iter().all(|a| owner(a, 4) == 3),
+            "accounts move only to the new replica"
+        );
         let share = moved.len() as f64 / all.len() as f64;
         assert!((0.18..0.32).contains(&share), "moved {share}");
     }
@@ -85,9 +92,19 @@ mod tests {
     #[test]
     fn the_shard_comes_from_the_setting_then_the_pod_ordinal() {
         let set = Some(ShardSetting { index: 1, count: 3 });
-        assert_eq!(Shard::resolve(set, Some("iam-warden-2"), Some("3")), Shard { index: 1, count: 3 });
-        assert_eq!(Shard::resolve(None, Some("iam-warden-2"), Some("3")), Shard { index: 2, count: 3 });
-        assert_eq!(Shard::resolve(None, Some("iam-warden-7d9f-x"), Some("3")), Shard::ALL, "a Deployment pod");
+        assert_eq!(
+            Shard::resolve(set, Some("iam-warden-2"), Some("3")),
+            Shard { index: 1, count: 3 }
+        );
+        assert_eq!(
+            Shard::resolve(None, Some("iam-warden-2"), Some("3")),
+            Shard { index: 2, count: 3 }
+        );
+        assert_eq!(
+            Shard::resolve(None, Some("iam-warden-7d9f-x"), Some("3")),
+            Shard::ALL,
+            "a Deployment pod"
+        );
         assert_eq!(Shard::resolve(None, Some("iam-warden-5"), Some("3")), Shard::ALL);
         assert_eq!(Shard::resolve(None, None, None), Shard::ALL);
     }

@@ -14,6 +14,9 @@ use crate::key::{Facets, Key};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub id: Option<String>,
+    /// The account the call was made in: EventBridge's `account`, else the
+    /// record's `recipientAccountId`.
+    pub account: Option<String>,
     pub name: String,
     pub time: Option<DateTime<Utc>>,
     pub effect: Effect,
@@ -44,7 +47,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, Malformed> {
         Some(inner) => serde_json::from_str(inner).map_err(|e| Malformed(format!("SNS Message is not JSON: {e}")))?,
         None => value,
     };
-    records(&value)?.into_iter().map(event).collect()
+    let envelope_account = text(&value, &["account"]);
+    records(&value)?
+        .into_iter()
+        .map(|record| event(record, envelope_account.clone()))
+        .collect()
 }
 
 fn sns_message(value: &Value) -> Option<&str> {
@@ -76,7 +83,7 @@ fn records(value: &Value) -> Result<Vec<&Value>, Malformed> {
     ))
 }
 
-fn event(record: &Value) -> Result<Event, Malformed> {
+fn event(record: &Value, envelope_account: Option<String>) -> Result<Event, Malformed> {
     let name = text(record, &["eventName"]).ok_or_else(|| Malformed("record has no eventName".to_owned()))?;
     let effect = if text(record, &["errorCode"]).is_some() || failed_sign_in(record) {
         Effect::Failed
@@ -88,6 +95,7 @@ fn event(record: &Value) -> Result<Event, Malformed> {
     };
     Ok(Event {
         id: text(record, &["eventID"]),
+        account: envelope_account.or_else(|| text(record, &["recipientAccountId"])),
         time: text(record, &["eventTime"]).and_then(|t| timestamp(&t)),
         sets_password: matches!(effect, Effect::Reconcile(_)) && sets_password(&name, record),
         name,
@@ -371,6 +379,20 @@ mod tests {
         for body in [&bare, &eventbridge, &sns, &file] {
             assert_eq!(keys_of(body), [Key::User("bob".into())], "{body}");
         }
+    }
+
+    #[test]
+    fn the_account_is_the_envelope_s_else_the_record_s() {
+        let mut bare = record(
+            "DeleteLoginProfile",
+            serde_json::json!({"requestParameters": {"userName": "bob"}}),
+        );
+        bare["recipientAccountId"] = "222222222222".into();
+        let forwarded = serde_json::json!({"account": "333333333333", "detail": bare});
+        let account = |body: &Value| parse(body.to_string().as_bytes()).unwrap()[0].account.clone();
+        assert_eq!(account(&bare).as_deref(), Some("222222222222"));
+        assert_eq!(account(&forwarded).as_deref(), Some("333333333333"));
+        assert_eq!(account(&record("DeleteLoginProfile", serde_json::json!({}))), None);
     }
 
     #[test]

@@ -20,9 +20,10 @@ use super::cloudtrail::{self, Effect};
 use crate::aws::{Call, Clients};
 use crate::error::Error;
 use crate::http::Health;
-use crate::key::Key;
+use crate::key::{AccountId, Key, Work};
 use crate::metrics::Metrics;
 use crate::observe;
+use crate::runtime::members::Members;
 use crate::runtime::queue::{Trigger, WorkQueue};
 
 const WAIT_SECONDS: i32 = 20;
@@ -34,8 +35,9 @@ const GROUP_RETRY: Duration = Duration::from_secs(5);
 
 pub struct Ingest {
     client: aws_sdk_sqs::Client,
-    /// Reads who is in a group whose policies an event changed.
-    iam: aws_sdk_iam::Client,
+    /// Which accounts are served, and each one's clients, to read who is in
+    /// a group whose policies an event changed.
+    members: Arc<Members>,
     queue_url: String,
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
@@ -52,6 +54,7 @@ impl Ingest {
         queue_url: String,
         max_in_flight: usize,
         work: Arc<WorkQueue>,
+        members: Arc<Members>,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Ingest, Error> {
@@ -81,7 +84,7 @@ impl Ingest {
         health.queue_reachable(true);
         Ok(Ingest {
             client,
-            iam: clients.iam.clone(),
+            members,
             queue_url,
             visibility,
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
@@ -160,12 +163,13 @@ impl Ingest {
                 event_time: event.time,
                 sets_password: event.sets_password,
             };
-            match &event.effect {
-                Effect::Reconcile(keys) => {
+            let account = self.members.account_of(event.account.as_deref());
+            match (&event.effect, account) {
+                (Effect::Reconcile(keys), Some(account)) => {
                     for (key, facets) in keys {
                         let keys = match key {
                             // A group's policies changed: what its members may do changed.
-                            Key::Group(group) => match observe::group_members(&self.iam, group).await {
+                            Key::Group(group) => match self.group_members(&account, group).await {
                                 Ok(members) => members.into_iter().map(Key::User).collect(),
                                 Err(error) => {
                                     tracing::warn!(message_id = id, %group, %error, "reading a group's members failed");
@@ -177,11 +181,14 @@ impl Ingest {
                         };
                         waits.extend(
                             keys.into_iter()
-                                .map(|key| self.work.wait_for(key, *facets, trigger.clone())),
+                                .map(|key| self.work.wait_for(Work::new(&account, key), *facets, trigger.clone())),
                         );
                     }
                 }
-                Effect::Failed | Effect::Unmanaged => {
+                (Effect::Reconcile(_), None) => {
+                    tracing::info!(message_id = id, event = %event.name, account = event.account.as_deref(), "event of an account not served: ignored");
+                }
+                (Effect::Failed | Effect::Unmanaged, _) => {
                     tracing::debug!(message_id = id, event = %event.name, effect = ?event.effect, "event ignored");
                 }
             }
@@ -234,6 +241,11 @@ impl Ingest {
                 tracing::warn!(message_id = id, %error, "deleting a handled message failed; it will be handled again");
             }
         }
+    }
+
+    async fn group_members(&self, account: &AccountId, group: &str) -> Result<Vec<String>, Error> {
+        let reconciler = self.members.reconciler(account).await?;
+        observe::group_members(&reconciler.clients().iam, group).await
     }
 
     /// Keeps the message invisible for `how_long` from now: a long reconcile

@@ -13,14 +13,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::queue::{Backoff, WorkQueue};
+use super::members::Members;
+use super::queue::{Backoff, Lease, WorkQueue};
 use super::reload::PolicyWatch;
+use crate::accounts::shard::Shard;
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::execute::ChangeBudget;
 use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::Ingest;
-use crate::key::{Facets, Key};
+use crate::key::{AccountId, Facets, Key, Work};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::reconcile::Reconciler;
@@ -37,10 +38,13 @@ const BACKOFF: Backoff = Backoff {
 /// What every worker shares.
 struct Shared {
     work: Arc<WorkQueue>,
-    reconciler: Arc<Reconciler>,
+    members: Arc<Members>,
     policy: watch::Receiver<Arc<Policy>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    /// Owned accounts whose first resync has not been tried to the end:
+    /// the replica is ready once there are none.
+    first_syncs: std::sync::Mutex<Option<std::collections::BTreeSet<AccountId>>>,
 }
 
 /// Runs until `shutdown` resolves, then stops receiving, lets in-flight
@@ -51,22 +55,22 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let policy = Policy::load(&settings.policy)?;
     let metrics = Arc::new(Metrics::new());
     let clients = Clients::from_env(metrics.aws_requests()).await;
-    let work = Arc::new(WorkQueue::new(BACKOFF));
+    let work = Arc::new(WorkQueue::new(BACKOFF, settings.max_reconciles_per_account));
     let health = Arc::new(Health::new(settings.queue_url.is_some()));
-    let budget = Arc::new(ChangeBudget::per_window(
-        settings.max_changes_per_hour,
-        settings.change_budget_window,
-    ));
     let cancel = CancellationToken::new();
+    let members_slot: Arc<std::sync::OnceLock<Arc<Members>>> = Arc::default();
 
     // Probes first: while AWS is unreachable the pod is alive but not ready.
     let refresh = {
-        let (work, budget, metrics) = (work.clone(), budget.clone(), metrics.clone());
+        let (work, members, metrics) = (work.clone(), members_slot.clone(), metrics.clone());
         Box::new(move || {
             metrics
                 .workqueue_depth
                 .set(i64::try_from(work.depth()).unwrap_or(i64::MAX));
-            metrics.change_budget_exhausted.set(i64::from(budget.exhausted()));
+            let exhausted = members.get().map_or(0, |m| m.budgets_exhausted());
+            metrics
+                .change_budget_exhausted
+                .set(i64::try_from(exhausted).unwrap_or(i64::MAX));
         })
     };
     let endpoints = Endpoints {
@@ -77,17 +81,41 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let address = http::serve(&settings.listen, endpoints, cancel.clone()).await?;
     tracing::info!(listen = %address, "serving /metrics, /livez and /readyz");
 
-    let started = retry_until_shutdown("asking AWS who iam-warden runs as", &mut shutdown, || {
-        Reconciler::new(clients.clone(), settings.dry_run, budget.clone())
+    let shard = Shard::resolve(
+        settings.shard,
+        std::env::var("HOSTNAME").ok().as_deref(),
+        std::env::var("IAM_WARDEN_REPLICAS").ok().as_deref(),
+    );
+    let started = retry_until_shutdown("reading the accounts to serve", &mut shutdown, || {
+        Members::start(clients.clone(), &settings, shard, metrics.clone())
     });
-    let Some(reconciler) = started.await else {
+    let Some(members) = started.await else {
         return stop(&cancel);
     };
+    let members = Arc::new(members);
+    let _ = members_slot.set(members.clone());
+    if settings.accounts.is_none() {
+        // Alone, start-up waits until AWS says who iam-warden runs as, as it always has.
+        let own = retry_until_shutdown("asking AWS who iam-warden runs as", &mut shutdown, || {
+            members.reconciler(&None)
+        });
+        if own.await.is_none() {
+            return stop(&cancel);
+        }
+    }
     let ingest = match settings.queue_url.clone() {
         Some(url) => {
             let connect = || {
-                let (work, metrics, health) = (work.clone(), metrics.clone(), health.clone());
-                Ingest::connect(&clients, url.clone(), settings.max_in_flight, work, metrics, health)
+                let (work, metrics, health, members) = (work.clone(), metrics.clone(), health.clone(), members.clone());
+                Ingest::connect(
+                    &clients,
+                    url.clone(),
+                    settings.max_in_flight,
+                    work,
+                    members,
+                    metrics,
+                    health,
+                )
             };
             match retry_until_shutdown("reading the queue's settings", &mut shutdown, connect).await {
                 Some(ingest) => Some(Arc::new(ingest)),
@@ -100,20 +128,42 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let tasks = TaskTracker::new();
     let handlers = TaskTracker::new();
     let (policy_sender, policy) = watch::channel(Arc::new(policy));
-    work.schedule(Key::All, Facets::ALL, Instant::now());
-    tasks.spawn(resync_timer(work.clone(), settings.resync_interval, cancel.clone()));
+    let owned = members.owned();
+    tracing::info!(
+        shard = shard.index,
+        replicas = shard.count,
+        accounts = owned.len(),
+        "serving accounts"
+    );
+    resync_all(&work, &owned);
+    tasks.spawn(resync_timer(
+        work.clone(),
+        members.clone(),
+        settings.resync_interval,
+        cancel.clone(),
+    ));
+    if let Some(interval) = members.refresh_interval() {
+        tasks.spawn(refresh_timer(work.clone(), members.clone(), interval, cancel.clone()));
+    }
     let watch = PolicyWatch::start(&settings.policy)?;
-    tasks.spawn(watch.run(policy_sender, work.clone(), metrics.clone(), cancel.clone()));
+    tasks.spawn(watch.run(
+        policy_sender,
+        work.clone(),
+        members.clone(),
+        metrics.clone(),
+        cancel.clone(),
+    ));
     for _ in 0..ingest.as_ref().map_or(0, |_| RECEIVERS) {
         let ingest = ingest.clone().expect("counted above");
         tasks.spawn(ingest.receive(cancel.clone(), handlers.clone()));
     }
     let shared = Arc::new(Shared {
         work: work.clone(),
-        reconciler: Arc::new(reconciler),
+        members,
         policy,
         metrics,
         health,
+        first_syncs: std::sync::Mutex::new(Some(owned.into_iter().collect())),
     });
     let workers = TaskTracker::new();
     for _ in 0..settings.workers {
@@ -175,34 +225,58 @@ async fn worker(shared: Arc<Shared>) {
     while let Some(lease) = shared.work.next().await {
         shared.health.progressed();
         let policy = shared.policy.borrow().clone();
-        let succeeded = if lease.key == Key::All {
-            resync(&shared, &policy).await
-        } else {
-            reconcile(&shared, &policy, &lease).await
+        let account = &lease.key.account;
+        let succeeded = match shared.members.reconciler(account).await {
+            Ok(reconciler) if lease.key.key == Key::All => resync(&shared, &reconciler, &policy, account).await,
+            Ok(reconciler) => reconcile(&shared, &reconciler, &policy, &lease).await,
+            // Down: logged and counted where the role was refused; retried with backoff.
+            Err(_) => {
+                if lease.key.key == Key::All {
+                    first_sync_tried(&shared, account);
+                }
+                false
+            }
         };
         shared.health.progressed();
         shared.work.done(lease, succeeded);
     }
 }
 
-/// The full scan: every key it names is queued to reconcile on its own, so
-/// one failing fix never holds back the others, readiness or `last_full_sync`.
-async fn resync(shared: &Shared, policy: &Policy) -> bool {
+/// One more owned account's first resync was tried to the end.
+fn first_sync_tried(shared: &Shared, account: &AccountId) {
+    let mut pending = shared.first_syncs.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(accounts) = pending.as_mut() {
+        accounts.remove(account);
+        if accounts.is_empty() {
+            *pending = None;
+            shared.health.first_sync_done();
+        }
+    }
+}
+
+/// The full scan of one account: every key it names is queued to reconcile
+/// on its own, so one failing fix never holds back the others, readiness or
+/// `last_full_sync`.
+async fn resync(shared: &Shared, reconciler: &Reconciler, policy: &Policy, account: &AccountId) -> bool {
     let started = std::time::Instant::now();
-    let result = shared.reconciler.resync(policy).await;
+    let result = reconciler.resync(policy).await;
     let elapsed = started.elapsed();
+    shared.members.reached(account, result.is_ok());
     match &result {
         Ok(resync) => {
             let now = Instant::now();
             for (key, facets) in &resync.suspects {
-                shared.work.schedule(key.clone(), *facets, now);
+                shared.work.schedule(Work::new(account, key.clone()), *facets, now);
             }
             for (key, facets, at) in &resync.deadlines {
-                shared.work.schedule(key.clone(), *facets, at_instant(*at));
+                shared
+                    .work
+                    .schedule(Work::new(account, key.clone()), *facets, at_instant(*at));
             }
-            shared.health.first_sync_done();
+            first_sync_tried(shared, account);
             tracing::info!(
                 key = %Key::All,
+                account = account.as_deref(),
                 suspects = resync.suspects.len(),
                 deadlines = resync.deadlines.len(),
                 queue_depth = shared.work.depth(),
@@ -211,7 +285,14 @@ async fn resync(shared: &Shared, policy: &Policy) -> bool {
                 "reconciled"
             );
         }
-        Err(error) => tracing::warn!(key = %Key::All, %error, "resync failed; retrying with backoff"),
+        Err(error) => {
+            tracing::warn!(key = %Key::All, account = account.as_deref(), %error, "resync failed; retrying with backoff");
+            // One account of many that cannot be read is down, in its metric;
+            // the replica still serves the others.
+            if account.is_some() {
+                first_sync_tried(shared, account);
+            }
+        }
     }
     let outcome = result
         .as_ref()
@@ -221,17 +302,19 @@ async fn resync(shared: &Shared, policy: &Policy) -> bool {
     result.is_ok()
 }
 
-async fn reconcile(shared: &Shared, policy: &Policy, lease: &super::queue::Lease) -> bool {
+async fn reconcile(shared: &Shared, reconciler: &Reconciler, policy: &Policy, lease: &Lease) -> bool {
     let started = std::time::Instant::now();
-    let result = shared
-        .reconciler
-        .reconcile(policy, &lease.key, lease.facets, &lease.triggers)
-        .await;
+    let Work { account, key } = &lease.key;
+    let result = reconciler.reconcile(policy, key, lease.facets, &lease.triggers).await;
     let elapsed = started.elapsed();
     let succeeded = match &result {
         Ok(pass) => {
-            for (key, facets, at) in pass.deadlines() {
-                shared.work.schedule(key, facets, at_instant(at));
+            // Deadlines belong to the replica that owns the account; an
+            // event may have brought the account's key here.
+            if shared.members.owns(account) {
+                for (key, facets, at) in pass.deadlines() {
+                    shared.work.schedule(Work::new(account, key), facets, at_instant(at));
+                }
             }
             // Held back by the change budget: the key comes back when it refills.
             let deferred = pass.retry_at().map(Instant::from_std);
@@ -258,7 +341,7 @@ async fn reconcile(shared: &Shared, policy: &Policy, lease: &super::queue::Lease
         }
     };
     let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
-    shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
+    shared.metrics.reconciled(key, elapsed, outcome, &lease.triggers);
     succeeded
 }
 
@@ -266,14 +349,34 @@ fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
     Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
+/// Queues a full resync of each account.
+pub(super) fn resync_all(work: &WorkQueue, accounts: &[AccountId]) {
+    for account in accounts {
+        work.schedule(Work::new(account, Key::All), Facets::ALL, Instant::now());
+    }
+}
+
 /// The backstop for anything events missed, jittered by ±10% so many
 /// replicas or restarts do not call AWS in step.
-async fn resync_timer(work: Arc<WorkQueue>, interval: Duration, cancel: CancellationToken) {
+async fn resync_timer(work: Arc<WorkQueue>, members: Arc<Members>, interval: Duration, cancel: CancellationToken) {
     loop {
         let jitter = 0.9 + rand::random::<f64>() * 0.2;
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval.mul_f64(jitter)) => work.schedule(Key::All, Facets::ALL, Instant::now()),
+            () = tokio::time::sleep(interval.mul_f64(jitter)) => resync_all(&work, &members.owned()),
+        }
+    }
+}
+
+/// Reads the account list again; an account new to this replica is resynced at once.
+async fn refresh_timer(work: Arc<WorkQueue>, members: Arc<Members>, interval: Duration, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => match members.refresh().await {
+                Ok(added) => resync_all(&work, &added),
+                Err(error) => tracing::warn!(%error, "reading the account list failed; the last one stays"),
+            },
         }
     }
 }

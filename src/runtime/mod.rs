@@ -1,4 +1,5 @@
 pub(crate) mod controller;
+pub(crate) mod members;
 pub(crate) mod queue;
 mod reload;
 pub(crate) mod shutdown;

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use crate::key::{Facets, Key};
+use crate::key::{AccountId, Facets, Work};
 
 /// The CloudTrail event behind a queued key, for the audit log and latency.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,17 +49,20 @@ pub struct WorkQueue {
     state: Mutex<State>,
     changed: Notify,
     backoff: Backoff,
+    /// Reconciles of one account at once: a slow or throttled account
+    /// cannot take every worker.
+    per_account: usize,
 }
 
 #[derive(Default)]
 struct State {
-    pending: HashMap<Key, Pending>,
+    pending: HashMap<Work, Pending>,
     /// `pending` ordered by due time: a resync leaves a deadline for nearly
     /// every user, and finding the next key must not scan them all.
-    by_due: BTreeSet<(Instant, Key)>,
-    running: HashSet<Key>,
+    by_due: BTreeSet<(Instant, Work)>,
+    running: HashSet<Work>,
     /// Failures in a row, and when the key may run again.
-    failures: HashMap<Key, (u32, Instant)>,
+    failures: HashMap<Work, (u32, Instant)>,
     closed: bool,
 }
 
@@ -76,7 +79,7 @@ impl State {
     /// and wanting `facets` too.
     fn pending_entry(
         &mut self,
-        key: Key,
+        key: Work,
         facets: Facets,
         due: Instant,
         pick: fn(Instant, Instant) -> Instant,
@@ -98,18 +101,19 @@ impl State {
 
 /// A key handed to one worker; give it back with [`WorkQueue::done`].
 pub struct Lease {
-    pub key: Key,
+    pub key: Work,
     pub facets: Facets,
     pub triggers: Vec<Trigger>,
     waiters: Vec<oneshot::Sender<Answer>>,
 }
 
 impl WorkQueue {
-    pub fn new(backoff: Backoff) -> WorkQueue {
+    pub fn new(backoff: Backoff, per_account: usize) -> WorkQueue {
         WorkQueue {
             state: Mutex::default(),
             changed: Notify::new(),
             backoff,
+            per_account: per_account.max(1),
         }
     }
 
@@ -119,14 +123,14 @@ impl WorkQueue {
 
     /// Queues `key` to run no later than `due`, reading `facets` of it; an
     /// earlier entry for it stands, and reads these too.
-    pub fn schedule(&self, key: Key, facets: Facets, due: Instant) {
+    pub fn schedule(&self, key: Work, facets: Facets, due: Instant) {
         self.merge(key, facets, due, None, None);
     }
 
     /// Queues `key` now, or when its backoff ends; the receiver says whether
     /// the next reconcile of it succeeded, and is dropped unanswered if the
     /// queue closes first.
-    pub fn wait_for(&self, key: Key, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer> {
+    pub fn wait_for(&self, key: Work, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer> {
         let (sender, receiver) = oneshot::channel();
         self.merge(key, facets, Instant::now(), Some(sender), Some(trigger));
         receiver
@@ -134,7 +138,7 @@ impl WorkQueue {
 
     fn merge(
         &self,
-        key: Key,
+        key: Work,
         facets: Facets,
         due: Instant,
         waiter: Option<oneshot::Sender<Answer>>,
@@ -163,10 +167,13 @@ impl WorkQueue {
                 if state.closed {
                     return None;
                 }
+                let busy = |account: &AccountId| {
+                    state.running.iter().filter(|w| w.account == *account).count() >= self.per_account
+                };
                 let earliest = state
                     .by_due
                     .iter()
-                    .find(|(_, key)| !state.running.contains(key))
+                    .find(|(_, work)| !state.running.contains(work) && !busy(&work.account))
                     .cloned();
                 match earliest {
                     Some((due, key)) if due <= Instant::now() => {
@@ -244,15 +251,22 @@ impl WorkQueue {
 mod tests {
     use super::*;
 
+    use crate::key::Key;
+
     fn queue() -> WorkQueue {
-        WorkQueue::new(Backoff {
+        let backoff = Backoff {
             first: Duration::from_secs(1),
             max: Duration::from_secs(8),
-        })
+        };
+        WorkQueue::new(backoff, 4)
     }
 
-    fn user(name: &str) -> Key {
-        Key::User(name.to_owned())
+    fn own(key: Key) -> Work {
+        Work { account: None, key }
+    }
+
+    fn user(name: &str) -> Work {
+        own(Key::User(name.to_owned()))
     }
 
     fn trigger(id: &str) -> Trigger {
@@ -261,6 +275,45 @@ mod tests {
             event_time: None,
             sets_password: false,
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_busy_account_does_not_take_every_worker() {
+        let backoff = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+        };
+        let queue = WorkQueue::new(backoff, 2);
+        let in_account = |account: &str, name: &str| Work {
+            account: Some(account.into()),
+            key: Key::User(name.to_owned()),
+        };
+        let start = Instant::now();
+        for (n, name) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            queue.schedule(
+                in_account("111111111111", name),
+                Facets::ALL,
+                start + Duration::from_millis(n as u64),
+            );
+        }
+        queue.schedule(
+            in_account("222222222222", "z"),
+            Facets::ALL,
+            start + Duration::from_secs(1),
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let leases = [
+            queue.next().await.unwrap(),
+            queue.next().await.unwrap(),
+            queue.next().await.unwrap(),
+        ];
+        let keys: Vec<String> = leases.iter().map(|l| l.key.to_string()).collect();
+        assert_eq!(
+            keys,
+            ["111111111111/user/a", "111111111111/user/b", "222222222222/user/z"],
+            "the third worker skips the account already at its limit"
+        );
+        assert_eq!(queue.depth(), 2, "the busy account's other keys wait");
     }
 
     #[tokio::test(start_paused = true)]
@@ -303,11 +356,11 @@ mod tests {
         let queue = queue();
         let start = Instant::now();
         queue.schedule(user("dave"), Facets::KEYS, start + Duration::from_secs(3600));
-        queue.schedule(Key::Trails, Facets::ALL, start + Duration::from_secs(60));
+        queue.schedule(own(Key::Trails), Facets::ALL, start + Duration::from_secs(60));
         let lease = queue.next().await.unwrap();
         assert_eq!(
             (lease.key.clone(), Instant::now() - start),
-            (Key::Trails, Duration::from_secs(60))
+            (own(Key::Trails), Duration::from_secs(60))
         );
         queue.done(lease, true);
 

@@ -9,9 +9,10 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::controller::resync_all;
+use super::members::Members;
 use super::queue::WorkQueue;
 use crate::error::Error;
-use crate::key::{Facets, Key};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 
@@ -51,6 +52,7 @@ impl PolicyWatch {
         mut self,
         policy: watch::Sender<Arc<Policy>>,
         work: Arc<WorkQueue>,
+        members: Arc<Members>,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
     ) {
@@ -78,7 +80,7 @@ impl PolicyWatch {
                 Ok(new) => {
                     tracing::info!(policy = %new.name, "policy reloaded; reconciling everything");
                     policy.send_replace(Arc::new(new));
-                    work.schedule(Key::All, Facets::ALL, tokio::time::Instant::now());
+                    resync_all(&work, &members.owned());
                 }
                 Err(errors) => {
                     tracing::error!(errors = %errors, "policy reload rejected; the last good policy stays in force");

@@ -19,6 +19,7 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
        seed.py ENDPOINT organization N   an Organization: N member accounts in OUs, each with the
                                          iam-warden role and a drifted user; one account left outside
        seed.py ENDPOINT organization-keys    the status of every member account's seeded key
+       seed.py ENDPOINT organization-reactivate  every member account's seeded key made active again
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -369,6 +370,17 @@ def organization_keys(account):
     return statuses
 
 
+def organization_reactivate(account):
+    """Each member's `drifted` key active again, by hand; their ids by account."""
+    keys = {}
+    for account_id in organization_keys(account):
+        member = Account(account.endpoint, account_id)
+        key = member.iam.list_access_keys(UserName="drifted")["AccessKeyMetadata"][0]["AccessKeyId"]
+        member.iam.update_access_key(UserName="drifted", AccessKeyId=key, Status="Active")
+        keys[account_id] = key
+    return keys
+
+
 def quarantine(account):
     account.user("bob", console=True, age_days=3)
     return {}
@@ -387,7 +399,8 @@ def main():
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0])),
                  "organization": lambda a: organization(a, int(rest[0])),
-                 "organization-keys": organization_keys}
+                 "organization-keys": organization_keys,
+                 "organization-reactivate": organization_reactivate}
     print(json.dumps(scenarios[scenario](account)))
 
 

@@ -438,9 +438,14 @@ impl Daemon {
         let log = dir.path().join("daemon.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_iam-warden"));
         credentials.into().apply(&mut command);
+        // A settings file, for what the environment cannot say (the accounts).
+        if let Some((_, file)) = settings.iter().find(|(key, _)| *key == "config") {
+            command.args(["run", "--config", file]);
+        } else {
+            command.arg("run");
+        }
         let child = command
             .current_dir(root())
-            .arg("run")
             .env_remove("AWS_PROFILE")
             .env("RUST_LOG", "info")
             .env("AWS_ENDPOINT_URL", endpoint)
@@ -452,6 +457,7 @@ impl Daemon {
             .envs(
                 settings
                     .iter()
+                    .filter(|(k, _)| *k != "config")
                     .map(|(k, v)| (format!("IAM_WARDEN_{}", k.to_ascii_uppercase()), v)),
             )
             .stdout(Stdio::null())
@@ -465,6 +471,12 @@ impl Daemon {
             proxy: None,
             queue: None,
         }
+    }
+
+    /// Stops the process at once, as a node failure would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log(&self) -> Vec<serde_json::Value> {
@@ -555,6 +567,12 @@ impl Daemon {
             false
         })
         .await;
+    }
+
+    /// Waits until `/readyz` answers 200: this replica's first resyncs were tried.
+    pub async fn until_ready(&self) {
+        self.until(60, "/readyz to answer 200", async || self.get("/readyz").await.0 == 200)
+            .await;
     }
 
     /// Nothing due, nothing running but the one that logged, and no message waiting.
