@@ -42,19 +42,30 @@ fn the_deploy_policy_grants_exactly_what_the_code_calls() {
     assert_eq!(granted, called);
 }
 
-/// The CloudFormation template's IRSA role grants what deploy/iam-policy.json does.
+/// The CloudFormation template's IRSA role grants what deploy/iam-policy.json
+/// does, and a member account's role the same, less the queue's.
 #[test]
-fn the_cloudformation_role_grants_the_same_actions() {
+fn the_cloudformation_roles_grant_the_same_actions() {
+    let central = role_actions("deploy/aws/iam-warden.yaml", "  WardenRole:", "\nOutputs:");
+    assert_eq!(central, deploy_policy_actions());
+    let member = role_actions("deploy/aws/iam-warden-member.yaml", "  WardenRole:", "  ForwardRole:");
+    let without_queue: BTreeSet<String> = deploy_policy_actions()
+        .into_iter()
+        .filter(|a| !a.starts_with("sqs:"))
+        .collect();
+    assert_eq!(member, without_queue);
+}
+
+/// The IAM, SQS and CloudTrail actions listed between two lines of a template.
+fn role_actions(template: &str, from: &str, to: &str) -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let template = std::fs::read_to_string(root.join("deploy/aws/iam-warden.yaml")).unwrap();
-    let role = &template[template.find("  WardenRole:").unwrap()..template.find("\nOutputs:").unwrap()];
-    let in_role: BTreeSet<String> = role
-        .lines()
+    let template = std::fs::read_to_string(root.join(template)).unwrap();
+    let role = &template[template.find(from).unwrap()..template.find(to).unwrap()];
+    role.lines()
         .filter_map(|line| line.trim().strip_prefix("- "))
         .filter(|item| ["iam:", "sqs:", "cloudtrail:"].iter().any(|p| item.starts_with(p)))
         .map(str::to_owned)
-        .collect();
-    assert_eq!(in_role, deploy_policy_actions());
+        .collect()
 }
 
 /// Every action deploy/iam-policy.json grants.
