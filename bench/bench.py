@@ -1,6 +1,6 @@
 """The iam-warden benchmark: speed, AWS API cost and memory, against moto.
 
-usage: bench.py WARDEN [--users N] [--out DIR]
+usage: bench.py WARDEN [--users N] [--accounts N] [--out DIR]
 
 Scenarios, each on the emulator the test suite uses:
   full-scan  N users in groups, all compliant, then 20% violating: `plan` and `apply`
@@ -16,6 +16,9 @@ Scenarios, each on the emulator the test suite uses:
              (quarantined): AWS calls per event, time to quarantine.
   backlog    1,000 events queued before the daemon starts, with
              max_in_flight 50: peak RSS, most messages in flight, drain time.
+  organization  100 accounts of 100 compliant users, one daemon: the first
+             resync of all, IAM calls per account, idle RSS, and event
+             latency with events spread over every account.
 
 Writes DIR/bench.json and DIR/bench.md, prints the table, and keeps the
 daemon's log in DIR/daemon.log.
@@ -208,7 +211,7 @@ def full_scan(warden, policy, users, violating_share):
 
 
 class Daemon:
-    def __init__(self, warden, endpoint, policy, queue_url, log_path, **settings):
+    def __init__(self, warden, endpoint, policy, queue_url, log_path, config=None, **settings):
         self.log_path = log_path
         env = {**ENV, "AWS_ENDPOINT_URL": endpoint, "IAM_WARDEN_POLICY": str(policy),
                "IAM_WARDEN_QUEUE_URL": queue_url, "IAM_WARDEN_LOG_FORMAT": "json",
@@ -216,7 +219,8 @@ class Daemon:
                # 610 fixes in a few minutes: the default cap of 100 an hour would stop them.
                "IAM_WARDEN_MAX_CHANGES_PER_HOUR": "100000",
                **{f"IAM_WARDEN_{name.upper()}": str(value) for name, value in settings.items()}}
-        self.process = subprocess.Popen([warden, "run"], env=env, stdout=subprocess.DEVNULL,
+        command = [warden, "run", *(["--config", str(config)] if config else [])]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                         stderr=open(log_path, "w"))
         self.address = self.wait_for_log(lambda r: r.get("message") == "serving /metrics, /livez and /readyz")["listen"]
         started = time.monotonic()
@@ -515,6 +519,9 @@ def markdown(result):
         / violating["violating_users"]
     lines.append(f"| `apply`, {violating['violating_users']} of {users:,} users violating | IAM calls per violating "
                  f"user, the fix included | {per_user:.2f} | ≤ 3 |")
+    if "organization" in result:
+        import organization
+        lines += organization.rows(result["organization"])
     calls = result["full_scan"]["compliant"]["plan"]["calls_by_operation"]
     lines += ["", "Calls of a full `plan` over the compliant account: "
               + ", ".join(f"{name} {count}" for name, count in calls.items()) + "."]
@@ -525,6 +532,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("warden")
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--accounts", type=int, default=100,
+                        help="accounts of the Organization scenario, of 100 users each; 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "target/bench"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -538,6 +547,10 @@ def main():
             result["full_scan"][mix] = full_scan(args.warden, policy, args.users, share)
         print("daemon scenarios", file=sys.stderr, flush=True)
         result.update(daemon_scenarios(args.warden, policy, args.users, out))
+        if args.accounts:
+            import organization  # the Organization scenario builds on this module
+            print(f"an Organization: seeding {args.accounts} accounts of 100 users", file=sys.stderr, flush=True)
+            result["organization"] = organization.scenario(args.warden, policy, out, accounts=args.accounts)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
     (out / "bench.md").write_text(table)

@@ -468,3 +468,50 @@ async fn an_account_whose_role_is_refused_is_down_alone_and_recovers() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_enforces_only_where_its_policy_directory_says_so() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "6"]);
+    let members = members(&organization);
+    let sandbox = organization["ous"]["sandbox"].as_str().unwrap().to_owned();
+    let in_sandbox = |id: &str| organization["accounts"][id] == sandbox.as_str();
+    let settings = settings(&organization, "");
+    let dir = tempfile::tempdir().unwrap();
+    policy_file(dir.path(), "default.yaml", "", "enforce");
+    policy_file(
+        dir.path(),
+        "sandbox.yaml",
+        &format!("  selector: {{organizationalUnits: [{sandbox}]}}\n"),
+        "audit",
+    );
+    let daemon = Daemon::start_via(
+        &moto.endpoint,
+        (TEST_KEY, TEST_KEY),
+        &[("config", &settings.path), ("policy", dir.path().to_str().unwrap())],
+    );
+    daemon.until_ready().await;
+    daemon
+        .until(60, "the enforced accounts fixed", async || {
+            let now = statuses(&moto);
+            members
+                .iter()
+                .filter(|id| !in_sandbox(id))
+                .all(|id| now[id] == "Inactive")
+        })
+        .await;
+    let after = statuses(&moto);
+    for id in members.iter().filter(|id| in_sandbox(id)) {
+        assert_eq!(after[id], "Active", "account {id} of the audited OU");
+    }
+    let dry_runs = daemon
+        .log()
+        .into_iter()
+        .filter(|r| r["log"] == "audit" && r["outcome"] == "dry_run")
+        .count();
+    assert_eq!(
+        dry_runs,
+        members.iter().filter(|id| in_sandbox(id)).count(),
+        "audited, not changed"
+    );
+}

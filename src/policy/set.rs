@@ -8,6 +8,7 @@ use super::{Diagnostic, Policy, PolicyError};
 use crate::accounts::Account;
 
 /// The policy files, in file-name order. A single file governs every account.
+#[derive(Debug, PartialEq)]
 pub struct PolicySet {
     pub files: Vec<(PathBuf, Policy)>,
 }

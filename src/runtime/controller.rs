@@ -23,7 +23,7 @@ use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::Ingest;
 use crate::key::{AccountId, Facets, Key, Work};
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::policy::{Placement, Policy, PolicySet};
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 
@@ -39,7 +39,7 @@ const BACKOFF: Backoff = Backoff {
 struct Shared {
     work: Arc<WorkQueue>,
     members: Arc<Members>,
-    policy: watch::Receiver<Arc<Policy>>,
+    policy: watch::Receiver<Arc<PolicySet>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     /// Owned accounts whose first resync has not been tried to the end:
@@ -52,7 +52,7 @@ struct Shared {
 /// yet handled are left on the queue to be received again.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let mut shutdown = std::pin::pin!(shutdown);
-    let policy = Policy::load(&settings.policy)?;
+    let policy = PolicySet::load(&settings.policy)?;
     let metrics = Arc::new(Metrics::new());
     let clients = Clients::from_env(metrics.aws_requests()).await;
     let work = Arc::new(WorkQueue::new(BACKOFF, settings.max_reconciles_per_account));
@@ -224,11 +224,20 @@ async fn retry_until_shutdown<T, F: Future<Output = Result<T, Error>>>(
 async fn worker(shared: Arc<Shared>) {
     while let Some(lease) = shared.work.next().await {
         shared.health.progressed();
-        let policy = shared.policy.borrow().clone();
+        let policies = shared.policy.borrow().clone();
         let account = &lease.key.account;
         let succeeded = match shared.members.reconciler(account).await {
-            Ok(reconciler) if lease.key.key == Key::All => resync(&shared, &reconciler, &policy, account).await,
-            Ok(reconciler) => reconcile(&shared, &reconciler, &policy, &lease).await,
+            Ok(reconciler) => match governing(&shared, &policies, &reconciler, account) {
+                Some(policy) if lease.key.key == Key::All => resync(&shared, &reconciler, policy, account).await,
+                Some(policy) => reconcile(&shared, &reconciler, policy, &lease).await,
+                None => {
+                    tracing::info!(key = %lease.key, "no policy file governs this account: nothing judged");
+                    if lease.key.key == Key::All {
+                        first_sync_tried(&shared, account);
+                    }
+                    true
+                }
+            },
             // Down: logged and counted where the role was refused; retried with backoff.
             Err(_) => {
                 if lease.key.key == Key::All {
@@ -240,6 +249,22 @@ async fn worker(shared: Arc<Shared>) {
         shared.health.progressed();
         shared.work.done(lease, succeeded);
     }
+}
+
+/// The policy file that governs the account; `None` when no file of a directory does.
+fn governing<'p>(
+    shared: &Shared,
+    policies: &'p PolicySet,
+    reconciler: &Reconciler,
+    account: &AccountId,
+) -> Option<&'p Policy> {
+    let caller = reconciler.caller();
+    let organizational_units = shared.members.organizational_units(account);
+    let place = Placement {
+        account: account.as_deref().unwrap_or(&caller.account_id),
+        organizational_units: &organizational_units,
+    };
+    policies.governing(&place).map(|(_, policy)| policy)
 }
 
 /// One more owned account's first resync was tried to the end.

@@ -33,6 +33,8 @@ pub struct Members {
 struct Member {
     /// Resynced, and its deadlines kept, by this replica.
     owned: bool,
+    /// The OUs above it, from the root down, for choosing its policy file.
+    organizational_units: Vec<String>,
     /// The account's own: one account's drift never holds back another's fixes.
     budget: Arc<ChangeBudget>,
     reconciler: tokio::sync::Mutex<Option<Arc<Reconciler>>>,
@@ -81,21 +83,28 @@ impl Members {
             Some(settings) => accounts::discover(settings, &self.base, &[]).await?,
             None => Vec::new(),
         };
-        let ids: Vec<AccountId> = match &self.accounts {
-            Some(_) => found.iter().map(|a| Some(Arc::from(a.id.as_str()))).collect(),
-            None => vec![None],
+        let ids: Vec<(AccountId, Vec<String>)> = match &self.accounts {
+            Some(_) => found
+                .into_iter()
+                .map(|a| (Some(Arc::from(a.id.as_str())), a.organizational_units))
+                .collect(),
+            None => vec![(None, Vec::new())],
         };
         let mut served = self.served.write().unwrap_or_else(|p| p.into_inner());
         let mut added = Vec::new();
         let mut next = BTreeMap::new();
-        for id in ids {
+        for (id, organizational_units) in ids {
             let owned = id.as_deref().is_none_or(|account| self.shard.owns(account));
-            let member = served.remove(&id).unwrap_or_else(|| {
+            let kept = served
+                .remove(&id)
+                .filter(|m| m.organizational_units == organizational_units);
+            let member = kept.unwrap_or_else(|| {
                 if owned {
                     added.push(id.clone());
                 }
                 Arc::new(Member {
                     owned,
+                    organizational_units,
                     budget: Arc::new(ChangeBudget::per_window(
                         self.max_changes_per_hour,
                         self.change_budget_window,
@@ -134,6 +143,15 @@ impl Members {
     pub fn owns(&self, account: &AccountId) -> bool {
         let served = self.served.read().unwrap_or_else(|p| p.into_inner());
         served.get(account).is_some_and(|m| m.owned)
+    }
+
+    /// The OUs above a served account, from the root down.
+    pub fn organizational_units(&self, account: &AccountId) -> Vec<String> {
+        let served = self.served.read().unwrap_or_else(|p| p.into_inner());
+        served
+            .get(account)
+            .map(|m| m.organizational_units.clone())
+            .unwrap_or_default()
     }
 
     /// The account an event is about, if it is served: any replica handles

@@ -1,5 +1,6 @@
-//! Hot reload of the policy file. The directory is watched, not the file:
-//! Kubernetes updates a ConfigMap by swapping a symlink in that directory.
+//! Hot reload of the policy file, or of a directory of them. The directory is
+//! watched, not the file: Kubernetes updates a ConfigMap by swapping a
+//! symlink in that directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use super::members::Members;
 use super::queue::WorkQueue;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::policy::PolicySet;
 
 /// Editors and the ConfigMap swap touch the directory several times per change.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -32,10 +33,13 @@ impl PolicyWatch {
             let _ = sender.send(());
         })
         .map_err(|e| Error::Watch(e.to_string()))?;
-        let directory = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let directory = match path.is_dir() {
+            true => path,
+            false => path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        };
         watcher
             .watch(directory, RecursiveMode::NonRecursive)
             .map_err(|e| Error::Watch(e.to_string()))?;
@@ -50,14 +54,14 @@ impl PolicyWatch {
     /// one is logged with its errors and the last good policy stays in force.
     pub async fn run(
         mut self,
-        policy: watch::Sender<Arc<Policy>>,
+        policy: watch::Sender<Arc<PolicySet>>,
         work: Arc<WorkQueue>,
         members: Arc<Members>,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
     ) {
-        // Other files in the directory change too; only a new text is worth parsing.
-        let mut last_text = std::fs::read_to_string(&self.path).ok();
+        // Other files in the directory change too; only new texts are worth parsing.
+        let mut last_texts = texts(&self.path);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -65,20 +69,18 @@ impl PolicyWatch {
             }
             tokio::time::sleep(SETTLE).await;
             while self.changes.try_recv().is_ok() {}
-            let text = std::fs::read_to_string(&self.path).ok();
-            if text == last_text {
+            let now = texts(&self.path);
+            if now == last_texts {
                 continue;
             }
-            last_text.clone_from(&text);
-            let parsed = match &text {
-                Some(text) => Policy::parse(&self.path, text),
-                None => Policy::load(&self.path),
-            };
+            last_texts = now;
+            let parsed = PolicySet::load(&self.path);
             metrics.policy_reload(parsed.is_ok());
             match parsed {
                 Ok(new) if *policy.borrow().as_ref() == new => {}
                 Ok(new) => {
-                    tracing::info!(policy = %new.name, "policy reloaded; reconciling everything");
+                    let names: Vec<&str> = new.files.iter().map(|(_, p)| p.name.as_str()).collect();
+                    tracing::info!(policy = %names.join(", "), "policy reloaded; reconciling everything");
                     policy.send_replace(Arc::new(new));
                     resync_all(&work, &members.owned());
                 }
@@ -88,4 +90,23 @@ impl PolicyWatch {
             }
         }
     }
+}
+
+/// The policy file's text, or each policy file's of a directory.
+fn texts(path: &Path) -> Vec<(PathBuf, Option<String>)> {
+    let files = match std::fs::read_dir(path) {
+        Ok(entries) => {
+            let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+            files.sort();
+            files
+        }
+        Err(_) => vec![path.to_owned()],
+    };
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).ok();
+            (file, text)
+        })
+        .collect()
 }
