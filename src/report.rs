@@ -8,21 +8,35 @@ use crate::error::Error;
 use crate::execute::Outcome;
 use crate::execute::undo::{Reversal, UndoResult};
 use crate::plan::{Finding, Plan, Severity};
+use crate::policy::Mode;
 
 /// The plan as a table, with each finding's standing in the status column.
 pub fn plan_table(plan: &Plan) -> String {
-    let statuses: Vec<&str> = plan.findings.iter().map(standing).collect();
+    // In audit mode a change is only ever reported: the table says so.
+    let audit = |status: &'static str| match (plan.mode, status) {
+        (Mode::Audit, "change") => "audit",
+        _ => status,
+    };
+    let statuses: Vec<&str> = plan.findings.iter().map(|f| audit(standing(f))).collect();
     let mut text = table(&plan.findings, "STATUS", &statuses, &vec![None; statuses.len()]);
     let count = |status: &str| statuses.iter().filter(|s| **s == status).count();
     if plan.in_spec() {
         text.push_str("In spec.");
     } else {
-        let _ = write!(
-            text,
-            "Drift: {} to change, {} report-only.",
-            count("change"),
-            count("report")
-        );
+        let _ = match plan.mode {
+            Mode::Enforce => write!(
+                text,
+                "Drift: {} to change, {} report-only.",
+                count("change"),
+                count("report")
+            ),
+            Mode::Audit => write!(
+                text,
+                "Drift: {} that enforce mode would change, {} report-only. Audit mode: nothing is changed.",
+                count("audit"),
+                count("report")
+            ),
+        };
     }
     let _ = write!(
         text,

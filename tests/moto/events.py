@@ -3,6 +3,10 @@
 usage: events.py ENDPOINT create-queue           prints the URL of a queue with a dead-letter queue
        events.py ENDPOINT drift QUEUE_URL        makes two violations and fixes a role's trust policy,
                                                  sends their events, and times each fix
+       events.py ENDPOINT organization QUEUE_URL AUDITED_OU
+                                                 reactivates each member account's old key by hand,
+                                                 forwards its event, and times each fix; keys in the
+                                                 audited OU must stay active
 
 Each event is a CloudTrail record in the EventBridge envelope, as an
 EventBridge rule would deliver it to the queue.
@@ -16,6 +20,7 @@ from datetime import datetime, timezone
 
 import boto3
 
+import seed
 from seed import github_trust
 
 THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
@@ -34,11 +39,11 @@ def create_queue(sqs):
                             Attributes={"VisibilityTimeout": "30", "RedrivePolicy": redrive})["QueueUrl"]
 
 
-def event(name, request, response, event_id=None):
+def event(name, request, response, event_id=None, account="123456789012"):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.iam", "account": "123456789012", "time": now, "region": "us-east-1",
+        "source": "aws.iam", "account": account, "time": now, "region": "us-east-1",
         "detail": {
             "eventVersion": "1.08", "eventTime": now, "eventSource": "iam.amazonaws.com", "eventName": name,
             "awsRegion": "us-east-1", "eventID": event_id or str(uuid.uuid4()), "eventType": "AwsApiCall",
@@ -119,11 +124,46 @@ def drift(iam, sqs, queue_url):
     return ok
 
 
+def organization(endpoint, sqs, queue_url, audited_ou):
+    """Each member's `drifted` key reactivated and its event forwarded, as the
+    member's EventBridge rule would: enforced accounts are fixed, the audited
+    OU's are left as they are."""
+    org = boto3.client("organizations", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="demo", aws_secret_access_key="demo")
+    ok = True
+    audited = []
+    for account_id, key in seed.organization_reactivate(seed.Account(endpoint)).items():
+        parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+        iam = seed.Account(endpoint, account_id).iam
+
+        def status():
+            return iam.list_access_keys(UserName="drifted")["AccessKeyMetadata"][0]["Status"]
+
+        def send():
+            body = event("UpdateAccessKey", {"userName": "drifted", "accessKeyId": key, "status": "Active"}, None,
+                         account=account_id)
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+        if parent == audited_ou:
+            send()
+            audited.append((account_id, status))
+        elif parent.startswith("ou-"):
+            print(f"account {account_id}: its 120-day-old key made active again by hand")
+            ok &= timed(f"account {account_id}: deactivated again", send, lambda: status() == "Inactive")
+    time.sleep(2)
+    for account_id, status in audited:
+        print(f"account {account_id}, audited OU: key still {status()} two seconds after its event (audit mode)")
+        ok &= status() == "Active"
+    return ok
+
+
 def main():
     endpoint, command, *rest = sys.argv[1:]
     iam, sqs = clients(endpoint)
     if command == "create-queue":
         print(create_queue(sqs))
+    elif command == "organization":
+        sys.exit(0 if organization(endpoint, sqs, rest[0], rest[1]) else 1)
     else:
         sys.exit(0 if drift(iam, sqs, rest[0]) else 1)
 
