@@ -82,10 +82,37 @@ def scenario(warden, policy, out, accounts=100, users=100):
                 lambda _iam, item: bench.inactive(members[item[0]].iam, "burst", item[1]))
         finally:
             daemon.stop()
+        print("  which accounts each of 3, then 4, replicas serves", file=sys.stderr, flush=True)
+        moved = shard_move(warden, emulator.endpoint, policy, queue_url, settings, out)
         return {"accounts": accounts, "users_per_account": users, "first_resync_seconds": round(wall, 1),
-                "iam_calls_per_account": round(iam_calls / accounts, 1), "idle": idle, "latency": latency}
+                "iam_calls_per_account": round(iam_calls / accounts, 1), "idle": idle, "latency": latency,
+                "fourth_replica_moves": moved}
     finally:
         emulator.stop()
+
+
+def owners(warden, endpoint, policy, queue_url, settings, out, replicas):
+    """Account id to the replica that serves it, as each replica's own start-up log says."""
+    owner = {}
+    for index in range(replicas):
+        daemon = bench.Daemon(warden, endpoint, policy, queue_url, out / f"daemon-shard-{index}-of-{replicas}.log",
+                              config=settings, shard=f"{index}/{replicas}")
+        try:
+            line = daemon.wait_for_log(lambda r: r.get("message") == "serving accounts")
+        finally:
+            daemon.stop()
+        owner.update({account: index for account in line["ids"].split(",") if account})
+    return owner
+
+
+def shard_move(warden, endpoint, policy, queue_url, settings, out):
+    """The share of accounts whose replica changes when a fourth joins three."""
+    before = owners(warden, endpoint, policy, queue_url, settings, out, 3)
+    after = owners(warden, endpoint, policy, queue_url, settings, out, 4)
+    assert before.keys() == after.keys(), "every account is served by one replica either way"
+    moved = [account for account in before if before[account] != after[account]]
+    assert all(after[account] == 3 for account in moved), "accounts move only to the new replica"
+    return round(len(moved) / len(before), 3)
 
 
 def iam_requests(daemon):
@@ -118,4 +145,6 @@ def rows(result):
         f"{result['first_resync_seconds']} s; {result['iam_calls_per_account']} | ≤ 15 IAM calls per account |",
         f"| {size} | idle daemon holding them all: RSS max | {idle['rss_mib_max']} MiB | ≤ 60 MB |",
         f"| {size}, events over every account, 10/s | event → fix p50 / p99 | {quantiles} | p99 < 1 s |",
+        f"| {result['accounts']} accounts, 3 replicas become 4 | share of accounts that move (all to the new one) | "
+        f"{result['fourth_replica_moves']:.0%} | ≤ 35 % (jump hash: about 25 %) |",
     ]

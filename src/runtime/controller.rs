@@ -133,6 +133,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         shard = shard.index,
         replicas = shard.count,
         accounts = owned.len(),
+        // Which ones, so a shard's share can be checked from its log.
+        ids = %owned.iter().flatten().map(|id| id.as_ref()).collect::<Vec<_>>().join(","),
         "serving accounts"
     );
     resync_all(&work, &owned);
