@@ -13,7 +13,7 @@ use prometheus::{
 };
 
 use crate::execute::Outcome;
-use crate::key::{Facets, Key};
+use crate::key::{AccountId, Facets, Key, Work};
 use crate::plan::{Action, Plan, Resource};
 use crate::policy::Rule;
 use crate::reconcile::key_for;
@@ -92,7 +92,8 @@ pub struct Metrics {
     account_up: IntGaugeVec,
     pub shard_accounts: IntGauge,
     /// The drift each reconcile left, by rule and resource; the violations gauge counts it.
-    open: Mutex<BTreeSet<(Rule, Resource)>>,
+    /// Keyed by account too: two accounts may each have a user of one name.
+    open: Mutex<BTreeSet<(AccountId, Rule, Resource)>>,
 }
 
 impl Default for Metrics {
@@ -277,15 +278,27 @@ impl Metrics {
 
     /// Records one finished reconcile of one key: its outcome and time, its
     /// decisions, the latency from event to change, and the drift it left.
-    pub fn reconciled(&self, key: &Key, elapsed: Duration, result: Option<(&Plan, &[Outcome])>, triggers: &[Trigger]) {
-        self.record(key, elapsed, result, triggers, |rule, resource| {
+    pub fn reconciled(
+        &self,
+        work: &Work,
+        elapsed: Duration,
+        result: Option<(&Plan, &[Outcome])>,
+        triggers: &[Trigger],
+    ) {
+        let key = &work.key;
+        self.record(work, elapsed, result, triggers, |rule, resource| {
             covers(key, rule, resource)
         });
     }
 
     /// Records a resync. It judged every resource; those it named as suspects
     /// are judged again by their own reconciles, and the rest are in spec.
-    pub fn resynced(&self, elapsed: Duration, result: Option<(&Plan, &[Outcome], &BTreeMap<Key, Facets>)>) {
+    pub fn resynced(
+        &self,
+        account: &AccountId,
+        elapsed: Duration,
+        result: Option<(&Plan, &[Outcome], &BTreeMap<Key, Facets>)>,
+    ) {
         let suspects = result.map(|(_, _, suspects)| suspects);
         let judged = |_: Rule, resource: &Resource| match (key_for(resource), suspects) {
             (Some(key), Some(suspects)) => !suspects.contains_key(&key),
@@ -293,7 +306,7 @@ impl Metrics {
             (Some(_), None) => false,
         };
         let result = result.map(|(plan, outcomes, _)| (plan, outcomes));
-        self.record(&Key::All, elapsed, result, &[], judged);
+        self.record(&Work::new(account, Key::All), elapsed, result, &[], judged);
         if result.is_some() {
             self.last_full_sync.set(Utc::now().timestamp_millis() as f64 / 1000.0);
         }
@@ -301,13 +314,13 @@ impl Metrics {
 
     fn record(
         &self,
-        key: &Key,
+        work: &Work,
         elapsed: Duration,
         result: Option<(&Plan, &[Outcome])>,
         triggers: &[Trigger],
         judged: impl Fn(Rule, &Resource) -> bool,
     ) {
-        let kind = key.kind();
+        let kind = work.key.kind();
         self.reconcile_duration
             .with_label_values(&[kind])
             .observe(elapsed.as_secs_f64());
@@ -318,7 +331,7 @@ impl Metrics {
         let Some((plan, outcomes)) = result else { return };
         let earliest_event = triggers.iter().filter_map(|t| t.event_time).min();
         let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        open.retain(|(rule, resource)| !judged(*rule, resource));
+        open.retain(|(account, rule, resource)| *account != work.account || !judged(*rule, resource));
         for (finding, outcome) in plan.findings.iter().zip(outcomes) {
             if finding.is_remediation() {
                 self.remediations
@@ -330,11 +343,11 @@ impl Metrics {
                     .observe((Utc::now() - at).to_std().unwrap_or_default().as_secs_f64());
             }
             if finding.is_drift() && !matches!(outcome, Outcome::Applied) {
-                open.insert((finding.rule, finding.resource.clone()));
+                open.insert((work.account.clone(), finding.rule, finding.resource.clone()));
             }
         }
         for (rule, _) in RULE_ACTIONS {
-            let count = open.iter().filter(|(r, _)| *r == rule).count();
+            let count = open.iter().filter(|(_, r, _)| *r == rule).count();
             self.violations
                 .with_label_values(&[rule.id()])
                 .set(i64::try_from(count).unwrap_or(i64::MAX));

@@ -325,7 +325,7 @@ async fn resync(shared: &Shared, reconciler: &Reconciler, policy: &Policy, accou
         .as_ref()
         .ok()
         .map(|r| (&r.pass.plan, r.pass.outcomes.as_slice(), &r.suspects));
-    shared.metrics.resynced(elapsed, outcome);
+    shared.metrics.resynced(account, elapsed, outcome);
     result.is_ok()
 }
 
@@ -368,7 +368,7 @@ async fn reconcile(shared: &Shared, reconciler: &Reconciler, policy: &Policy, le
         }
     };
     let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
-    shared.metrics.reconciled(key, elapsed, outcome, &lease.triggers);
+    shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
     succeeded
 }
 
