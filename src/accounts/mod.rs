@@ -40,13 +40,7 @@ impl Fleet {
                 targets: vec![None],
             });
         };
-        let caller = base
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .during("sts:GetCallerIdentity")?;
-        let partition = partition(caller.arn().unwrap_or_default()).to_owned();
+        let partition = caller_partition(&base).await?;
         let accounts = discover(settings, &base, only).await?;
         Ok(Fleet {
             targets: accounts
@@ -146,8 +140,19 @@ pub fn role_arn(template: &str, partition: &str, account: &str) -> String {
 }
 
 /// The partition of an ARN: `aws`, `aws-us-gov`, `aws-cn`.
-pub fn partition(arn: &str) -> &str {
+fn partition(arn: &str) -> &str {
     arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+}
+
+/// The partition iam-warden runs in, which the member roles' ARNs share.
+pub async fn caller_partition(base: &Clients) -> Result<String, Error> {
+    let caller = base
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .during("sts:GetCallerIdentity")?;
+    Ok(partition(caller.arn().unwrap_or_default()).to_owned())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::accounts::shard::Shard;
 use crate::accounts::{self, Account};
-use crate::aws::{Call, Clients};
+use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::key::AccountId;
@@ -50,15 +50,7 @@ impl Members {
         metrics: Arc<Metrics>,
     ) -> Result<Members, Error> {
         let partition = match &settings.accounts {
-            Some(_) => {
-                let caller = base
-                    .sts
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .during("sts:GetCallerIdentity")?;
-                accounts::partition(caller.arn().unwrap_or_default()).to_owned()
-            }
+            Some(_) => accounts::caller_partition(&base).await?,
             None => String::new(),
         };
         let members = Members {
