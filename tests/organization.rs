@@ -515,3 +515,28 @@ async fn the_daemon_enforces_only_where_its_policy_directory_says_so() {
         "audited, not changed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_joins_an_included_ou_is_served_at_the_next_refresh() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "2"]);
+    let settings = settings(&organization, "  refresh: 2s\n");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let daemon = Daemon::start_via(
+        &moto.endpoint,
+        (TEST_KEY, TEST_KEY),
+        &[("config", &settings.path), ("policy", &policy.path)],
+    );
+    daemon.until_ready().await;
+    let workloads = organization["ous"]["workloads"].as_str().unwrap();
+    let joined = moto.seed(&["organization-join", workloads])["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    daemon
+        .until(60, "the new account resynced and fixed", async || {
+            statuses(&moto).get(&joined).is_some_and(|s| s == "Inactive")
+        })
+        .await;
+    assert!(resynced_accounts(&daemon).contains(&joined));
+}

@@ -401,7 +401,12 @@ async fn refresh_timer(work: Arc<WorkQueue>, members: Arc<Members>, interval: Du
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(interval) => match members.refresh().await {
-                Ok(added) => resync_all(&work, &added),
+                Ok(added) => {
+                    if !added.is_empty() {
+                        tracing::info!(added = added.len(), "new accounts to serve; resyncing them");
+                    }
+                    resync_all(&work, &added);
+                }
                 Err(error) => tracing::warn!(%error, "reading the account list failed; the last one stays"),
             },
         }

@@ -20,6 +20,7 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
                                          iam-warden role and a drifted user; one account left outside
        seed.py ENDPOINT organization-keys    the status of every member account's seeded key
        seed.py ENDPOINT organization-reactivate  every member account's seeded key made active again
+       seed.py ENDPOINT organization-join OU     one more member account in OU, seeded as the others
 
 Prints a JSON object naming what it made, for the caller to assert on.
 """
@@ -322,6 +323,27 @@ def member_credentials(endpoint, account_id):
             "aws_session_token": c["SessionToken"]}
 
 
+def organization_join(account, unit):
+    """A new member account, seeded as `organization` seeds each (the role,
+    and user `drifted` with a 120-day-old active key) while it is still in
+    the root, then moved into `unit`, as an account factory does."""
+    org = boto3.client("organizations", endpoint_url=account.endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    root = org.list_roots()["Roots"][0]["Id"]
+    created = org.create_account(Email="joined@example.com", AccountName="joined")["CreateAccountStatus"]
+    account_id = created["AccountId"]
+    seed_member(Account(account.endpoint, account_id))
+    org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=unit)
+    return {"account": account_id}
+
+
+def seed_member(member):
+    member.iam.create_role(RoleName="iam-warden", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+    member.key_for_new_user("drifted", age_days=120, used_days_ago=1)
+
+
 def organization(account, count):
     """Member accounts spread over OU workloads, its child OU workloads/team-a,
     and OU sandbox; in each, the iam-warden role (as the StackSet makes it) and
@@ -346,11 +368,7 @@ def organization(account, count):
             ou = (workloads, team, sandbox)[n % 3]
             org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
             made["accounts"][account_id] = ou
-        member = Account(account.endpoint, account_id)
-        member.iam.create_role(RoleName="iam-warden", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
-        member.key_for_new_user("drifted", age_days=120, used_days_ago=1)
+        seed_member(Account(account.endpoint, account_id))
     return made
 
 
@@ -400,7 +418,8 @@ def main():
                  "compliant": lambda a: compliant(a, int(rest[0])),
                  "organization": lambda a: organization(a, int(rest[0])),
                  "organization-keys": organization_keys,
-                 "organization-reactivate": organization_reactivate}
+                 "organization-reactivate": organization_reactivate,
+                 "organization-join": lambda a: organization_join(a, rest[0])}
     print(json.dumps(scenarios[scenario](account)))
 
 
