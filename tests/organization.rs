@@ -540,3 +540,28 @@ async fn an_account_that_joins_an_included_ou_is_served_at_the_next_refresh() {
         .await;
     assert!(resynced_accounts(&daemon).contains(&joined));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_owns_no_account_is_ready_too() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "1"]);
+    let settings = settings(&organization, "");
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let start = |shard: &str| {
+        Daemon::start_via(
+            &moto.endpoint,
+            (TEST_KEY, TEST_KEY),
+            &[("config", &settings.path), ("policy", &policy.path), ("shard", shard)],
+        )
+    };
+    let replicas = [start("0/2"), start("1/2")];
+    let mut owned = 0.0;
+    for replica in &replicas {
+        replica.until_ready().await;
+        owned += sample(&replica.get("/metrics").await.1, "iam_warden_shard_accounts");
+    }
+    assert_eq!(
+        owned, 1.0,
+        "one replica owns the only account, the other none, and both are ready"
+    );
+}

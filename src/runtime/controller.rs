@@ -159,13 +159,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         let ingest = ingest.clone().expect("counted above");
         tasks.spawn(ingest.receive(cancel.clone(), handlers.clone()));
     }
+    // A replica that owns no account (more replicas than accounts) has nothing to wait for.
+    if owned.is_empty() {
+        health.first_sync_done();
+    }
     let shared = Arc::new(Shared {
         work: work.clone(),
         members,
         policy,
         metrics,
         health,
-        first_syncs: std::sync::Mutex::new(Some(owned.into_iter().collect())),
+        first_syncs: std::sync::Mutex::new((!owned.is_empty()).then(|| owned.into_iter().collect())),
     });
     let workers = TaskTracker::new();
     for _ in 0..settings.workers {
