@@ -208,7 +208,7 @@ impl Draft {
         before: &(impl Serialize + ?Sized),
         details: serde_json::Value,
     ) {
-        self.push(rule, resource, Severity::Violation, action, reason, before);
+        self.violation(rule, resource, action, reason, before);
         if let Some(finding) = self.findings.last_mut() {
             finding.details = Some(details);
         }

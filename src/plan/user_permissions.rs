@@ -29,53 +29,54 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draf
             Action::Report
         }
     };
-    let mut own: Vec<Document> = Vec::new();
-    let mut own_admin = false;
+    let mut own = Own {
+        rule,
+        user,
+        documents: Vec::new(),
+        admin: false,
+    };
     // iam-warden's own quarantine policies take access away; they are not the user's to lose.
     for policy in permissions
         .attached
         .iter()
         .filter(|p| !p.arn.contains(&format!(":policy{}", quarantine::PATH)))
     {
-        let judged = judge_managed(policy);
         let resource = Resource::UserPolicy {
             user: user.name.clone(),
             arn: policy.arn.clone(),
         };
-        if let Some(reason) = verdict(rule, &format!("attached policy {}", policy.name), &judged) {
-            draft.violation(
-                Rule::UserPermissions,
-                resource,
-                fix(Action::DetachUserPolicy),
-                reason,
-                policy,
-            );
-        } else if let Err(why) = &judged.document {
-            report_unreadable(draft, user, &policy.name, why, policy);
-        }
-        own_admin |= judged.admin.is_some();
-        own.extend(judged.document.ok().flatten());
+        let what = format!("attached policy {}", policy.name);
+        let fix = fix(Action::DetachUserPolicy);
+        own.judge(
+            draft,
+            judge_managed(policy),
+            resource,
+            fix,
+            (&what, &policy.name),
+            policy,
+        );
     }
     for policy in &permissions.inline {
-        let judged = judge_document(&policy.document);
         let resource = Resource::InlinePolicy {
             user: user.name.clone(),
             name: policy.name.clone(),
         };
-        if let Some(reason) = verdict(rule, &format!("inline policy {}", policy.name), &judged) {
-            draft.violation(
-                Rule::UserPermissions,
-                resource,
-                fix(Action::DeleteUserPolicy),
-                reason,
-                policy,
-            );
-        } else if let Err(why) = &judged.document {
-            report_unreadable(draft, user, &policy.name, why, policy);
-        }
-        own_admin |= judged.admin.is_some();
-        own.extend(judged.document.ok().flatten());
+        let what = format!("inline policy {}", policy.name);
+        let fix = fix(Action::DeleteUserPolicy);
+        own.judge(
+            draft,
+            judge_document(&policy.document),
+            resource,
+            fix,
+            (&what, &policy.name),
+            policy,
+        );
     }
+    let Own {
+        documents: own,
+        admin: own_admin,
+        ..
+    } = own;
     if rule.forbid_admin {
         for group in &permissions.groups {
             if let Some(why) = group_admin(group) {
@@ -114,6 +115,37 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draf
             };
             draft.violation(Rule::UserPermissions, resource, Action::Report, reason, permissions);
         }
+    }
+}
+
+/// The user's own policies, judged one by one: what they grant together, for
+/// the escalation sets, and whether any is admin-equivalent.
+struct Own<'a> {
+    rule: &'a UserPermissionsRule,
+    user: &'a User,
+    documents: Vec<Document>,
+    admin: bool,
+}
+
+impl Own<'_> {
+    /// A finding for the policy if it must go (`fix`), or one saying it
+    /// cannot be judged; `what` is how a reason calls it.
+    fn judge(
+        &mut self,
+        draft: &mut Draft,
+        judged: Judged,
+        resource: Resource,
+        fix: Action,
+        (what, name): (&str, &str),
+        before: &impl Serialize,
+    ) {
+        if let Some(reason) = verdict(self.rule, what, &judged) {
+            draft.violation(Rule::UserPermissions, resource, fix, reason, before);
+        } else if let Err(why) = &judged.document {
+            report_unreadable(draft, self.user, name, why, before);
+        }
+        self.admin |= judged.admin.is_some();
+        self.documents.extend(judged.document.ok().flatten());
     }
 }
 
