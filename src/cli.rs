@@ -6,19 +6,19 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::accounts::{self, Account, Fleet};
+use crate::accounts::Accounts;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::execute::undo::{self, Selection, UndoResult};
 use crate::metrics::Metrics;
-use crate::observe;
+use crate::observe::Reader;
 use crate::plan::Plan;
-use crate::policy::{Placement, Policy, PolicySet};
+use crate::policy::{Policy, PolicySet};
 use crate::reconcile::{Pass, Reconciler};
 use crate::report;
 use crate::runtime::{controller, shutdown};
-use crate::settings::{LogFormat, Settings};
+use crate::settings::{LogFormat, Scope as AccountScope, Settings};
 
 /// Keeps an AWS account's IAM hygiene at the state a policy file declares.
 ///
@@ -168,11 +168,12 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
     for (file, policy) in &policies.files {
         emit(&format!("{}: valid policy `{}`\n", file.display(), policy.name));
     }
-    let Some(accounts) = settings.accounts.as_ref() else {
+    if settings.accounts.scope == AccountScope::Own {
         return Ok(ExitCode::SUCCESS);
-    };
+    }
     let clients = Clients::from_env(Metrics::new().aws_requests()).await;
-    let served = accounts::discover(accounts, &clients, &scope.reach.accounts).await?;
+    let accounts = Accounts::connect(clients, settings.accounts).await?;
+    let served = accounts.discover_only(&scope.reach.accounts).await?;
     let problems = policies.unmatched(&served);
     for (file, problem) in &problems {
         eprintln!("{}: {problem}", file.display());
@@ -189,23 +190,21 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
 
 async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
-    let reach = &scope.reach;
     let metrics = Metrics::new();
-    let clients = Clients::from_env(metrics.aws_requests()).await;
-    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
-    let results = fleet
-        .each(async |account, clients| {
-            // Reads only: nothing is executed, so the budget is never asked.
-            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
-            let Some((file, policy)) = governing(&policies, account, &reconciler) else {
+    let (accounts, served) = reach(&metrics, &settings, &scope.reach).await?;
+    let results = accounts
+        .each(&served, async |account, clients| {
+            let Some((file, policy)) = policies.governing(account) else {
                 return Ok(None);
             };
+            // Reads only: nothing is executed, so the budget is never asked.
+            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
             Ok(Some((file.clone(), reconciler.plan(policy).await?)))
         })
         .await;
     let in_spec = |governed: &Option<(PathBuf, Plan)>| governed.as_ref().is_none_or(|(_, plan)| plan.in_spec());
-    let results = report::Accounts::new(&fleet, results, in_spec)?;
-    let many = !fleet.is_own_account();
+    let results = report::Accounts::new(accounts.is_own(), &served, results, in_spec)?;
+    let many = !accounts.is_own();
     match output {
         Format::Text => emit(&results.text(|governed| report::governed(governed, many, report::plan_table))),
         Format::Json => emit(&format!(
@@ -219,45 +218,38 @@ async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> 
 
 async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
-    let reach = &scope.reach;
     let metrics = Metrics::new();
-    let clients = Clients::from_env(metrics.aws_requests()).await;
-    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
-    let results = fleet
-        .each(async |account, clients| {
+    let (accounts, served) = reach(&metrics, &settings, &scope.reach).await?;
+    let results = accounts
+        .each(&served, async |account, clients| {
+            let Some((file, policy)) = policies.governing(account) else {
+                return Ok(None);
+            };
             // A budget per account: one account's drift never holds back another's fixes.
             let budget = Arc::new(ChangeBudget::per_run(max_changes));
             let reconciler = Reconciler::new(clients, dry_run, budget).await?;
-            let Some((file, policy)) = governing(&policies, account, &reconciler) else {
-                return Ok(None);
-            };
             Ok(Some((file.clone(), reconciler.apply(policy).await?)))
         })
         .await;
     let in_spec = |governed: &Option<(PathBuf, Pass)>| governed.as_ref().is_none_or(|(_, pass)| pass.remaining() == 0);
-    let results = report::Accounts::new(&fleet, results, in_spec)?;
-    let many = !fleet.is_own_account();
-    let table = |pass: &Pass| report::apply_table(&pass.plan, &pass.outcomes, pass.remaining());
+    let results = report::Accounts::new(accounts.is_own(), &served, results, in_spec)?;
+    let many = !accounts.is_own();
+    let table = report::apply_table;
     emit(&results.text(|governed| report::governed(governed, many, table)));
     log_requests(&metrics);
     Ok(exit(&results))
 }
 
-/// The policy file that governs the reconciler's account; `None` when no file of a directory does.
-fn governing<'p>(
-    policies: &'p PolicySet,
-    account: Option<&Account>,
-    reconciler: &Reconciler,
-) -> Option<&'p (PathBuf, Policy)> {
-    let caller = reconciler.caller();
-    let place = match account {
-        Some(account) => Placement::of(account),
-        None => Placement {
-            account: &caller.account_id,
-            organizational_units: &[],
-        },
-    };
-    policies.governing(&place)
+/// The accounts a one-shot command works in, narrowed by `--account`.
+async fn reach(
+    metrics: &Metrics,
+    settings: &Settings,
+    reach: &Reach,
+) -> Result<(Accounts, Vec<crate::account::Account>), Error> {
+    let clients = Clients::from_env(metrics.aws_requests()).await;
+    let accounts = Accounts::connect(clients, settings.accounts.clone()).await?;
+    let served = accounts.discover_only(&reach.accounts).await?;
+    Ok((accounts, served))
 }
 
 async fn undo_command(
@@ -270,16 +262,15 @@ async fn undo_command(
         Some(path) => std::fs::read_to_string(path),
         None => std::io::read_to_string(std::io::stdin()),
     }
-    .map_err(|e| Error::Settings(format!("cannot read the audit log: {e}")))?;
+    .map_err(|e| Error::Usage(format!("cannot read the audit log: {e}")))?;
     let changes = undo::applied_changes(&text, &selection);
     let settings = Settings::load(reach.config.as_deref())?;
     let metrics = Metrics::new();
-    let clients = Clients::from_env(metrics.aws_requests()).await;
-    let fleet = Fleet::new(clients, settings.accounts.as_ref(), &reach.accounts).await?;
-    let own = fleet.is_own_account();
-    let results = fleet
-        .each(async |_, clients| {
-            let caller = observe::caller(&clients).await?;
+    let (accounts, served) = self::reach(&metrics, &settings, reach).await?;
+    let own = accounts.is_own();
+    let results = accounts
+        .each(&served, async |_, clients| {
+            let caller = Reader::new(clients.clone()).await?.caller();
             // Alone, every line is tried, and one from another account says so; in
             // a fleet, each account puts back its own.
             let mine: Vec<_> = changes
@@ -291,7 +282,7 @@ async fn undo_command(
         })
         .await;
     let settled = |reversals: &Vec<undo::Reversal>| reversals.iter().all(|r| r.result != UndoResult::Irreversible);
-    let results = report::Accounts::new(&fleet, results, settled)?;
+    let results = report::Accounts::new(own, &served, results, settled)?;
     emit(&results.text(|reversals| report::undo_table(reversals)));
     log_requests(&metrics);
     let failed = results.any(|reversals| reversals.iter().any(|r| r.result == UndoResult::Failed));

@@ -7,7 +7,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::policy::PolicyError;
 
-#[derive(Debug, thiserror::Error)]
+/// Each variant has a fixed metric label ([`Error::metric_label`]), so errors
+/// are counted by cause without a label ever carrying a name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Error {
     #[error("{0}")]
     Policy(#[from] PolicyError),
@@ -20,6 +23,9 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// AWS asked us to slow down, and the SDK's retries did not get through.
+    #[error("{operation} was throttled: {message}")]
+    Throttled { operation: String, message: String },
     #[error("cannot reach AWS for {operation}: {message}")]
     Unreachable { operation: String, message: String },
     #[error("the credential report is not ready after {0} attempts; try again in a minute")]
@@ -30,6 +36,12 @@ pub enum Error {
     Internal(String),
     #[error("settings: {0}")]
     Settings(String),
+    /// A command was asked for something it cannot do as asked.
+    #[error("{0}")]
+    Usage(String),
+    /// Work for an account this iam-warden no longer serves.
+    #[error("account {0} is no longer served")]
+    NotServed(crate::account::AccountId),
     #[error("cannot watch the policy file: {0}")]
     Watch(String),
     #[error("cannot listen on {0}")]
@@ -40,6 +52,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error's cause as a metric label: one fixed word per variant.
+    pub fn metric_label(&self) -> &'static str {
+        self.into()
+    }
+
     pub(crate) fn from_sdk<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -52,6 +69,10 @@ impl Error {
         match (&error, code) {
             (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => Error::AccessDenied {
                 permission: operation.to_owned(),
+                message: message.unwrap_or(code),
+            },
+            (SdkError::ServiceError(_), Some(code)) if is_throttling(&code) => Error::Throttled {
+                operation: operation.to_owned(),
                 message: message.unwrap_or(code),
             },
             (SdkError::ServiceError(_), Some(code)) => Error::Aws {
@@ -93,6 +114,32 @@ fn is_access_denied(code: &str) -> bool {
     )
 }
 
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
+    )
+}
+
 pub(crate) fn one_line(text: &impl std::fmt::Display) -> String {
     text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_has_a_fixed_label_that_names_no_resource() {
+        let denied = Error::AccessDenied {
+            permission: "iam:ListUsers".to_owned(),
+            message: "user/alice is not authorized".to_owned(),
+        };
+        assert_eq!(denied.metric_label(), "access_denied");
+        assert_eq!(Error::Internal("x".to_owned()).metric_label(), "internal");
+        assert_eq!(
+            Error::CredentialReportNotReady(3).metric_label(),
+            "credential_report_not_ready"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! and a restart would not bring AWS back.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,28 +21,52 @@ use crate::metrics::Metrics;
 const STUCK_AFTER: Duration = Duration::from_secs(300);
 
 pub struct Health {
-    first_sync_done: AtomicBool,
+    /// Every latch has been handed out: until then, the replica is not ready.
+    latched: AtomicBool,
+    /// Latches not yet dropped.
+    open_latches: AtomicUsize,
     queue_reachable: AtomicBool,
     last_progress: Mutex<Instant>,
+}
+
+/// Holds readiness back while it lives: one per owned account, dropped once
+/// that account's first resync was tried to the end.
+#[derive(Debug)]
+pub struct Latch(Arc<Health>);
+
+impl Drop for Latch {
+    fn drop(&mut self) {
+        self.0.open_latches.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Health")
+    }
 }
 
 impl Health {
     /// `uses_queue`: readiness then also needs the queue to answer.
     pub fn new(uses_queue: bool) -> Health {
         Health {
-            first_sync_done: AtomicBool::new(false),
+            latched: AtomicBool::new(false),
+            open_latches: AtomicUsize::new(0),
             queue_reachable: AtomicBool::new(!uses_queue),
             last_progress: Mutex::new(Instant::now()),
         }
     }
 
+    /// `count` latches, after which readiness waits on them alone.
+    pub fn latches(self: &Arc<Health>, count: usize) -> Vec<Latch> {
+        self.open_latches.fetch_add(count, Ordering::AcqRel);
+        self.latched.store(true, Ordering::Release);
+        (0..count).map(|_| Latch(self.clone())).collect()
+    }
+
     /// A reconcile started or ended.
     pub fn progressed(&self) {
         *self.last_progress.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-    }
-
-    pub fn first_sync_done(&self) {
-        self.first_sync_done.store(true, Ordering::Relaxed);
     }
 
     pub fn queue_reachable(&self, reachable: bool) {
@@ -61,7 +85,7 @@ impl Health {
     }
 
     fn ready(&self) -> Result<(), String> {
-        if !self.first_sync_done.load(Ordering::Relaxed) {
+        if !self.latched.load(Ordering::Acquire) || self.open_latches.load(Ordering::Acquire) > 0 {
             return Err("the first full reconcile has not finished".to_owned());
         }
         if !self.queue_reachable.load(Ordering::Relaxed) {

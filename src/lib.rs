@@ -1,38 +1,56 @@
 //! iam-warden keeps an AWS account's IAM hygiene at the state a policy file declares.
 //!
-//! A pass observes live state, plans the difference from the policy as plain
-//! data, and executes that plan; nothing but the executor changes AWS.
+//! A pass reads live state, plans the difference from the policy as plain
+//! data, and executes that plan; nothing but the executor changes AWS, and
+//! it takes only a plan made from a live read.
 //!
 //! # Layout
 //!
-//! - `policy`: the policy file's model, its validation with line and column,
-//!   and its JSON Schema.
-//! - `observe`: live state from IAM, STS and CloudTrail as plain structs; a
-//!   user in facets (console, keys, permissions), read only as asked.
-//! - `document`: IAM policy documents, URL-encoded or raw, parsed without panics.
-//! - `scan`: the full scan, a fan-out: account-wide facts, judged, and the
-//!   suspect keys (and facets) they name.
-//! - `reconcile`: one reconcile of one key: observe it live, plan, execute;
-//!   a resync; `plan` and `apply` over the account.
-//! - `plan`: the pure decision, one file per rule, plus exemptions, pattern
-//!   coverage (`coverage`) and the privilege-escalation sets (`escalation`).
-//! - `execute`: the only code that changes AWS, with dry-run, audit mode, the
-//!   change budget, self-protection, the fresh read before an irreversible
-//!   action, the audit log, and `undo`.
-//! - `quarantine`: the managed policies iam-warden quarantines with, and the
-//!   documents it ships for them.
+//! Arrows run down this list: a module uses only those below it, and no two
+//! modules use each other (`tests/architecture.rs` checks both).
+//!
+//! - `cli`, `report`: the command line and its tables.
+//! - `runtime`: the daemon, from parts: the keyed work queue with deadlines
+//!   and backoff, the workers, the timers (resync, account refresh, policy
+//!   reload), the drift ledger, the controller that starts them, and the
+//!   shutdown signal.
+//! - `ingest`: CloudTrail events to the resources they name (pure), and the
+//!   SQS receivers that delete a message only after its work succeeded; they
+//!   hand work to the runtime through a trait of their own.
+//! - `http`, `metrics`: the `/metrics`, `/livez` and `/readyz` endpoints, with
+//!   readiness latches; the Prometheus series, which take plain label enums.
+//! - `reconcile`: one reconcile of one key (judged live, then executed), a
+//!   resync, and the `plan` and `apply` commands over an account.
+//! - `execute`: the only code that changes AWS, one arm per change, with
+//!   dry-run, audit mode, the change budget, self-protection, the fresh read
+//!   before an irreversible change, the audit log, and `undo`.
+//! - `observe`: reading AWS, in two kinds the types keep apart: a live read
+//!   of one key and the plans made from it, or the full scan's suspects
+//!   (keys, facets and deadlines, never a plan).
+//! - `accounts`: the accounts served (the caller's own, a list, or an
+//!   Organization's) and the clients for each, for commands and daemon alike.
 //! - `aws`: clients from the standard AWS environment, error conversion and
 //!   request counting.
-//! - `ingest`: CloudTrail events to resource keys (pure), and the SQS
-//!   receivers that delete a message only after its keys reconciled.
-//! - `runtime`: the daemon: the keyed work queue with deadlines and backoff,
-//!   the controller, policy hot reload, and the shutdown signal.
-//! - `key`: what a reconcile is about, and the facets of a user;
-//!   `settings`: the daemon's settings.
-//! - `metrics`, `http`: Prometheus metrics and the `/metrics`, `/livez` and
-//!   `/readyz` endpoints.
-//! - `cli`, `report`: the command line and its tables.
+//! - `settings`: the daemon's settings, with the accounts' scope and the
+//!   replica's shard resolved.
+//! - `outcome`: what became of a finding, as data.
+//! - `work`: what the daemon's queue carries: keys of resources, and the
+//!   control messages `Resync` and `ExpandGroup`; which key re-judges a
+//!   finding, and which facets of a user a rule judges.
+//! - `plan`: the pure decision, one file per rule, plus exemptions, pattern
+//!   coverage and the privilege-escalation sets, and the `Change` type every
+//!   fix is made of.
+//! - `state`: the account's state as plain structs: what the planner judges.
+//! - `error`: the one error type, with a fixed metric label per variant.
+//! - `policy`: the policy file's model, its validation with line and column,
+//!   and its JSON Schema.
+//! - `quarantine`: the managed policies iam-warden quarantines with, and the
+//!   documents it ships for them.
+//! - `document`: IAM policy documents, URL-encoded or raw, parsed without panics.
+//! - `shard`, `account`: which replica serves an account, and an account as
+//!   plain data.
 
+mod account;
 mod accounts;
 mod aws;
 pub mod cli;
@@ -41,23 +59,25 @@ mod error;
 mod execute;
 mod http;
 mod ingest;
-mod key;
 mod metrics;
 mod observe;
+mod outcome;
 mod plan;
 mod policy;
 mod quarantine;
 mod reconcile;
 mod report;
 mod runtime;
-mod scan;
 mod settings;
+mod shard;
+mod state;
+mod work;
 
 pub use error::Error;
 /// The CloudTrail event parser: envelope and record to resource keys. Public
 /// for the fuzz targets and for tools that pre-check a queue's messages.
-pub use ingest::cloudtrail::{Effect, Event, Malformed, parse as parse_cloudtrail};
-pub use key::Key;
+pub use ingest::cloudtrail::{Effect, Event, Malformed, Target, parse as parse_cloudtrail};
 /// Rule `oidc-trust` on one trust policy document. Public for the fuzz targets.
 pub use plan::judge_trust_policy;
 pub use policy::{Policy, PolicyError};
+pub use work::{Facets, Key};

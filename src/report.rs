@@ -3,12 +3,13 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::accounts::{Account, Fleet};
+use crate::account::Account;
 use crate::error::Error;
-use crate::execute::Outcome;
 use crate::execute::undo::{Reversal, UndoResult};
+use crate::outcome::Outcome;
 use crate::plan::{Finding, Plan, Severity};
 use crate::policy::Mode;
+use crate::reconcile::Pass;
 
 /// The plan as a table, with each finding's standing in the status column.
 pub fn plan_table(plan: &Plan) -> String {
@@ -17,8 +18,10 @@ pub fn plan_table(plan: &Plan) -> String {
         (Mode::Audit, "change") => "audit",
         _ => status,
     };
-    let statuses: Vec<&str> = plan.findings.iter().map(|f| audit(standing(f))).collect();
-    let mut text = table(&plan.findings, "STATUS", &statuses, &vec![None; statuses.len()]);
+    let rows: Vec<(&Finding, &str, Option<String>)> =
+        plan.findings.iter().map(|f| (f, audit(standing(f)), None)).collect();
+    let statuses: Vec<&str> = rows.iter().map(|(_, status, _)| *status).collect();
+    let mut text = table(&rows, "STATUS");
     let count = |status: &str| statuses.iter().filter(|s| **s == status).count();
     if plan.in_spec() {
         text.push_str("In spec.");
@@ -53,19 +56,22 @@ pub fn plan_table(plan: &Plan) -> String {
 }
 
 /// The findings with what became of each, after `apply`.
-pub fn apply_table(plan: &Plan, outcomes: &[Outcome], remaining: usize) -> String {
-    let labels: Vec<&str> = outcomes.iter().map(Outcome::label).collect();
+pub fn apply_table(pass: &Pass) -> String {
     // Why a change did not happen, when the reason alone does not say.
-    let notes: Vec<Option<String>> = plan
-        .findings
+    let rows: Vec<(&Finding, &str, Option<String>)> = pass
+        .decided
         .iter()
-        .zip(outcomes)
-        .map(|(finding, outcome)| match outcome {
-            Outcome::Failed(_) | Outcome::Protected(_) | Outcome::RateLimited(_) => outcome.detail(finding),
-            _ => None,
+        .map(|d| {
+            let note = match d.outcome {
+                Outcome::Failed(_) | Outcome::Protected(_) | Outcome::RateLimited(_) => d.outcome.detail(&d.finding),
+                _ => None,
+            };
+            (&d.finding, d.outcome.label(), note)
         })
         .collect();
-    let mut text = table(&plan.findings, "OUTCOME", &labels, &notes);
+    let labels: Vec<&str> = rows.iter().map(|(_, label, _)| *label).collect();
+    let remaining = pass.remaining();
+    let mut text = table(&rows, "OUTCOME");
     let count = |label: &str| labels.iter().filter(|l| **l == label).count();
     let _ = writeln!(
         text,
@@ -94,15 +100,14 @@ fn standing(finding: &Finding) -> &'static str {
     }
 }
 
-fn table(findings: &[Finding], status_title: &str, statuses: &[&str], notes: &[Option<String>]) -> String {
+/// Each finding with its status and a note on why, when there is one.
+fn table(findings: &[(&Finding, &str, Option<String>)], status_title: &str) -> String {
     if findings.is_empty() {
         return String::new();
     }
     let rows: Vec<[String; 5]> = findings
         .iter()
-        .zip(statuses)
-        .zip(notes)
-        .map(|((f, status), note)| {
+        .map(|(f, status, note)| {
             let reason = match (&f.exempt, note) {
                 (Some(why), _) => format!("{} (exempt: {why})", f.reason),
                 (None, Some(note)) => format!("{} ({note})", f.reason),
@@ -111,7 +116,7 @@ fn table(findings: &[Finding], status_title: &str, statuses: &[&str], notes: &[O
             [
                 f.rule.to_string(),
                 f.resource.to_string(),
-                f.action.to_string(),
+                f.action().to_string(),
                 status.to_string(),
                 reason,
             ]
@@ -210,25 +215,25 @@ pub fn governed_json<T>(
 /// the caller's own account alone, the output is what it always was.
 pub struct Accounts<T> {
     own: bool,
-    rows: Vec<(Option<Account>, Result<T, Error>, bool)>,
+    rows: Vec<(Account, Result<T, Error>, bool)>,
 }
 
 impl<T> Accounts<T> {
-    /// For the caller's own account, its error is the command's error.
+    /// `own`: the caller's own account alone, whose error is the command's error.
     pub fn new(
-        fleet: &Fleet,
+        own: bool,
+        accounts: &[Account],
         results: Vec<Result<T, Error>>,
         in_spec: impl Fn(&T) -> bool,
     ) -> Result<Accounts<T>, Error> {
-        let own = fleet.is_own_account();
         let mut rows = Vec::with_capacity(results.len());
-        for (target, result) in fleet.targets.iter().zip(results) {
+        for (account, result) in accounts.iter().zip(results) {
             let result = match (own, result) {
                 (true, Err(error)) => return Err(error),
                 (_, result) => result,
             };
             let fine = result.as_ref().is_ok_and(&in_spec);
-            rows.push((target.as_ref().map(|(account, _)| account.clone()), result, fine));
+            rows.push((account.clone(), result, fine));
         }
         Ok(Accounts { own, rows })
     }
@@ -237,7 +242,7 @@ impl<T> Accounts<T> {
     pub fn text(&self, table: impl Fn(&T) -> String) -> String {
         let mut text = String::new();
         for (account, result, _) in &self.rows {
-            if let Some(account) = account.as_ref().filter(|_| !self.own) {
+            if !self.own {
                 let _ = writeln!(text, "== account {}", heading(account));
             }
             match result {
@@ -303,7 +308,7 @@ impl<T> Accounts<T> {
 
 fn heading(account: &Account) -> String {
     match account.name.as_str() {
-        "" => account.id.clone(),
+        "" => account.id.to_string(),
         name => format!("{} ({name})", account.id),
     }
 }

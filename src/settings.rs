@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::account::{Account, AccountId};
 use crate::error::Error;
+use crate::shard::Shard;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,81 +31,116 @@ pub struct Settings {
     /// How long in-flight reconciles may run after SIGTERM before exit.
     #[serde(deserialize_with = "duration")]
     pub shutdown_timeout: Duration,
-    /// The accounts served; `None`: the caller's own account only.
-    pub accounts: Option<AccountsSettings>,
+    /// The accounts served: the caller's own unless the settings name others.
+    pub accounts: AccountsSettings,
     /// Reconciles of one account at once, of `workers`.
     pub max_reconciles_per_account: usize,
-    /// This replica's part of the accounts; `None`: all of them, or the
-    /// StatefulSet's pod ordinal when there is one.
-    pub shard: Option<ShardSetting>,
+    /// This replica's part of the accounts: the setting, else a StatefulSet's
+    /// pod ordinal and replica count, else all of them.
+    pub shard: Shard,
 }
 
 /// Which accounts, and how each is reached (design.md §7).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "AccountsFile")]
 pub struct AccountsSettings {
-    pub organization: Option<OrganizationSource>,
-    pub list: Option<Vec<ListedAccount>>,
+    pub scope: Scope,
     /// The role to assume in each account; `{partition}` and `{account}` are filled in.
-    #[serde(default = "default_role")]
     pub role: String,
     pub external_id: Option<String>,
     /// How often the account list is read again.
-    #[serde(default = "default_refresh", deserialize_with = "duration")]
     pub refresh: Duration,
 }
 
-/// The Organization's active accounts, narrowed.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrganizationSource {
-    /// OUs (with their children) or account ids; empty: every active account.
-    #[serde(default)]
-    pub include: Vec<String>,
-    #[serde(default)]
-    pub exclude: Vec<String>,
+/// Where the accounts served come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// The caller's own account, and no role to assume.
+    Own,
+    Listed(Vec<Account>),
+    /// The Organization's active accounts, narrowed.
+    Organization {
+        /// OUs (with their children) or account ids; empty: every active account.
+        include: Vec<String>,
+        exclude: Vec<String>,
+    },
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListedAccount {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
+impl Default for AccountsSettings {
+    fn default() -> AccountsSettings {
+        AccountsSettings {
+            scope: Scope::Own,
+            role: default_role(),
+            external_id: None,
+            refresh: default_refresh(),
+        }
+    }
 }
 
-/// `{index: 0, count: 3}` in a file, `0/3` in `IAM_WARDEN_SHARD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "ShardForm")]
-pub struct ShardSetting {
-    pub index: u32,
-    pub count: u32,
+/// `accounts` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AccountsFile {
+    organization: Option<OrganizationFile>,
+    list: Option<Vec<ListedAccount>>,
+    #[serde(default = "default_role")]
+    role: String,
+    external_id: Option<String>,
+    #[serde(default = "default_refresh", deserialize_with = "duration")]
+    refresh: Duration,
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum ShardForm {
-    Fields { index: u32, count: u32 },
-    Text(String),
+#[serde(deny_unknown_fields)]
+struct OrganizationFile {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 
-impl TryFrom<ShardForm> for ShardSetting {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListedAccount {
+    id: String,
+    #[serde(default)]
+    name: String,
+}
+
+impl TryFrom<AccountsFile> for AccountsSettings {
     type Error = String;
 
-    fn try_from(form: ShardForm) -> Result<ShardSetting, String> {
-        let (index, count) = match form {
-            ShardForm::Fields { index, count } => (index, count),
-            ShardForm::Text(text) => {
-                let parsed = text
-                    .split_once('/')
-                    .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
-                parsed.ok_or_else(|| format!("shard `{text}` is not INDEX/COUNT, like 0/3"))?
-            }
+    fn try_from(file: AccountsFile) -> Result<AccountsSettings, String> {
+        let scope = match (file.list, file.organization) {
+            (Some(list), None) => Scope::Listed(
+                list.into_iter()
+                    .map(|a| {
+                        let id = AccountId::parse(&a.id).map_err(|e| format!("accounts.list: {e}"))?;
+                        Ok(Account {
+                            name: a.name,
+                            ..Account::alone(id)
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+            (None, Some(organization)) => Scope::Organization {
+                include: organization.include,
+                exclude: organization.exclude,
+            },
+            _ => return Err("accounts needs exactly one of `organization` and `list`".to_owned()),
         };
-        if index >= count {
-            return Err(format!("shard {index}/{count}: the index must be below the count"));
+        if !file.role.contains("{account}") {
+            return Err(format!(
+                "accounts.role `{}` must name `{{account}}`: each account has its own role",
+                file.role
+            ));
         }
-        Ok(ShardSetting { index, count })
+        Ok(AccountsSettings {
+            scope,
+            role: file.role,
+            external_id: file.external_id,
+            refresh: file.refresh,
+        })
     }
 }
 
@@ -136,9 +173,9 @@ impl Default for Settings {
             dry_run: false,
             log_format: LogFormat::Json,
             shutdown_timeout: Duration::from_secs(20),
-            accounts: None,
+            accounts: AccountsSettings::default(),
             max_reconciles_per_account: 2,
-            shard: None,
+            shard: Shard::ALL,
         }
     }
 }
@@ -166,13 +203,21 @@ impl Settings {
     }
 
     fn from_sources(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<Settings, Error> {
-        let mut builder = config::Config::builder();
+        let env: Vec<(String, String)> = env.collect();
+        let variable = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        // On a StatefulSet, the pod ordinal and the replica count the manifest
+        // passes; the `shard` setting, from a file or the environment, wins.
+        let pod = Shard::resolve(None, variable("HOSTNAME"), variable("IAM_WARDEN_REPLICAS"));
+        let mut builder = config::Config::builder()
+            .set_default("shard", format!("{}/{}", pod.index, pod.count))
+            .map_err(|e| Error::Settings(e.to_string()))?;
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Yaml));
         }
         // Only our own keys: other IAM_WARDEN_* variables are the deployment's business.
         let ours = env
-            .filter_map(|(name, value)| Some((name.strip_prefix("IAM_WARDEN_")?.to_ascii_lowercase(), value)))
+            .iter()
+            .filter_map(|(name, value)| Some((name.strip_prefix("IAM_WARDEN_")?.to_ascii_lowercase(), value.clone())))
             .filter(|(key, _)| KEYS.contains(&key.as_str()))
             .collect();
         let environment = config::Environment::default().source(Some(ours)).try_parsing(true);
@@ -181,28 +226,13 @@ impl Settings {
             .build()
             .and_then(config::Config::try_deserialize)
             .map_err(|e| Error::Settings(e.to_string()))?;
-        if settings.workers == 0 {
-            return Err(Error::Settings("workers must be at least 1".to_owned()));
-        }
-        if settings.max_in_flight == 0 {
-            return Err(Error::Settings("max_in_flight must be at least 1".to_owned()));
-        }
-        if settings.max_reconciles_per_account == 0 {
-            return Err(Error::Settings(
-                "max_reconciles_per_account must be at least 1".to_owned(),
-            ));
-        }
-        if let Some(accounts) = &settings.accounts {
-            if accounts.organization.is_some() == accounts.list.is_some() {
-                return Err(Error::Settings(
-                    "accounts needs exactly one of `organization` and `list`".to_owned(),
-                ));
-            }
-            if !accounts.role.contains("{account}") {
-                return Err(Error::Settings(format!(
-                    "accounts.role `{}` must name `{{account}}`: each account has its own role",
-                    accounts.role
-                )));
+        for (name, value) in [
+            ("workers", settings.workers),
+            ("max_in_flight", settings.max_in_flight),
+            ("max_reconciles_per_account", settings.max_reconciles_per_account),
+        ] {
+            if value == 0 {
+                return Err(Error::Settings(format!("{name} must be at least 1")));
             }
         }
         Ok(settings)
@@ -256,18 +286,25 @@ mod tests {
         let file = dir.path().join("settings.yaml");
         let organization = "accounts:\n  organization:\n    include: [ou-ab12-prod]\n    exclude: [\"222222222222\"]\n  externalId: iam-warden\n";
         std::fs::write(&file, organization).unwrap();
-        let accounts = Settings::from_sources(Some(&file), env(&[])).unwrap().accounts.unwrap();
-        let source = accounts.organization.unwrap();
+        let accounts = Settings::from_sources(Some(&file), env(&[])).unwrap().accounts;
         assert_eq!(
-            (source.include, source.exclude),
-            (vec!["ou-ab12-prod".to_owned()], vec!["222222222222".to_owned()])
+            accounts.scope,
+            Scope::Organization {
+                include: vec!["ou-ab12-prod".to_owned()],
+                exclude: vec!["222222222222".to_owned()]
+            }
         );
         assert_eq!(accounts.external_id.as_deref(), Some("iam-warden"));
         assert_eq!(accounts.role, "arn:{partition}:iam::{account}:role/iam-warden");
 
         let both = "accounts:\n  organization: {}\n  list: [{id: \"111111111111\"}]\n";
         let no_account = "accounts:\n  list: [{id: \"111111111111\"}]\n  role: arn:aws:iam::111111111111:role/x\n";
-        for (text, expected) in [(both, "exactly one of"), (no_account, "must name `{account}`")] {
+        let not_an_id = "accounts:\n  list: [{id: \"1111\"}]\n";
+        for (text, expected) in [
+            (both, "exactly one of"),
+            (no_account, "must name `{account}`"),
+            (not_an_id, "`1111` is not a 12-digit account id"),
+        ] {
             std::fs::write(&file, text).unwrap();
             let error = Settings::from_sources(Some(&file), env(&[])).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
@@ -277,12 +314,18 @@ mod tests {
     #[test]
     fn the_shard_is_index_over_count() {
         let from_env = Settings::from_sources(None, env(&[("IAM_WARDEN_SHARD", "1/3")])).unwrap();
-        assert_eq!(from_env.shard, Some(ShardSetting { index: 1, count: 3 }));
+        assert_eq!(from_env.shard, Shard { index: 1, count: 3 });
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.yaml");
         std::fs::write(&file, "shard: {index: 2, count: 3}\n").unwrap();
         let from_file = Settings::from_sources(Some(&file), env(&[])).unwrap();
-        assert_eq!(from_file.shard, Some(ShardSetting { index: 2, count: 3 }));
+        assert_eq!(from_file.shard, Shard { index: 2, count: 3 });
+        let pod = [("HOSTNAME", "iam-warden-1"), ("IAM_WARDEN_REPLICAS", "3")];
+        let from_pod = Settings::from_sources(None, env(&pod)).unwrap();
+        assert_eq!(from_pod.shard, Shard { index: 1, count: 3 }, "the pod ordinal");
+        let both = Settings::from_sources(Some(&file), env(&pod)).unwrap();
+        assert_eq!(both.shard, Shard { index: 2, count: 3 }, "the setting wins");
+        assert_eq!(Settings::from_sources(None, env(&[])).unwrap().shard, Shard::ALL);
         for bad in ["3/3", "one/3", "2"] {
             assert!(
                 Settings::from_sources(None, env(&[("IAM_WARDEN_SHARD", bad)])).is_err(),

@@ -1,7 +1,5 @@
 //! `plan` and `apply` against the emulator, asserting on what it holds afterwards.
 
-mod support;
-
 use support::{Moto, PolicyFile, backdate_record, enforceable_policy, keys, tags};
 
 async fn quarantined(moto: &Moto, user: &str) -> bool {

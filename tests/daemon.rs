@@ -2,8 +2,6 @@
 //! emulator holds: events get fixes, forged events get nothing, messages are
 //! deleted only after success, and shutdown loses nothing.
 
-mod support;
-
 use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
 use support::{Daemon, Moto, PolicyFile, Queues, TEST_KEY, eventbridge, key_event, reactivate_and_announce};
@@ -79,13 +77,7 @@ async fn running(oidc_action: &str, visibility: u32, max_receives: u32) -> (Moto
     let seeded = moto.seed(&["targets"]);
     let queues = moto.queue_with_dlq(visibility, max_receives).await;
     let policy = PolicyFile::new(&policy(oidc_action));
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
     (moto, seeded, queues, policy, daemon)
 }
 
@@ -359,8 +351,7 @@ async fn sigterm_mid_burst_exits_cleanly_and_loses_nothing() {
         ("queue_url", queues.url.as_str()),
         ("shutdown_timeout", "10s"),
     ];
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &settings).await;
 
     reactivate_and_announce(&moto, &queues, &keys).await;
     daemon.until_first_fix(10).await;
@@ -398,8 +389,7 @@ async fn a_key_is_deactivated_the_moment_it_reaches_max_age_without_any_event() 
     let seeded = moto.seed(&["expiring", "8"]);
     let key = seeded["key"].as_str().unwrap();
     let policy = PolicyFile::new(&policy("delete"));
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path)]).await;
     assert!(key_active(&moto, "soon", key).await, "compliant at start-up");
 
     daemon
@@ -422,13 +412,7 @@ async fn a_queue_without_a_dead_letter_queue_is_warned_about_at_start_up() {
     let bare = moto.sqs().create_queue().queue_name("no-redrive").send().await.unwrap();
     let policy = PolicyFile::new(&policy("delete"));
     let url = bare.queue_url().unwrap();
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", url)]).await;
     let warned = daemon.log().into_iter().any(|r| {
         r["level"] == "WARN"
             && r["message"]

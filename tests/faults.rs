@@ -1,8 +1,6 @@
 //! Faults: a cut link, throttling, a crash mid-burst, hostile input, and a bad
 //! policy on reload. Each asserts on what the emulator holds afterwards.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -138,8 +136,7 @@ async fn kill_9_mid_burst_loses_nothing_because_messages_reappear() {
     let queues = moto.queue_with_dlq(2, 10).await;
     let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
     let settings = [("policy", policy.path.as_str()), ("queue_url", queues.url.as_str())];
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &settings).await;
 
     reactivate_and_announce(&moto, &queues, &keys).await;
     daemon.until_first_fix(20).await;
@@ -173,13 +170,7 @@ async fn hostile_input_reaches_the_dead_letter_queue_and_real_events_are_fixed()
     let keys = old_keys(&moto.seed(&["old-keys", "50"]));
     let queues = moto.queue_with_dlq(1, 3).await;
     let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
     let rss_before = daemon.rss_kib();
 
     let nested = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
@@ -239,8 +230,7 @@ async fn an_invalid_policy_on_reload_is_counted_and_the_last_good_one_stays() {
     let moto = Moto::start();
     moto.seed(&["targets"]);
     let policy = PolicyFile::new(&POLICY.replace("ACTION", "delete"));
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path)]).await;
     let staged = format!("{}.staged", policy.path);
     std::fs::write(
         &staged,

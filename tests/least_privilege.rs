@@ -2,8 +2,6 @@
 //! reconciles that read only the facets of a user their event can change.
 //! Each test asserts on what the emulator holds, or on the request counters.
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
@@ -292,13 +290,7 @@ spec:
   userPermissions: {allowDirectPolicies: true, forbidAdmin: false, reportEscalation: true, action: report}
 ",
     );
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
 
     let calls = async |operation: &str| {
         let page = daemon.get("/metrics").await.1;

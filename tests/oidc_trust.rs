@@ -2,13 +2,11 @@
 //! role in moto; `apply` quarantines exactly the bad ones; fixing a trust
 //! policy lifts its quarantine; hostile documents are findings, not crashes.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use support::{Credentials, Daemon, Moto, PolicyFile, TEST_KEY, eventbridge};
+use support::{Credentials, Daemon, Moto, PolicyFile, eventbridge};
 
 const POLICY: &str = r#"apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
@@ -164,13 +162,7 @@ async fn fixing_a_trust_policy_lifts_its_quarantine_and_a_detached_quarantine_co
     create_role(&moto, "deploy", &github("StringLike", json!("repo:*"))).await;
     let queues = moto.queue_with_dlq(5, 5).await;
     let policy = PolicyFile::new(POLICY);
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
     assert!(quarantined(&moto, "deploy").await, "quarantined at start-up");
 
     // Someone detaches the quarantine by hand: it comes back on the event.

@@ -1,7 +1,5 @@
 //! What an operator scrapes and probes, on a running daemon.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -39,13 +37,7 @@ async fn every_designed_metric_is_exported_and_the_page_passes_promtool() {
     let seeded = moto.seed(&["targets"]);
     let queues = moto.queue_with_dlq(5, 3).await;
     let policy = PolicyFile::new(POLICY);
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
 
     let key = seeded["mallory_key"].as_str().unwrap().to_owned();
     reactivate_and_announce(&moto, &queues, &[("mallory".to_owned(), key.clone())]).await;
@@ -142,8 +134,7 @@ async fn probes_are_live_and_ready_once_the_first_full_reconcile_is_done() {
     let moto = Moto::start();
     moto.seed(&["targets"]);
     let policy = PolicyFile::new(POLICY);
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &[("policy", &policy.path)]).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path)]).await;
     assert_eq!(daemon.get("/livez").await, (200, "ok\n".to_owned()));
     assert_eq!(daemon.get("/readyz").await, (200, "ok\n".to_owned()));
 }

@@ -1,8 +1,6 @@
 //! Safe on a real account: what AWS does that the emulator hides, and what
 //! iam-warden must never do. Each test asserts on what the emulator holds.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -84,8 +82,7 @@ async fn a_first_rollout_deletes_no_key_until_its_recorded_deactivation_is_past_
         ("queue_url", queues.url.as_str()),
         ("resync_interval", "10s"),
     ];
-    let daemon = Daemon::start(&moto, (TEST_KEY, TEST_KEY), &settings).await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &settings).await;
 
     let watching = Instant::now();
     while watching.elapsed() < Duration::from_secs(60) {
@@ -276,13 +273,7 @@ async fn a_new_version_of_a_quarantine_policy_is_undone_by_its_event() {
     moto.seed(&["quarantine"]);
     let queues = moto.queue_with_dlq(5, 5).await;
     let policy = policy_with(MFA_POLICY);
-    let daemon = Daemon::start(
-        &moto,
-        (TEST_KEY, TEST_KEY),
-        &[("policy", &policy.path), ("queue_url", &queues.url)],
-    )
-    .await;
-    daemon.ready().await;
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
     let arn = "arn:aws:iam::123456789012:policy/iam-warden/iam-warden-deny-without-mfa";
     assert_eq!(
         default_document(&moto, arn).await,
@@ -328,9 +319,8 @@ async fn the_change_budget_holds_changes_back_and_makes_them_when_it_refills() {
         .collect();
     let queues = moto.queue_with_dlq(5, 5).await;
     let policy = PolicyFile::new(KEYS_POLICY);
-    let daemon = Daemon::start(
+    let daemon = Daemon::settled(
         &moto,
-        (TEST_KEY, TEST_KEY),
         &[
             ("policy", &policy.path),
             ("queue_url", &queues.url),
@@ -540,7 +530,7 @@ async fn a_user_created_after_the_credential_report_is_found_by_the_next_resync(
         &[("policy", &policy.path), ("resync_interval", "2s")],
     )
     .await;
-    daemon.ready().await;
+    daemon.resynced().await;
 
     // Created now, after the report AWS will keep serving for four hours; no event is sent.
     moto.iam().create_user().user_name("latecomer").send().await.unwrap();

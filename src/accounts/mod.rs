@@ -1,83 +1,120 @@
-//! The accounts one controller serves (design.md §7): the caller's own, or
-//! a list, or an Organization's, each reached through a role of its own.
+//! The accounts one iam-warden serves (design.md §7), for the one-shot
+//! commands and the daemon alike: the caller's own, a list, or an
+//! Organization's, each reached through a role of its own.
 
 mod organization;
-pub mod shard;
-
-use std::collections::BTreeSet;
 
 use futures::StreamExt;
-use serde::Serialize;
 
+use crate::account::{self, Account, AccountId};
 use crate::aws::{Call, Clients};
 use crate::error::Error;
-use crate::settings::AccountsSettings;
+use crate::settings::{AccountsSettings, Scope};
 
 /// Accounts worked on at once by a one-shot command: each is mostly waiting
 /// on its own API calls, and IAM's rate limits are per account.
 const ACCOUNTS_IN_FLIGHT: usize = 8;
 
-/// What a one-shot command works on: the caller's own account, or the
-/// accounts the settings serve, each through its role.
-pub struct Fleet {
+pub struct Accounts {
     base: Clients,
-    external_id: Option<String>,
-    /// `None`: the caller's own account.
-    pub targets: Vec<Option<(Account, String)>>,
+    settings: AccountsSettings,
+    /// The partition iam-warden runs in, which the member roles' ARNs share.
+    partition: String,
+    /// The account iam-warden runs in.
+    own: AccountId,
 }
 
-impl Fleet {
-    pub async fn new(base: Clients, settings: Option<&AccountsSettings>, only: &[String]) -> Result<Fleet, Error> {
-        let Some(settings) = settings else {
-            if !only.is_empty() {
-                return Err(Error::Settings(
-                    "--account needs settings that name accounts (--config)".to_owned(),
-                ));
-            }
-            return Ok(Fleet {
-                base,
-                external_id: None,
-                targets: vec![None],
-            });
-        };
-        let partition = caller_partition(&base).await?;
-        let accounts = discover(settings, &base, only).await?;
-        Ok(Fleet {
-            targets: accounts
-                .into_iter()
-                .map(|account| {
-                    let role = role_arn(&settings.role, &partition, &account.id);
-                    Some((account, role))
-                })
-                .collect(),
-            external_id: settings.external_id.clone(),
+impl Accounts {
+    /// Asks AWS who iam-warden runs as: its partition and its own account.
+    pub async fn connect(base: Clients, settings: AccountsSettings) -> Result<Accounts, Error> {
+        let caller = base
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .during("sts:GetCallerIdentity")?;
+        let arn = caller.arn().unwrap_or_default();
+        let own = account::account_of(arn)
+            .ok_or_else(|| Error::Internal(format!("GetCallerIdentity named no account: `{arn}`")))?;
+        Ok(Accounts {
+            partition: account::partition(arn).to_owned(),
+            own,
             base,
+            settings,
         })
     }
 
-    /// Only the caller's own account: output as before there were many.
-    pub fn is_own_account(&self) -> bool {
-        matches!(self.targets.as_slice(), [None])
+    /// Only the caller's own account: no roles, and output as before there were many.
+    pub fn is_own(&self) -> bool {
+        self.settings.scope == Scope::Own
     }
 
-    /// `work` on every target with its clients, a few accounts at a time;
-    /// results in target order. An account whose role cannot be assumed
+    pub fn settings(&self) -> &AccountsSettings {
+        &self.settings
+    }
+
+    /// The accounts served, by id, less `exclude`.
+    pub async fn discover(&self) -> Result<Vec<Account>, Error> {
+        let mut accounts = match &self.settings.scope {
+            Scope::Own => vec![Account::alone(self.own.clone())],
+            Scope::Listed(list) => list.clone(),
+            Scope::Organization { include, exclude } => {
+                let mut found = organization::accounts(&self.base.organizations(), include).await?;
+                found.retain(|a| !exclude.iter().any(|id| id == a.id.as_str()));
+                found
+            }
+        };
+        accounts.sort();
+        accounts.dedup_by(|a, b| a.id == b.id);
+        Ok(accounts)
+    }
+
+    /// The accounts served, narrowed to `only` when it is not empty: an id
+    /// there that is not served is an error.
+    pub async fn discover_only(&self, only: &[String]) -> Result<Vec<Account>, Error> {
+        if !only.is_empty() && self.is_own() {
+            return Err(Error::Usage(
+                "--account needs settings that name accounts (--config)".to_owned(),
+            ));
+        }
+        let mut accounts = self.discover().await?;
+        if let Some(missing) = only.iter().find(|id| !accounts.iter().any(|a| a.id.as_str() == *id)) {
+            return Err(Error::Usage(format!(
+                "--account {missing}: not an account the settings serve"
+            )));
+        }
+        if !only.is_empty() {
+            accounts.retain(|a| only.iter().any(|id| id == a.id.as_str()));
+        }
+        Ok(accounts)
+    }
+
+    /// Clients acting in `account`: iam-warden's own in its own account
+    /// alone, else through the account's role. Fails, with AWS's reason,
+    /// when the role cannot be assumed: that account is down.
+    pub async fn clients(&self, account: &AccountId) -> Result<Clients, Error> {
+        if self.is_own() {
+            return Ok(self.base.clone());
+        }
+        let role = role_arn(&self.settings.role, &self.partition, account);
+        self.base.assuming(&role, self.settings.external_id.as_deref()).await
+    }
+
+    /// `work` on every account with its clients, a few accounts at a time;
+    /// results in account order. An account whose role cannot be assumed
     /// gets that error and holds up no other.
     pub async fn each<T>(
         &self,
-        work: impl AsyncFn(Option<&Account>, Clients) -> Result<T, Error>,
+        accounts: &[Account],
+        work: impl AsyncFn(&Account, Clients) -> Result<T, Error>,
     ) -> Vec<Result<T, Error>> {
         let work = &work;
-        futures::stream::iter(&self.targets)
-            .map(|target| async move {
-                let clients = match target {
-                    None => self.base.clone(),
-                    Some((account, role)) => {
-                        let assumed = self.base.assuming(role, self.external_id.as_deref()).await;
-                        assumed.inspect_err(|error| tracing::error!(account = %account.id, %error, "account down"))?
-                    }
-                };
-                work(target.as_ref().map(|(account, _)| account), clients).await
+        futures::stream::iter(accounts)
+            .map(|account| async move {
+                let clients = self.clients(&account.id).await;
+                let clients =
+                    clients.inspect_err(|error| tracing::error!(account = %account.id, %error, "account down"))?;
+                work(account, clients).await
             })
             .buffered(ACCOUNTS_IN_FLIGHT)
             .collect()
@@ -85,74 +122,11 @@ impl Fleet {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Account {
-    pub id: String,
-    pub name: String,
-    /// The OUs above it, from the root down; empty for a listed account.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub organizational_units: Vec<String>,
-}
-
-/// The accounts the settings name, less `exclude`, by id; narrowed to
-/// `only` when it is not empty (an id there that is not served is an error).
-pub async fn discover(settings: &AccountsSettings, clients: &Clients, only: &[String]) -> Result<Vec<Account>, Error> {
-    let mut accounts = match (&settings.list, &settings.organization) {
-        (Some(list), _) => list
-            .iter()
-            .map(|a| Account {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                organizational_units: Vec::new(),
-            })
-            .collect(),
-        (None, Some(source)) => {
-            let mut accounts = organization::accounts(&clients.organizations(), source).await?;
-            accounts.retain(|a| !source.exclude.contains(&a.id));
-            accounts
-        }
-        (None, None) => Vec::new(),
-    };
-    accounts.sort();
-    accounts.dedup_by(|a, b| a.id == b.id);
-    if let Some(bad) = accounts.iter().find(|a| !organization::is_account_id(&a.id)) {
-        return Err(Error::Settings(format!(
-            "accounts: `{}` is not a 12-digit account id",
-            bad.id
-        )));
-    }
-    if only.is_empty() {
-        return Ok(accounts);
-    }
-    let served: BTreeSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
-    if let Some(missing) = only.iter().find(|id| !served.contains(id.as_str())) {
-        return Err(Error::Settings(format!(
-            "--account {missing}: not an account the settings serve"
-        )));
-    }
-    accounts.retain(|a| only.contains(&a.id));
-    Ok(accounts)
-}
-
 /// The role to assume in `account`, from the settings' template.
-pub fn role_arn(template: &str, partition: &str, account: &str) -> String {
-    template.replace("{partition}", partition).replace("{account}", account)
-}
-
-/// The partition of an ARN: `aws`, `aws-us-gov`, `aws-cn`.
-fn partition(arn: &str) -> &str {
-    arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
-}
-
-/// The partition iam-warden runs in, which the member roles' ARNs share.
-pub async fn caller_partition(base: &Clients) -> Result<String, Error> {
-    let caller = base
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .during("sts:GetCallerIdentity")?;
-    Ok(partition(caller.arn().unwrap_or_default()).to_owned())
+fn role_arn(template: &str, partition: &str, account: &AccountId) -> String {
+    template
+        .replace("{partition}", partition)
+        .replace("{account}", account.as_str())
 }
 
 #[cfg(test)]
@@ -163,8 +137,9 @@ mod tests {
     fn the_role_template_is_filled_in() {
         let template = "arn:{partition}:iam::{account}:role/iam-warden";
         let caller = "arn:aws-us-gov:sts::111111111111:assumed-role/iam-warden-central/pod";
+        let member = AccountId::parse("222222222222").unwrap();
         assert_eq!(
-            role_arn(template, partition(caller), "222222222222"),
+            role_arn(template, account::partition(caller), &member),
             "arn:aws-us-gov:iam::222222222222:role/iam-warden"
         );
     }

@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{Account as OrgAccount, AccountState, AccountStatus};
 
-use super::Account;
+use crate::account::{Account, AccountId};
 use crate::aws::Call;
 use crate::error::Error;
-use crate::settings::OrganizationSource;
 
-pub(super) async fn accounts(organizations: &Client, source: &OrganizationSource) -> Result<Vec<Account>, Error> {
+/// The active accounts under `include` (OUs, with their children, and
+/// account ids); every active account when it is empty.
+pub(super) async fn accounts(organizations: &Client, include: &[String]) -> Result<Vec<Account>, Error> {
     let walk = walk(organizations).await?;
-    if let Some(unknown) = source
-        .include
+    if let Some(unknown) = include
         .iter()
         .find(|entry| !walk.accounts.contains_key(*entry) && !walk.units.contains(*entry))
     {
@@ -24,18 +24,11 @@ pub(super) async fn accounts(organizations: &Client, source: &OrganizationSource
         )));
     }
     let included = |account: &Account| {
-        source.include.is_empty()
-            || source.include.contains(&account.id)
-            || account
-                .organizational_units
-                .iter()
-                .any(|ou| source.include.contains(ou))
+        include.is_empty()
+            || include.iter().any(|entry| entry == account.id.as_str())
+            || account.organizational_units.iter().any(|ou| include.contains(ou))
     };
     Ok(walk.accounts.into_values().filter(included).collect())
-}
-
-pub(super) fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 struct Walk {
@@ -69,13 +62,13 @@ async fn walk(organizations: &Client) -> Result<Walk, Error> {
         while let Some(page) = pages.next().await {
             let page = page.during("organizations:ListAccountsForParent")?;
             for found in page.accounts().iter().filter(|a| active(a)) {
-                if let Some(id) = found.id() {
+                if let Some(id) = found.id().and_then(|id| AccountId::parse(id).ok()) {
                     let account = Account {
-                        id: id.to_owned(),
+                        id: id.clone(),
                         name: found.name().unwrap_or_default().to_owned(),
                         organizational_units: above.clone(),
                     };
-                    walk.accounts.insert(id.to_owned(), account);
+                    walk.accounts.insert(id.to_string(), account);
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::io::Write;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::Outcome;
+use crate::outcome::Outcome;
 use crate::plan::{Action, Finding, Resource};
 use crate::policy::Rule;
 
@@ -33,7 +33,7 @@ pub(super) fn record(account: &str, finding: &Finding, outcome: &Outcome, event_
         log: "audit",
         account,
         rule: finding.rule,
-        action: finding.action,
+        action: finding.action(),
         resource: &finding.resource,
         reason: &finding.reason,
         outcome: outcome.label(),
@@ -55,7 +55,7 @@ pub(super) fn deleted_version(account: &str, finding: &Finding, version: &str, d
         log: "audit",
         account,
         rule: finding.rule,
-        action: finding.action,
+        action: finding.action(),
         resource: &finding.resource,
         reason: "IAM keeps five versions: the oldest non-default one was deleted to make room",
         outcome: "applied",

@@ -9,8 +9,9 @@ use aws_sdk_iam::Client;
 
 use crate::aws::Call;
 use crate::error::Error;
-use crate::observe::{self, Caller, LiveQuarantinePolicy};
+use crate::observe;
 use crate::quarantine::{self, QuarantinePolicy};
+use crate::state::{Caller, LiveQuarantinePolicy};
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;

@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::aws::{Call, Clients};
 use crate::error::Error;
-use crate::observe::Caller;
 use crate::plan::deactivation_tag;
 use crate::quarantine::QuarantinePolicy;
+use crate::state::Caller;
 
 /// Which applied changes to reverse.
 #[derive(Debug, Default)]
@@ -207,23 +207,7 @@ impl Reverse {
     async fn run(self, clients: &Clients) -> Result<(), Error> {
         let iam = &clients.iam;
         match self {
-            Reverse::ReactivateKey { user, id } => {
-                iam.update_access_key()
-                    .user_name(&user)
-                    .access_key_id(&id)
-                    .status(StatusType::Active)
-                    .send()
-                    .await
-                    .during("iam:UpdateAccessKey")?;
-                // The key is active again: its deactivation record no longer says anything true.
-                let untag = iam
-                    .untag_user()
-                    .user_name(&user)
-                    .tag_keys(deactivation_tag(&id))
-                    .send()
-                    .await;
-                untag.or_absent("iam:UntagUser", "NoSuchEntity")?;
-            }
+            Reverse::ReactivateKey { user, id } => reactivate_key(iam, &user, &id).await?,
             Reverse::DetachPolicy { user, arn } => {
                 let detach = iam.detach_user_policy().user_name(user).policy_arn(arn).send().await;
                 detach.or_absent("iam:DetachUserPolicy", "NoSuchEntity")?;
@@ -277,49 +261,8 @@ impl Reverse {
                 let delete = iam.delete_account_password_policy().send().await;
                 delete.or_absent("iam:DeleteAccountPasswordPolicy", "NoSuchEntity")?;
             }
-            Reverse::PasswordPolicy(Some(before)) => {
-                let number = |field: &str| before[field].as_i64().and_then(|n| i32::try_from(n).ok());
-                let flag = |field: &str| before[field].as_bool().unwrap_or(false);
-                iam.update_account_password_policy()
-                    .set_minimum_password_length(number("minimumLength").filter(|n| *n > 0))
-                    .require_symbols(flag("requireSymbols"))
-                    .require_numbers(flag("requireNumbers"))
-                    .require_uppercase_characters(flag("requireUppercase"))
-                    .require_lowercase_characters(flag("requireLowercase"))
-                    .allow_users_to_change_password(flag("allowUsersToChangePassword"))
-                    .set_max_password_age(number("maxAgeDays"))
-                    .set_password_reuse_prevention(number("reusePrevention"))
-                    .hard_expiry(flag("hardExpiry"))
-                    .send()
-                    .await
-                    .during("iam:UpdateAccountPasswordPolicy")?;
-            }
-            Reverse::CreateProvider(before) => {
-                let strings = |field: &str| -> Vec<String> {
-                    before[field]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                };
-                let tags = before["tags"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(key, value)| Tag::builder().key(key).value(value.as_str()?).build().ok())
-                    .collect();
-                let url = before["url"].as_str().unwrap_or_default();
-                let create = iam
-                    .create_open_id_connect_provider()
-                    .url(format!("https://{}", url.trim_start_matches("https://")))
-                    .set_client_id_list(Some(strings("clientIds")))
-                    .set_thumbprint_list(Some(strings("thumbprints")))
-                    .set_tags(Some(tags))
-                    .send()
-                    .await;
-                create.or_absent("iam:CreateOpenIDConnectProvider", "EntityAlreadyExists")?;
-            }
+            Reverse::PasswordPolicy(Some(before)) => put_password_policy(iam, &before).await?,
+            Reverse::CreateProvider(before) => create_provider(iam, &before).await?,
             Reverse::StopLogging { arn, region } => {
                 clients
                     .cloudtrail_in(&region)
@@ -332,6 +275,72 @@ impl Reverse {
         }
         Ok(())
     }
+}
+
+async fn reactivate_key(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> Result<(), Error> {
+    iam.update_access_key()
+        .user_name(user)
+        .access_key_id(id)
+        .status(StatusType::Active)
+        .send()
+        .await
+        .during("iam:UpdateAccessKey")?;
+    // The key is active again: its deactivation record no longer says anything true.
+    let untag = iam
+        .untag_user()
+        .user_name(user)
+        .tag_keys(deactivation_tag(id))
+        .send()
+        .await;
+    untag.or_absent("iam:UntagUser", "NoSuchEntity").map(drop)
+}
+
+async fn put_password_policy(iam: &aws_sdk_iam::Client, before: &Value) -> Result<(), Error> {
+    let number = |field: &str| before[field].as_i64().and_then(|n| i32::try_from(n).ok());
+    let flag = |field: &str| before[field].as_bool().unwrap_or(false);
+    iam.update_account_password_policy()
+        .set_minimum_password_length(number("minimumLength").filter(|n| *n > 0))
+        .require_symbols(flag("requireSymbols"))
+        .require_numbers(flag("requireNumbers"))
+        .require_uppercase_characters(flag("requireUppercase"))
+        .require_lowercase_characters(flag("requireLowercase"))
+        .allow_users_to_change_password(flag("allowUsersToChangePassword"))
+        .set_max_password_age(number("maxAgeDays"))
+        .set_password_reuse_prevention(number("reusePrevention"))
+        .hard_expiry(flag("hardExpiry"))
+        .send()
+        .await
+        .during("iam:UpdateAccountPasswordPolicy")
+        .map(drop)
+}
+
+async fn create_provider(iam: &aws_sdk_iam::Client, before: &Value) -> Result<(), Error> {
+    let strings = |field: &str| -> Vec<String> {
+        before[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let tags = before["tags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| Tag::builder().key(key).value(value.as_str()?).build().ok())
+        .collect();
+    let url = before["url"].as_str().unwrap_or_default();
+    let create = iam
+        .create_open_id_connect_provider()
+        .url(format!("https://{}", url.trim_start_matches("https://")))
+        .set_client_id_list(Some(strings("clientIds")))
+        .set_thumbprint_list(Some(strings("thumbprints")))
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    create
+        .or_absent("iam:CreateOpenIDConnectProvider", "EntityAlreadyExists")
+        .map(drop)
 }
 
 /// The resource as `plan` prints it, from its JSON form in the audit line.

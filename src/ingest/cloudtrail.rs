@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
-use crate::key::{Facets, Key};
+use crate::work::{Facets, Key};
 
 /// One CloudTrail record and what it means for iam-warden.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +26,22 @@ pub struct Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// These resources may have changed, in these facets: reconcile them.
-    Reconcile(Vec<(Key, Facets)>),
+    /// These resources may have changed: reconcile them.
+    Reconcile(Vec<Target>),
     /// The call failed, so it changed nothing.
     Failed,
     /// Nothing iam-warden manages.
     Unmanaged,
+}
+
+/// What an event may have changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A resource, in these facets.
+    Key(Key, Facets),
+    /// A group's policies: what each of its members may do, which only a
+    /// read of the group's members can name.
+    GroupMembers(String),
 }
 
 /// Why a body is not a CloudTrail message; it goes to the dead-letter queue.
@@ -108,15 +118,17 @@ fn failed_sign_in(record: &Value) -> bool {
     text(record, &["responseElements", "ConsoleLogin"]).is_some_and(|r| r == "Failure")
 }
 
-/// The keys an event names, each with the facets it can change (all, for
+/// What an event names, each key with the facets it can change (all, for
 /// keys that have no facets).
-fn keys(name: &str, record: &Value) -> Vec<(Key, Facets)> {
+fn keys(name: &str, record: &Value) -> Vec<Target> {
     let user = |facets: Facets| {
         let named = text(record, &["requestParameters", "userName"]);
         // Without userName, an IAM user acted on itself.
-        named.or_else(|| iam_user(record)).map(|name| (Key::User(name), facets))
+        named
+            .or_else(|| iam_user(record))
+            .map(|name| Target::Key(Key::User(name), facets))
     };
-    let whole = |key: Key| (key, Facets::ALL);
+    let whole = |key: Key| Target::Key(key, Facets::ALL);
     let provider_arn =
         |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(|arn| whole(Key::OidcProvider(arn)));
     let quarantine_policy = || {
@@ -141,9 +153,9 @@ fn keys(name: &str, record: &Value) -> Vec<(Key, Facets)> {
         "PutUserPolicy" | "DeleteUserPolicy" | "AddUserToGroup" | "RemoveUserFromGroup" => user(Facets::PERMISSIONS),
         // Every member of the group: which users they are is read when the event is handled.
         "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy" | "DeleteGroupPolicy" => {
-            text(record, &["requestParameters", "groupName"]).map(|group| (Key::Group(group), Facets::PERMISSIONS))
+            text(record, &["requestParameters", "groupName"]).map(Target::GroupMembers)
         }
-        "ConsoleLogin" => iam_user(record).map(|name| (Key::User(name), Facets::CONSOLE)),
+        "ConsoleLogin" => iam_user(record).map(|name| Target::Key(Key::User(name), Facets::CONSOLE)),
         "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(whole(Key::OidcProviders))),
         // Untagging can remove an exemption tag, so it is watched like tagging.
         "AddClientIDToOpenIDConnectProvider"
@@ -221,10 +233,16 @@ mod tests {
     }
 
     fn keys_of(body: &Value) -> Vec<Key> {
-        named(body).into_iter().map(|(key, _)| key).collect()
+        named(body)
+            .into_iter()
+            .filter_map(|target| match target {
+                Target::Key(key, _) => Some(key),
+                Target::GroupMembers(_) => None,
+            })
+            .collect()
     }
 
-    fn named(body: &Value) -> Vec<(Key, Facets)> {
+    fn named(body: &Value) -> Vec<Target> {
         match &parse(body.to_string().as_bytes()).unwrap()[..] {
             [
                 Event {
@@ -317,15 +335,19 @@ mod tests {
             ("TagUser", Facets::ALL),
         ];
         for (name, facets) in cases {
-            assert_eq!(named(&user(name)), [(Key::User("u".into()), facets)], "{name}");
+            assert_eq!(
+                named(&user(name)),
+                [Target::Key(Key::User("u".into()), facets)],
+                "{name}"
+            );
         }
         let group = record(
             "PutGroupPolicy",
             serde_json::json!({"requestParameters": {"groupName": "admins"}}),
         );
-        assert_eq!(named(&group), [(Key::Group("admins".into()), Facets::PERMISSIONS)]);
+        assert_eq!(named(&group), [Target::GroupMembers("admins".into())]);
         let own = record("ChangePassword", serde_json::json!({}));
-        assert_eq!(named(&own), [(Key::User("caller".into()), Facets::CONSOLE)]);
+        assert_eq!(named(&own), [Target::Key(Key::User("caller".into()), Facets::CONSOLE)]);
     }
 
     #[test]
@@ -490,10 +512,13 @@ mod samples {
         let mut by_effect = std::collections::BTreeMap::<&str, usize>::new();
         for (name, body) in &samples() {
             for event in parse(body).unwrap() {
+                let all = |keys: &[Target], test: fn(&Key) -> bool| {
+                    keys.iter().all(|t| matches!(t, Target::Key(k, _) if test(k)))
+                };
                 let effect = match &event.effect {
-                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| matches!(k, Key::User(_))) => "user",
-                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| matches!(k, Key::Role(_))) => "role",
-                    Effect::Reconcile(keys) if keys.iter().all(|(k, _)| *k == Key::Trails) => "trails",
+                    Effect::Reconcile(keys) if all(keys, |k| matches!(k, Key::User(_))) => "user",
+                    Effect::Reconcile(keys) if all(keys, |k| matches!(k, Key::Role(_))) => "role",
+                    Effect::Reconcile(keys) if all(keys, |k| *k == Key::Trails) => "trails",
                     Effect::Reconcile(_) => "oidc",
                     Effect::Failed => "failed",
                     Effect::Unmanaged => "unmanaged",
@@ -565,7 +590,11 @@ mod eventbridge_rule {
     fn the_regional_forwarder_sends_trail_events_only() {
         let main = rule_events("iam-warden.yaml");
         for name in rule_events("iam-warden-region.yaml") {
-            assert_eq!(keys(&name, &record()), [(Key::Trails, Facets::ALL)], "{name}");
+            assert_eq!(
+                keys(&name, &record()),
+                [Target::Key(Key::Trails, Facets::ALL)],
+                "{name}"
+            );
             assert!(main.contains(&name), "the us-east-1 rule drops the forwarded {name}");
         }
     }

@@ -12,37 +12,38 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use futures::future::join_all;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::cloudtrail::{self, Effect};
+use super::cloudtrail::{self, Effect, Event, Target};
+use crate::account::AccountId;
 use crate::aws::{Call, Clients};
 use crate::error::Error;
 use crate::http::Health;
-use crate::key::{AccountId, Key, Work};
-use crate::metrics::Metrics;
-use crate::observe;
-use crate::runtime::members::Members;
-use crate::runtime::queue::{Trigger, WorkQueue};
+use crate::metrics::{Metrics, SqsOutcome};
+use crate::work::{Answer, Facets, Key, Task, Trigger, Work};
 
 const WAIT_SECONDS: i32 = 20;
 const BATCH: usize = 10;
 /// SQS's longest visibility timeout.
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
-/// When a group's members cannot be read, its message comes back after this long.
-const GROUP_RETRY: Duration = Duration::from_secs(5);
+
+/// Where events go: the daemon's work queue, and which accounts it serves.
+pub trait Dispatch: Send + Sync {
+    /// The served account an event is about; `None` if it is not served.
+    fn account_of(&self, event_account: Option<&str>) -> Option<AccountId>;
+    /// Queues `task`; the receiver says whether it, and what it led to, succeeded.
+    fn submit(&self, task: Task, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer>;
+}
 
 pub struct Ingest {
     client: aws_sdk_sqs::Client,
-    /// Which accounts are served, and each one's clients, to read who is in
-    /// a group whose policies an event changed.
-    members: Arc<Members>,
+    dispatch: Arc<dyn Dispatch>,
     queue_url: String,
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
     in_flight: Arc<Semaphore>,
-    work: Arc<WorkQueue>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
@@ -53,8 +54,7 @@ impl Ingest {
         clients: &Clients,
         queue_url: String,
         max_in_flight: usize,
-        work: Arc<WorkQueue>,
-        members: Arc<Members>,
+        dispatch: Arc<dyn Dispatch>,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Ingest, Error> {
@@ -84,11 +84,10 @@ impl Ingest {
         health.queue_reachable(true);
         Ok(Ingest {
             client,
-            members,
+            dispatch,
             queue_url,
             visibility,
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            work,
             metrics,
             health,
         })
@@ -150,73 +149,17 @@ impl Ingest {
             Ok(events) => events,
             Err(malformed) => {
                 tracing::warn!(message_id = id, reason = %malformed, "malformed message left for the dead-letter queue");
-                self.metrics.sqs_message("malformed");
+                self.metrics.sqs_message(SqsOutcome::Malformed);
                 return;
             }
         };
-        let mut waits = Vec::new();
-        let mut unread_group = None;
-        for event in &events {
-            self.metrics.delivery_lag(event.time);
-            let trigger = Trigger {
-                event_id: event.id.clone(),
-                event_time: event.time,
-                sets_password: event.sets_password,
-            };
-            let account = self.members.account_of(event.account.as_deref());
-            match (&event.effect, account) {
-                (Effect::Reconcile(keys), Some(account)) => {
-                    for (key, facets) in keys {
-                        let keys = match key {
-                            // A group's policies changed: what its members may do changed.
-                            Key::Group(group) => match self.group_members(&account, group).await {
-                                Ok(members) => members.into_iter().map(Key::User).collect(),
-                                Err(error) => {
-                                    tracing::warn!(message_id = id, %group, %error, "reading a group's members failed");
-                                    unread_group = Some(GROUP_RETRY);
-                                    Vec::new()
-                                }
-                            },
-                            key => vec![key.clone()],
-                        };
-                        waits.extend(
-                            keys.into_iter()
-                                .map(|key| self.work.wait_for(Work::new(&account, key), *facets, trigger.clone())),
-                        );
-                    }
-                }
-                (Effect::Reconcile(_), None) => {
-                    tracing::info!(message_id = id, event = %event.name, account = event.account.as_deref(), "event of an account not served: ignored");
-                }
-                (Effect::Failed | Effect::Unmanaged, _) => {
-                    tracing::debug!(message_id = id, event = %event.name, effect = ?event.effect, "event ignored");
-                }
-            }
-        }
-        let outcome = if waits.is_empty() && unread_group.is_none() {
-            "ignored"
+        let waits: Vec<_> = events.iter().flat_map(|event| self.submit(event, id)).collect();
+        let outcome = if waits.is_empty() {
+            SqsOutcome::Ignored
         } else {
-            "acked"
+            SqsOutcome::Acked
         };
-        let mut all_done = std::pin::pin!(join_all(waits));
-        let answers = loop {
-            tokio::select! {
-                answers = &mut all_done => break answers,
-                () = tokio::time::sleep(self.visibility / 3) => self.keep_invisible(receipt, self.visibility).await,
-            }
-        };
-        // A failed key is retried after its backoff; so is its message, which
-        // otherwise would come back sooner and find the key still in backoff.
-        // A message whose keys were dropped at shutdown comes back at its visibility timeout.
-        let mut retry = unread_group;
-        for answer in answers {
-            match answer {
-                Ok(Ok(())) => {}
-                Ok(Err(backoff)) => retry = Some(retry.map_or(backoff, |r: Duration| r.max(backoff))),
-                Err(_) => retry = Some(retry.unwrap_or_default()),
-            }
-        }
-        if let Some(backoff) = retry {
+        if let Some(backoff) = self.answers(receipt, waits).await {
             tracing::info!(
                 message_id = id,
                 retry_in_seconds = backoff.as_secs(),
@@ -225,7 +168,7 @@ impl Ingest {
             if !backoff.is_zero() {
                 self.keep_invisible(receipt, backoff).await;
             }
-            self.metrics.sqs_message("retried");
+            self.metrics.sqs_message(SqsOutcome::Retried);
             return;
         }
         let deleted = self
@@ -243,9 +186,56 @@ impl Ingest {
         }
     }
 
-    async fn group_members(&self, account: &AccountId, group: &str) -> Result<Vec<String>, Error> {
-        let reconciler = self.members.reconciler(account).await?;
-        observe::group_members(&reconciler.clients().iam, group).await
+    /// Queues what one event names, in its account; a receiver for each.
+    fn submit(&self, event: &Event, message_id: &str) -> Vec<oneshot::Receiver<Answer>> {
+        self.metrics.delivery_lag(event.time);
+        let trigger = Trigger {
+            event_id: event.id.clone(),
+            event_time: event.time,
+            sets_password: event.sets_password,
+        };
+        let targets = match &event.effect {
+            Effect::Reconcile(targets) => targets,
+            Effect::Failed | Effect::Unmanaged => {
+                tracing::debug!(message_id, event = %event.name, effect = ?event.effect, "event ignored");
+                return Vec::new();
+            }
+        };
+        let Some(account) = self.dispatch.account_of(event.account.as_deref()) else {
+            tracing::info!(message_id, event = %event.name, account = event.account.as_deref(), "event of an account not served: ignored");
+            return Vec::new();
+        };
+        let task = |target: &Target| match target {
+            Target::Key(key, facets) => (work(&account, key), *facets),
+            Target::GroupMembers(group) => (Task::ExpandGroup(account.clone(), group.clone()), Facets::PERMISSIONS),
+        };
+        targets
+            .iter()
+            .map(|target| {
+                let (task, facets) = task(target);
+                self.dispatch.submit(task, facets, trigger.clone())
+            })
+            .collect()
+    }
+
+    /// Waits for every answer, keeping the message invisible meanwhile; the
+    /// backoff after which to receive it again if any failed. A failed key is
+    /// retried after its backoff; so is its message, which otherwise would
+    /// come back sooner and find the key still in backoff. A message whose
+    /// keys were dropped at shutdown comes back at its visibility timeout.
+    async fn answers(&self, receipt: &str, waits: Vec<oneshot::Receiver<Answer>>) -> Option<Duration> {
+        let mut all_done = std::pin::pin!(join_all(waits));
+        let answers = loop {
+            tokio::select! {
+                answers = &mut all_done => break answers,
+                () = tokio::time::sleep(self.visibility / 3) => self.keep_invisible(receipt, self.visibility).await,
+            }
+        };
+        answers.into_iter().fold(None, |retry, answer| match answer {
+            Ok(Ok(())) => retry,
+            Ok(Err(backoff)) => Some(retry.map_or(backoff, |r: Duration| r.max(backoff))),
+            Err(_) => Some(retry.unwrap_or_default()),
+        })
     }
 
     /// Keeps the message invisible for `how_long` from now: a long reconcile
@@ -264,4 +254,11 @@ impl Ingest {
             tracing::warn!(%error, "changing a message's visibility failed");
         }
     }
+}
+
+fn work(account: &AccountId, key: &Key) -> Task {
+    Task::Reconcile(Work {
+        account: account.clone(),
+        key: key.clone(),
+    })
 }

@@ -3,55 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
+use crate::account;
 use crate::aws::{Call, Clients};
 use crate::document::{self, Effect};
 use crate::error::Error;
-use crate::quarantine::QuarantinePolicy;
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Caller {
-    pub account_id: String,
-    pub arn: String,
-    pub identity: Identity,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Identity {
-    /// An IAM user, with long-term keys.
-    User { name: String },
-    /// An assumed role, as with IRSA or EKS Pod Identity.
-    Role { name: String, trust: Trust },
-    /// The root user or a federated session: nothing in IAM to protect.
-    #[default]
-    Other,
-}
-
-/// The OIDC providers the caller's role trusts. Deleting one would cut
-/// iam-warden off (and, for a cluster's IRSA issuer, every pod beside it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trust {
-    Providers(BTreeSet<String>),
-    /// The trust policy could not be read: every provider is then protected.
-    Unknown(String),
-}
-
-impl Caller {
-    pub fn partition(&self) -> &str {
-        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
-    }
-
-    pub fn quarantine_arn(&self, policy: QuarantinePolicy) -> String {
-        policy.arn(self.partition(), &self.account_id)
-    }
-}
+use crate::state::{Caller, Identity, Trust};
 
 /// Asks STS who is calling; for a role, also reads the OIDC providers its
 /// trust policy names.
-pub(crate) async fn caller(clients: &Clients) -> Result<Caller, Error> {
+pub(super) async fn caller(clients: &Clients) -> Result<Caller, Error> {
     let identity = clients
         .sts
         .get_caller_identity()
@@ -71,7 +31,7 @@ pub(crate) async fn caller(clients: &Clients) -> Result<Caller, Error> {
         Parsed::Other => Identity::Other,
     };
     Ok(Caller {
-        account_id: identity_account(&arn),
+        account_id: account::account_of(&arn).map(|id| id.to_string()).unwrap_or_default(),
         arn,
         identity,
     })
@@ -79,7 +39,7 @@ pub(crate) async fn caller(clients: &Clients) -> Result<Caller, Error> {
 
 /// The providers `role` trusts, read live. Never an error: what cannot be
 /// read is `Unknown`, which protects every provider.
-pub(crate) async fn role_trust(iam: &aws_sdk_iam::Client, role: &str) -> Trust {
+pub(super) async fn role_trust(iam: &aws_sdk_iam::Client, role: &str) -> Trust {
     let read = iam.get_role().role_name(role).send().await.during("iam:GetRole");
     let document = match read {
         Ok(output) => output
@@ -95,7 +55,7 @@ pub(crate) async fn role_trust(iam: &aws_sdk_iam::Client, role: &str) -> Trust {
 }
 
 /// The OIDC provider ARNs that `Allow` statements of a trust policy name as `Federated`.
-pub(crate) fn trusted_providers(trust_policy: &str) -> Result<BTreeSet<String>, String> {
+fn trusted_providers(trust_policy: &str) -> Result<BTreeSet<String>, String> {
     let document = document::parse(trust_policy)?;
     Ok(document
         .statements
@@ -126,10 +86,6 @@ fn parse_arn(arn: &str) -> Parsed {
     Parsed::Other
 }
 
-fn identity_account(arn: &str) -> String {
-    arn.split(':').nth(4).unwrap_or_default().to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,10 +98,6 @@ mod tests {
             Parsed::Role(n) if n == "iam-warden"
         ));
         assert!(matches!(parse_arn("arn:aws:iam::123456789012:root"), Parsed::Other));
-        assert_eq!(
-            identity_account("arn:aws:sts::123456789012:assumed-role/r/s"),
-            "123456789012"
-        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 
-use super::Trail;
 use crate::aws::{Call, Clients};
 use crate::error::Error;
+use crate::state::Trail;
 
 pub(crate) async fn trails(clients: &Clients) -> Result<Vec<Trail>, Error> {
     let described = clients

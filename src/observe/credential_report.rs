@@ -9,9 +9,10 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
-use super::{AccessKey, Console, LastUse, LoginProfile, User, to_utc};
+use super::to_utc;
 use crate::aws::Call;
 use crate::error::Error;
+use crate::state::{AccessKey, Console, LastUse, LoginProfile, User};
 
 const GENERATE_ATTEMPTS: u32 = 20;
 
@@ -73,7 +74,7 @@ fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
         let access_keys = (1..=2)
             .filter_map(|n| {
                 Some(AccessKey {
-                    id: String::new(),
+                    id: None,
                     active: field(&format!("access_key_{n}_active")) == "true",
                     created: timestamp(field(&format!("access_key_{n}_last_rotated")))?,
                     last_used: timestamp(field(&format!("access_key_{n}_last_used_date")))

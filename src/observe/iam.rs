@@ -3,12 +3,13 @@
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::SummaryKeyType;
 
-use super::{Observation, OidcProvider, Role, tag_map, to_utc};
+use super::{tag_map, to_utc};
 use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
 use crate::policy::PasswordPolicy;
 use crate::quarantine;
+use crate::state::{Observation, OidcProvider, Role};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 

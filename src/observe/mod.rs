@@ -1,213 +1,31 @@
-//! Live state read from AWS, as plain structs: no SDK type leaves this module.
+//! Reading AWS: the account's state as the plain structs of `state`, in two
+//! kinds that types keep apart. A [`Live`] observation is read live, just
+//! now, of the keys a reconcile is about; only a plan made from one can be
+//! executed. [`Suspects`] come from the full scan (the credential report,
+//! up to four hours old, and the authorization details): keys to read live,
+//! their facets and their deadlines, never a plan. No SDK type leaves here.
 
 mod authorization;
 mod caller;
 mod cloudtrail;
 mod credential_report;
 mod iam;
+mod live;
+mod passwords;
 mod quarantine;
+mod reader;
+mod scan;
 mod user;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::policy::PasswordPolicy;
-use crate::quarantine::QuarantinePolicy;
-
-pub(crate) use authorization::{UserDetails, Wanted, authorization_details};
-pub use caller::{Caller, Identity, Trust};
-pub(crate) use caller::{caller, role_trust};
-pub(crate) use cloudtrail::trails;
-pub(crate) use credential_report::credential_report;
-pub(crate) use iam::{oidc_provider, oidc_providers, password_policy, role, root_mfa};
-pub(crate) use quarantine::{quarantine_policies, quarantine_policy};
-pub use user::PolicyDocuments;
-pub(crate) use user::{UserRead, group_members, tags as user_tags, users};
-
-/// What one reconcile saw. A section that was not read is `None`, and the
-/// planner leaves its rules alone, so a reconcile of one user judges only it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Observed {
-    pub caller: Caller,
-    pub password_policy: Option<Observation<PasswordPolicy>>,
-    pub root_mfa_enabled: Option<bool>,
-    pub users: Vec<User>,
-    pub oidc_providers: Option<Vec<OidcProvider>>,
-    pub trails: Option<Vec<Trail>>,
-    pub roles: Option<Vec<Role>>,
-    pub quarantine_policies: Option<Vec<LiveQuarantinePolicy>>,
-}
-
-/// Something that may be read and found absent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Observation<T> {
-    Absent,
-    Present(T),
-}
-
-/// A user, as far as it was read: each facet is `None` when this reconcile
-/// did not read it, and the planner then leaves its rules alone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub name: String,
-    /// When the user was created, where known (the credential report says).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created: Option<DateTime<Utc>>,
-    /// `None` when not read: tag exemptions and deactivation records are
-    /// then unknown, and a reconcile reads them before it acts.
-    pub tags: Option<BTreeMap<String, String>>,
-    pub console: Option<Console>,
-    pub access_keys: Option<Vec<AccessKey>>,
-    pub permissions: Option<Permissions>,
-}
-
-impl User {
-    /// Takes the facets `fresh` read live over these.
-    pub fn refresh(&mut self, fresh: User) {
-        self.tags = fresh.tags.or(self.tags.take());
-        self.console = fresh.console.or(self.console.take());
-        self.access_keys = fresh.access_keys.or(self.access_keys.take());
-        self.permissions = fresh.permissions.or(self.permissions.take());
-    }
-}
-
-/// Console access: the login profile, MFA, and the MFA quarantine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Console {
-    pub login_profile: Option<LoginProfile>,
-    /// Counted only for console users: read live, it is 0 without a login profile.
-    pub mfa_devices: usize,
-    pub deny_policy_attached: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginProfile {
-    pub created: DateTime<Utc>,
-    /// The user must choose a new password at the next sign-in.
-    pub reset_required: bool,
-    /// When the password was last set, as best known: IAM says it only in the
-    /// credential report, so this is the later of the report's time, the
-    /// profile's creation and any password change seen in an event since.
-    pub password_last_changed: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessKey {
-    /// Empty when read from the credential report, which names no key ids:
-    /// only a live read of a key may lead to a change to it.
-    pub id: String,
-    pub active: bool,
-    pub created: DateTime<Utc>,
-    pub last_used: LastUse,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LastUse {
-    Never,
-    At(DateTime<Utc>),
-    /// Not read: no decision about the key depends on it (it is past `maxAge`).
-    NotRead,
-}
-
-impl LastUse {
-    /// The time of the last use, if it is known to have been used.
-    pub fn time(self) -> Option<DateTime<Utc>> {
-        match self {
-            LastUse::At(at) => Some(at),
-            _ => None,
-        }
-    }
-}
-
-/// What a user may do: its own policies and its groups'.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Permissions {
-    pub attached: Vec<ManagedPolicy>,
-    pub inline: Vec<InlinePolicy>,
-    pub groups: Vec<Group>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManagedPolicy {
-    pub arn: String,
-    pub name: String,
-    /// The default version's document, decoded; `None` for a policy AWS
-    /// manages, which is judged by its name.
-    pub document: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InlinePolicy {
-    pub name: String,
-    /// Decoded.
-    pub document: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Group {
-    pub name: String,
-    pub attached: Vec<ManagedPolicy>,
-    pub inline: Vec<InlinePolicy>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OidcProvider {
-    pub arn: String,
-    pub url: String,
-    pub client_ids: Vec<String>,
-    pub thumbprints: Vec<String>,
-    pub tags: BTreeMap<String, String>,
-    pub created: Option<DateTime<Utc>>,
-}
-
-/// A role, with what rule `oidc-trust` judges: who may assume it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Role {
-    pub name: String,
-    pub arn: String,
-    pub tags: BTreeMap<String, String>,
-    /// The trust policy, decoded: IAM returns it URL-encoded from some calls and raw from others.
-    pub trust_policy: String,
-    /// `iam-warden-deny-all` is attached.
-    pub quarantined: bool,
-}
-
-/// A quarantine policy as it is in IAM, when it exists.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveQuarantinePolicy {
-    pub policy: QuarantinePolicy,
-    pub arn: String,
-    pub default_version: String,
-    /// The default version's document, decoded.
-    pub document: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Trail {
-    pub name: String,
-    pub arn: String,
-    pub home_region: String,
-    pub multi_region: bool,
-    pub logging: bool,
-    /// Logs management write events, which is where IAM changes are recorded.
-    pub management_events: bool,
-}
+pub use live::LivePlan;
+pub(crate) use quarantine::quarantine_policy;
+pub use reader::Reader;
+pub use scan::{Seen, Suspects};
+pub(crate) use user::group_members;
 
 fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
@@ -215,4 +33,12 @@ fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
 
 fn tag_map<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
     tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// Reads only what the policy manages.
+async fn when<T>(
+    wanted: bool,
+    read: impl std::future::Future<Output = Result<T, crate::error::Error>>,
+) -> Result<Option<T>, crate::error::Error> {
+    if wanted { read.await.map(Some) } else { Ok(None) }
 }

@@ -2,11 +2,11 @@
 
 use aws_sdk_iam::Client;
 
-use super::{Caller, LiveQuarantinePolicy};
 use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
 use crate::quarantine::QuarantinePolicy;
+use crate::state::{Caller, LiveQuarantinePolicy};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 

@@ -6,37 +6,34 @@ use std::sync::Mutex;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
-use futures::{StreamExt, TryStreamExt};
 
-use super::{AccessKey, Console, Group, InlinePolicy, LastUse, LoginProfile, ManagedPolicy, Permissions, User, to_utc};
+use super::scan::Seen;
+use super::to_utc;
 use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
-use crate::key::Facets;
 use crate::quarantine;
+use crate::state::{AccessKey, Console, Group, InlinePolicy, LastUse, LoginProfile, ManagedPolicy, Permissions, User};
+use crate::work::Facets;
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
-/// Users read at once: enough to hide latency, few enough to stay far below
-/// IAM's request rate limits.
-const USER_READS_IN_FLIGHT: usize = 8;
-
 /// What to read of a user.
-pub(crate) struct UserRead<'a> {
+pub(super) struct UserRead<'a> {
     pub facets: Facets,
     /// The MFA quarantine policy, whose attachment is part of the console facet.
     pub deny_policy: &'a str,
     /// Keys no decision needs the last use of (they are past `maxAge`): it is not read.
     pub skip_last_used: &'a (dyn Fn(bool, chrono::DateTime<chrono::Utc>) -> bool + Sync),
     pub documents: &'a PolicyDocuments,
-    /// The user as the full scan that named it read it, seconds ago, live:
+    /// What the full scan that named the user read of it, seconds ago, live:
     /// its tags and the quarantine's attachment need no second read.
-    pub seen: Option<&'a User>,
+    pub seen: Option<&'a Seen>,
 }
 
 impl UserRead<'_> {
     fn seen_quarantined(&self) -> Option<bool> {
-        Some(self.seen?.console.as_ref()?.deny_policy_attached)
+        self.seen.map(|seen| seen.quarantined)
     }
 
     /// The quarantine policy whose attachment the console read must look up:
@@ -101,24 +98,8 @@ impl PolicyDocuments {
     }
 }
 
-/// Reads each named user; users that no longer exist are left out.
-pub(crate) async fn users(
-    iam: &Client,
-    names: impl IntoIterator<Item = String>,
-    read: &UserRead<'_>,
-) -> Result<Vec<User>, Error> {
-    let mut users: Vec<User> = futures::stream::iter(names)
-        .map(|name| user(iam, name, read))
-        .buffer_unordered(USER_READS_IN_FLIGHT)
-        .try_filter_map(|user| async { Ok(user) })
-        .try_collect()
-        .await?;
-    users.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(users)
-}
-
 /// `None` when a read that names the user finds it gone.
-pub(crate) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Result<Option<User>, Error> {
+pub(super) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Result<Option<User>, Error> {
     let facets = read.facets;
     let wants = |facet| facets.contains(facet);
     let (console, access_keys, permissions) = tokio::try_join!(
@@ -155,7 +136,7 @@ pub(crate) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Res
     Ok(Some(User {
         name,
         created: None,
-        tags: read.seen.and_then(|seen| seen.tags.clone()),
+        tags: read.seen.map(|seen| seen.tags.clone()),
         console,
         access_keys,
         permissions,
@@ -163,7 +144,7 @@ pub(crate) async fn user(iam: &Client, name: String, read: &UserRead<'_>) -> Res
 }
 
 /// The user's tags; `None` if the user is gone.
-pub(crate) async fn tags(iam: &Client, name: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+pub(super) async fn tags(iam: &Client, name: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
     let mut tags = BTreeMap::new();
     let mut pages = iam.list_user_tags().user_name(name).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -278,7 +259,7 @@ async fn access_keys(
                 }
             };
             Ok::<_, Error>(AccessKey {
-                id,
+                id: Some(id),
                 active,
                 created,
                 last_used,

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Action, Draft, Resource};
-use crate::observe::{AccessKey, LastUse, User};
+use super::{Change, Draft, Resource};
 use crate::policy::{AccessKeysRule, KeyAction, Rule, display_duration};
+use crate::state::{AccessKey, LastUse, User};
 
 const RECORD_PREFIX: &str = "iam-warden/deactivated/";
 
@@ -30,8 +30,11 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
     for key in keys {
         let resource = Resource::AccessKey {
             user: user.name.clone(),
-            id: key.id.clone(),
+            id: key.id.clone().unwrap_or_default(),
         };
+        // A key the credential report describes has no id: it can be a
+        // finding, which makes its user a suspect, but never a change.
+        let change = |fix: Fix| Some(fix.change(user.name.clone(), key.id.clone()?));
         let mut limits = Limits {
             now: draft.now,
             ahead: Vec::new(),
@@ -45,12 +48,12 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
             inactive_violation(rule, key, since.unwrap_or(draft.now), &mut limits)
         };
         if let Some((reason, fix)) = reason {
-            let action = if rule.action == KeyAction::Report {
-                Action::Report
+            let change = if rule.action == KeyAction::Report {
+                None
             } else {
-                fix
+                change(fix)
             };
-            draft.violation(Rule::AccessKeys, resource, action, reason, key);
+            draft.violation(Rule::AccessKeys, resource, change, reason, key);
             continue;
         }
         // Only a compliant key's limits are deadlines: a violating one is acted on now.
@@ -64,12 +67,17 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
         if !keeps_records {
             continue;
         }
-        if key.active && records.names(user, key) {
-            let reason = "the key is active again: its deactivation record goes".to_owned();
-            draft.housekeeping(Rule::AccessKeys, resource, Action::ClearDeactivationRecord, reason, key);
+        let housekeeping = if key.active && records.names(user, key) {
+            let reason = "the key is active again: its deactivation record goes";
+            Some((Fix::ClearRecord, reason))
         } else if !key.active && recorded.is_none() {
-            let reason = "inactive key with no deactivation record: deleteAfter counts from now".to_owned();
-            draft.housekeeping(Rule::AccessKeys, resource, Action::RecordDeactivation, reason, key);
+            let reason = "inactive key with no deactivation record: deleteAfter counts from now";
+            Some((Fix::Record, reason))
+        } else {
+            None
+        };
+        if let Some((fix, reason)) = housekeeping {
+            draft.housekeeping(Rule::AccessKeys, resource, change(fix), reason.to_owned(), key);
         }
     }
     if keeps_records {
@@ -79,7 +87,8 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
                 id: id.to_owned(),
             };
             let reason = "records a key the user no longer has".to_owned();
-            draft.housekeeping(Rule::AccessKeys, resource, Action::ClearDeactivationRecord, reason, &id);
+            let clear = Fix::ClearRecord.change(user.name.clone(), id.to_owned());
+            draft.housekeeping(Rule::AccessKeys, resource, Some(clear), reason, &id);
         }
     }
 }
@@ -110,8 +119,8 @@ impl Records {
     /// has fewer records than inactive keys: either can only make it a suspect
     /// sooner, and suspects are read live.
     fn deactivated(&self, user: &User, key: &AccessKey) -> Option<DateTime<Utc>> {
-        if !from_report(key) {
-            return self.0.get(&key.id).copied().flatten();
+        if let Some(id) = &key.id {
+            return self.0.get(id).copied().flatten();
         }
         let valid: Vec<DateTime<Utc>> = self.0.values().filter_map(|at| *at).collect();
         (valid.len() >= inactive_keys(user))
@@ -121,9 +130,9 @@ impl Records {
 
     /// Whether a record may name `key`; for a report user, whether any record is left over.
     fn names(&self, user: &User, key: &AccessKey) -> bool {
-        match from_report(key) {
-            false => self.0.contains_key(&key.id),
-            true => self.0.len() > inactive_keys(user),
+        match &key.id {
+            Some(id) => self.0.contains_key(id),
+            None => self.0.len() > inactive_keys(user),
         }
     }
 
@@ -133,15 +142,30 @@ impl Records {
             .keys()
             .filter(move |id| {
                 let keys = user.access_keys.iter().flatten();
-                keys.clone().all(|k| !from_report(k)) && !keys.clone().any(|k| &k.id == *id)
+                keys.clone().all(|k| k.id.is_some()) && !keys.clone().any(|k| k.id.as_ref() == Some(*id))
             })
             .map(String::as_str)
     }
 }
 
-/// The credential report names no key ids.
-fn from_report(key: &AccessKey) -> bool {
-    key.id.is_empty()
+/// What a finding about a key asks for.
+#[derive(Clone, Copy)]
+enum Fix {
+    Deactivate,
+    Delete,
+    Record,
+    ClearRecord,
+}
+
+impl Fix {
+    fn change(self, user: String, id: String) -> Change {
+        match self {
+            Fix::Deactivate => Change::DeactivateAccessKey { user, id },
+            Fix::Delete => Change::DeleteAccessKey { user, id },
+            Fix::Record => Change::RecordDeactivation { user, id },
+            Fix::ClearRecord => Change::ClearDeactivationRecord { user, id },
+        }
+    }
 }
 
 fn inactive_keys(user: &User) -> usize {
@@ -166,7 +190,7 @@ impl Limits {
     }
 }
 
-fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Action)> {
+fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits) -> Option<(String, Fix)> {
     let age = limits.now - key.created;
     let too_old = limits.reached(key.created, rule.max_age).map(|limit| {
         format!(
@@ -196,7 +220,7 @@ fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits)
         })
     });
     let reasons: Vec<String> = too_old.into_iter().chain(unused).collect();
-    (!reasons.is_empty()).then(|| (reasons.join("; "), Action::DeactivateAccessKey))
+    (!reasons.is_empty()).then(|| (reasons.join("; "), Fix::Deactivate))
 }
 
 /// Due once it has been both inactive and unused for `deleteAfter`.
@@ -205,7 +229,7 @@ fn inactive_violation(
     key: &AccessKey,
     deactivated: DateTime<Utc>,
     limits: &mut Limits,
-) -> Option<(String, Action)> {
+) -> Option<(String, Fix)> {
     let since = key.last_used.time().map_or(deactivated, |used| used.max(deactivated));
     limits.reached(since, rule.delete_after).map(|limit| {
         let used = match key.last_used.time() {
@@ -218,7 +242,7 @@ fn inactive_violation(
             days(limits.now - since),
             display_duration(limit)
         );
-        (reason, Action::DeleteAccessKey)
+        (reason, Fix::Delete)
     })
 }
 

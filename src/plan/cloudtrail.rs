@@ -3,15 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use super::{Action, Draft, Resource};
-use crate::observe::Trail;
+use super::{Change, Draft, Resource};
 use crate::policy::{CloudTrailRule, Rule, TrailAction};
+use crate::state::Trail;
 
 pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draft) {
-    let fix = if rule.action == TrailAction::StartLogging {
-        Action::StartLogging
-    } else {
-        Action::Report
+    let fix = |t: &Trail| {
+        (rule.action == TrailAction::StartLogging).then(|| Change::StartLogging {
+            trail: t.arn.clone(),
+            region: t.home_region.clone(),
+        })
     };
     let resource = |t: &Trail| Resource::Trail {
         name: t.name.clone(),
@@ -28,23 +29,12 @@ pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draf
                     region: None,
                 };
                 let reason = "trail does not exist; iam-warden does not create trails".to_owned();
-                draft.violation(
-                    Rule::Cloudtrail,
-                    missing,
-                    Action::Report,
-                    reason,
-                    &serde_json::Value::Null,
-                );
+                draft.violation(Rule::Cloudtrail, missing, None, reason, &serde_json::Value::Null);
             }
             Some(trail) if !trail.logging => {
                 named_stopped.insert(trail.arn.as_str());
-                draft.violation(
-                    Rule::Cloudtrail,
-                    resource(trail),
-                    fix,
-                    "trail is not logging".to_owned(),
-                    trail,
-                );
+                let reason = "trail is not logging".to_owned();
+                draft.violation(Rule::Cloudtrail, resource(trail), fix(trail), reason, trail);
             }
             Some(_) => {}
         }
@@ -64,11 +54,11 @@ pub(super) fn evaluate(rule: &CloudTrailRule, trails: &[Trail], draft: &mut Draf
     match trails.iter().find(qualifies) {
         Some(stopped) => {
             let reason = "no multi-region trail is logging management events; this one is stopped".to_owned();
-            draft.violation(Rule::Cloudtrail, resource(stopped), fix, reason, stopped);
+            draft.violation(Rule::Cloudtrail, resource(stopped), fix(stopped), reason, stopped);
         }
         None => {
             let reason = "no multi-region trail logs management events; create one".to_owned();
-            draft.violation(Rule::Cloudtrail, Resource::Account, Action::Report, reason, trails);
+            draft.violation(Rule::Cloudtrail, Resource::Account, None, reason, trails);
         }
     }
 }

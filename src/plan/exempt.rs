@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{Action, Draft, Finding, Resource};
-use crate::observe::Observed;
 use crate::policy::{Exemption, Selector};
+use crate::state::Observed;
 
 /// Whether reading the user's tags could change `finding`, planned without
 /// them: an exemption by tag could cover it, or it hangs on a deactivation
@@ -15,10 +15,10 @@ use crate::policy::{Exemption, Selector};
 /// no tag exemption in the policy a key event needs no tag read.
 pub fn tags_could_change(exemptions: &[Exemption], finding: &Finding, now: DateTime<Utc>) -> bool {
     let on_records = matches!(
-        finding.action,
+        finding.action(),
         Action::DeleteAccessKey | Action::RecordDeactivation | Action::ClearDeactivationRecord
     );
-    let by_tag = !finding.action.restores()
+    let by_tag = !finding.change.as_ref().is_some_and(|c| c.restores())
         && exemptions.iter().any(|e| {
             matches!(e.selector, Selector::Tag(_))
                 && e.expires.is_none_or(|expires| now < expires)
@@ -52,7 +52,11 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
         .collect();
     let now = draft.now;
     let mut lapses = Vec::new();
-    for finding in draft.findings.iter_mut().filter(|f| !f.action.restores()) {
+    for finding in draft
+        .findings
+        .iter_mut()
+        .filter(|f| !f.change.as_ref().is_some_and(|c| c.restores()))
+    {
         let tags = match &finding.resource {
             Resource::OidcProvider { arn, .. } => provider_tags.get(arn.as_str()).copied(),
             Resource::Role { name } => role_tags.get(name.as_str()).copied(),

@@ -1,26 +1,21 @@
 //! Rule `mfa`: console users have an MFA device once their grace period ends,
 //! and the root user has one (reported only: no API can add it).
 
-use super::{Action, Draft, Resource};
-use crate::observe::Observed;
+use super::{Change, Draft, Resource};
 use crate::policy::{MfaAction, MfaRule, Rule};
+use crate::state::Observed;
 
 pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
     if rule.require_for_root && observed.root_mfa_enabled == Some(false) {
         let reason = "the root user has no MFA device; add one in the console".to_owned();
-        draft.violation(
-            Rule::Mfa,
-            Resource::Root,
-            Action::Report,
-            reason,
-            &observed.caller.account_id,
-        );
+        draft.violation(Rule::Mfa, Resource::Root, None, reason, &observed.caller.account_id);
     }
     for user in &observed.users {
         let Some(console) = &user.console else { continue };
         let resource = || Resource::User {
             name: user.name.clone(),
         };
+        let user_name = || user.name.clone();
         let profile = console
             .login_profile
             .as_ref()
@@ -33,7 +28,8 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
                     "now has MFA"
                 };
                 let reason = format!("{reason}: lift the quarantine");
-                draft.violation(Rule::Mfa, resource(), Action::DetachDenyPolicy, reason, user);
+                let lift = Change::DetachDenyPolicy { user: user_name() };
+                draft.violation(Rule::Mfa, resource(), Some(lift), reason, user);
             }
             continue;
         };
@@ -42,17 +38,17 @@ pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) {
             draft.deadline(Rule::Mfa, &resource(), grace_ends);
             continue;
         }
-        let action = match rule.action {
-            MfaAction::Report => Action::Report,
+        let change = match rule.action {
+            MfaAction::Report => None,
             // Quarantined already: exactly the state the policy asks for.
             MfaAction::DenyUntilMfa if console.deny_policy_attached => continue,
-            MfaAction::DenyUntilMfa => Action::AttachDenyPolicy,
-            MfaAction::DisableConsole => Action::DeleteLoginProfile,
+            MfaAction::DenyUntilMfa => Some(Change::AttachDenyPolicy { user: user_name() }),
+            MfaAction::DisableConsole => Some(Change::DeleteLoginProfile { user: user_name() }),
         };
         let reason = format!(
             "console user without MFA since {}",
             grace_ends.format("%Y-%m-%d %H:%M UTC")
         );
-        draft.violation(Rule::Mfa, resource(), action, reason, user);
+        draft.violation(Rule::Mfa, resource(), change, reason, user);
     }
 }

@@ -2,7 +2,7 @@
 //! table-tested and dry-run is only a matter of not executing the result.
 
 mod access_keys;
-mod action;
+mod change;
 mod cloudtrail;
 mod coverage;
 mod escalation;
@@ -21,11 +21,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use access_keys::deactivation_tag;
-pub use action::{Action, Resource};
+pub use change::{Action, Change, Resource, actions_of};
 pub use exempt::tags_could_change;
 
-use crate::observe::Observed;
 use crate::policy::{Mode, Policy, Rule};
+use crate::state::{LiveQuarantinePolicy, Observed};
 
 /// Plain data: printable as JSON, and all the executor needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +48,9 @@ pub struct Finding {
     pub rule: Rule,
     pub resource: Resource,
     pub severity: Severity,
-    pub action: Action,
+    /// What it asks for; `None`: a report, no change.
+    #[serde(rename = "action", serialize_with = "action_label")]
+    pub change: Option<Change>,
     pub reason: String,
     /// The exemption's reason, when one covers this finding.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,7 +74,19 @@ pub enum Severity {
     Housekeeping,
 }
 
+fn action_label<S: serde::Serializer>(change: &Option<Change>, serializer: S) -> Result<S::Ok, S::Error> {
+    change
+        .as_ref()
+        .map_or(Action::Report, Change::action)
+        .serialize(serializer)
+}
+
 impl Finding {
+    /// The name of what it asks for.
+    pub fn action(&self) -> Action {
+        self.change.as_ref().map_or(Action::Report, Change::action)
+    }
+
     /// Out of spec and not exempt: what exit codes and alerts count.
     pub fn is_drift(&self) -> bool {
         self.severity == Severity::Violation && self.exempt.is_none()
@@ -80,17 +94,17 @@ impl Finding {
 
     /// Calls for a change in AWS: drift with a fix, or housekeeping.
     pub fn is_actionable(&self) -> bool {
-        self.exempt.is_none() && self.action != Action::Report && self.severity != Severity::Warning
+        self.exempt.is_none() && self.change.is_some() && self.severity != Severity::Warning
     }
 
-    /// Drift that an action fixes: what `remediations_total` counts.
+    /// Drift that a change fixes: what `remediations_total` counts.
     pub fn is_remediation(&self) -> bool {
-        self.is_drift() && self.action != Action::Report
+        self.is_drift() && self.change.is_some()
     }
 
     /// The order findings are listed in: by rule, then resource, then action.
     pub fn order(&self) -> (Rule, &Resource, Action) {
-        (self.rule, &self.resource, self.action)
+        (self.rule, &self.resource, self.action())
     }
 
     /// The same decision about the same thing, as a fresh read may find it again.
@@ -154,11 +168,23 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     Plan::new(policy.mode, draft.findings, draft.deadlines)
 }
 
+/// The findings about iam-warden's own quarantine policies alone: the
+/// executor's check before it attaches one.
+pub fn quarantine_policy_findings(live: &[LiveQuarantinePolicy], partition: &str, now: DateTime<Utc>) -> Vec<Finding> {
+    let mut draft = Draft {
+        now,
+        findings: Vec::new(),
+        deadlines: Vec::new(),
+    };
+    quarantine_policies::evaluate(live, partition, &mut draft);
+    draft.findings
+}
+
 /// Rule `oidc-trust`'s reasons about one role with `trust_policy`, under
 /// `policy`: the planner end to end on one untrusted document. Public, through
 /// the crate root, for the fuzz targets.
 pub fn judge_trust_policy(policy: &Policy, trust_policy: &str) -> Vec<String> {
-    let role = crate::observe::Role {
+    let role = crate::state::Role {
         name: "fuzzed".to_owned(),
         arn: "arn:aws:iam::123456789012:role/fuzzed".to_owned(),
         tags: Default::default(),
@@ -188,41 +214,28 @@ impl Draft {
         &mut self,
         rule: Rule,
         resource: Resource,
-        action: Action,
+        change: Option<Change>,
         reason: String,
         before: &(impl Serialize + ?Sized),
-    ) {
-        self.push(rule, resource, Severity::Violation, action, reason, before);
+    ) -> &mut Finding {
+        self.push(rule, resource, Severity::Violation, change, reason, before)
     }
 
     fn warning(&mut self, rule: Rule, resource: Resource, reason: String, before: &(impl Serialize + ?Sized)) {
-        self.push(rule, resource, Severity::Warning, Action::Report, reason, before);
+        self.push(rule, resource, Severity::Warning, None, reason, before);
     }
 
-    fn explained_violation(
-        &mut self,
-        rule: Rule,
-        resource: Resource,
-        action: Action,
-        reason: String,
-        before: &(impl Serialize + ?Sized),
-        details: serde_json::Value,
-    ) {
-        self.violation(rule, resource, action, reason, before);
-        if let Some(finding) = self.findings.last_mut() {
-            finding.details = Some(details);
-        }
-    }
-
+    /// `change` is `None` only where no change can be named (a key the
+    /// credential report describes): the finding then names a suspect.
     fn housekeeping(
         &mut self,
         rule: Rule,
         resource: Resource,
-        action: Action,
+        change: Option<Change>,
         reason: String,
         before: &(impl Serialize + ?Sized),
     ) {
-        self.push(rule, resource, Severity::Housekeeping, action, reason, before);
+        self.push(rule, resource, Severity::Housekeeping, change, reason, before);
     }
 
     fn push(
@@ -230,21 +243,22 @@ impl Draft {
         rule: Rule,
         resource: Resource,
         severity: Severity,
-        action: Action,
+        change: Option<Change>,
         reason: String,
         before: &(impl Serialize + ?Sized),
-    ) {
+    ) -> &mut Finding {
         let before = serde_json::to_value(before).unwrap_or(serde_json::Value::Null);
         self.findings.push(Finding {
             rule,
             resource,
             severity,
-            action,
+            change,
             reason,
             exempt: None,
             before,
             details: None,
         });
+        self.findings.last_mut().expect("just pushed")
     }
 
     /// Remembers a future moment at which the state will change on its own.

@@ -1,9 +1,9 @@
 //! Rule `oidc-providers`: every provider's issuer is allowed, and its client
 //! ids are allowed audiences (that part is reported only).
 
-use super::{Action, Draft, Resource};
-use crate::observe::OidcProvider;
+use super::{Change, Draft, Resource};
 use crate::policy::{OidcAction, OidcProvidersRule, Rule};
+use crate::state::OidcProvider;
 
 pub(super) fn evaluate(rule: &OidcProvidersRule, providers: &[OidcProvider], draft: &mut Draft) {
     for provider in providers {
@@ -16,13 +16,11 @@ pub(super) fn evaluate(rule: &OidcProvidersRule, providers: &[OidcProvider], dra
             .iter()
             .any(|pattern| pattern.matches(&provider.url))
         {
-            let action = if rule.action == OidcAction::Delete {
-                Action::DeleteOidcProvider
-            } else {
-                Action::Report
-            };
+            let change = (rule.action == OidcAction::Delete).then(|| Change::DeleteOidcProvider {
+                arn: provider.arn.clone(),
+            });
             let reason = format!("issuer {} matches no allowedIssuers pattern", provider.url);
-            draft.violation(Rule::OidcProviders, resource, action, reason, provider);
+            draft.violation(Rule::OidcProviders, resource, change, reason, provider);
             continue;
         }
         let Some(allowed) = &rule.allowed_audiences else {
@@ -36,7 +34,7 @@ pub(super) fn evaluate(rule: &OidcProvidersRule, providers: &[OidcProvider], dra
             .collect();
         if !unexpected.is_empty() {
             let reason = format!("audiences not in allowedAudiences: {}", unexpected.join(", "));
-            draft.violation(Rule::OidcProviders, resource, Action::Report, reason, provider);
+            draft.violation(Rule::OidcProviders, resource, None, reason, provider);
         }
     }
 }

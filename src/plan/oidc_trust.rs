@@ -15,10 +15,10 @@
 use serde::Serialize;
 
 use super::coverage::{Glob, covered};
-use super::{Action, Draft, Resource};
+use super::{Change, Draft, Resource};
 use crate::document::{self, Condition, Effect, Statement};
-use crate::observe::Role;
 use crate::policy::{OidcTrustRule, Rule, TrustAction};
+use crate::state::Role;
 
 const WEB_IDENTITY: &str = "sts:assumerolewithwebidentity";
 
@@ -31,7 +31,7 @@ pub(super) fn evaluate(rule: &OidcTrustRule, roles: &[Role], draft: &mut Draft) 
             Ok(document) => document,
             Err(why) => {
                 let reason = format!("the trust policy cannot be judged, so it is reported: {why}");
-                draft.violation(Rule::OidcTrust, resource, Action::Report, reason, role);
+                draft.violation(Rule::OidcTrust, resource, None, reason, role);
                 continue;
             }
         };
@@ -46,7 +46,10 @@ pub(super) fn evaluate(rule: &OidcTrustRule, roles: &[Role], draft: &mut Draft) 
         let quarantine = rule.action == TrustAction::Quarantine;
         if breaches.is_empty() && role.quarantined {
             let reason = "the trust policy admits only allowed subjects again: lift the quarantine".to_owned();
-            draft.violation(Rule::OidcTrust, resource.clone(), Action::LiftQuarantine, reason, role);
+            let lift = Change::LiftQuarantine {
+                role: role.name.clone(),
+            };
+            draft.violation(Rule::OidcTrust, resource.clone(), Some(lift), reason, role);
         }
         // A quarantined role with a breach is exactly what the policy asks for.
         let reported: Vec<Problem> = match (breaches.is_empty(), quarantine && role.quarantined) {
@@ -56,13 +59,15 @@ pub(super) fn evaluate(rule: &OidcTrustRule, roles: &[Role], draft: &mut Draft) 
         if reported.is_empty() {
             continue;
         }
-        let action = match reported.iter().any(|p| !matches!(p.kind, Kind::Audience)) {
-            true if quarantine => Action::QuarantineRole,
-            _ => Action::Report,
+        let change = match reported.iter().any(|p| !matches!(p.kind, Kind::Audience)) {
+            true if quarantine => Some(Change::QuarantineRole {
+                role: role.name.clone(),
+            }),
+            _ => None,
         };
         let reason = reported.iter().map(Problem::explain).collect::<Vec<_>>().join("; ");
         let details = serde_json::to_value(&reported).unwrap_or_default();
-        draft.explained_violation(Rule::OidcTrust, resource, action, reason, role, details);
+        draft.violation(Rule::OidcTrust, resource, change, reason, role).details = Some(details);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Rule `password-policy`: the account policy equals the desired one exactly.
 
-use super::{Action, Draft, Resource};
-use crate::observe::Observation;
+use super::{Change, Draft, Resource};
 use crate::policy::{PasswordPolicy, Rule};
+use crate::state::Observation;
 
 pub(super) fn evaluate(desired: &PasswordPolicy, current: &Observation<PasswordPolicy>, draft: &mut Draft) {
     let reason = match current {
@@ -12,10 +12,13 @@ pub(super) fn evaluate(desired: &PasswordPolicy, current: &Observation<PasswordP
             format!("differs in {}", differences(desired, current).join(", "))
         }
     };
+    let change = Change::UpdatePasswordPolicy {
+        desired: desired.clone(),
+    };
     draft.violation(
         Rule::PasswordPolicy,
         Resource::PasswordPolicy,
-        Action::UpdatePasswordPolicy,
+        Some(change),
         reason,
         current,
     );

@@ -7,9 +7,9 @@
 //! change seen in an event since, or from a login profile created after the
 //! date (which set a password then).
 
-use super::{Action, Draft, Resource};
-use crate::observe::User;
+use super::{Change, Draft, Resource};
 use crate::policy::{PasswordResetRule, Rule};
+use crate::state::User;
 
 pub(super) fn evaluate(rule: &PasswordResetRule, user: &User, draft: &mut Draft) {
     let Some(profile) = user.console.as_ref().and_then(|c| c.login_profile.as_ref()) else {
@@ -35,11 +35,8 @@ pub(super) fn evaluate(rule: &PasswordResetRule, user: &User, draft: &mut Draft)
     let resource = Resource::User {
         name: user.name.clone(),
     };
-    draft.violation(
-        Rule::PasswordReset,
-        resource,
-        Action::RequirePasswordReset,
-        reason,
-        profile,
-    );
+    let change = Change::RequirePasswordReset {
+        user: user.name.clone(),
+    };
+    draft.violation(Rule::PasswordReset, resource, Some(change), reason, profile);
 }

@@ -1,10 +1,10 @@
 //! iam-warden's own quarantine policies hold the document it ships. Whoever
 //! could change a default version would decide what iam-warden attaches.
 
-use super::{Action, Draft, Resource};
-use crate::observe::LiveQuarantinePolicy;
+use super::{Change, Draft, Resource};
 use crate::policy::Rule;
 use crate::quarantine::QuarantinePolicy;
+use crate::state::LiveQuarantinePolicy;
 
 pub(super) fn evaluate(live: &[LiveQuarantinePolicy], partition: &str, draft: &mut Draft) {
     for policy in live.iter().filter(|p| !p.policy.is_shipped(partition, &p.document)) {
@@ -25,6 +25,10 @@ pub(super) fn evaluate(live: &[LiveQuarantinePolicy], partition: &str, draft: &m
             policy: policy.policy,
             arn: policy.arn.clone(),
         };
-        draft.violation(rule, resource, Action::RestoreQuarantinePolicy, reason, &before);
+        let restore = Change::RestoreQuarantinePolicy {
+            policy: policy.policy,
+            arn: policy.arn.clone(),
+        };
+        draft.violation(rule, resource, Some(restore), reason, &before);
     }
 }

@@ -11,24 +11,39 @@
 use serde::Serialize;
 
 use super::escalation::Grants;
-use super::{Action, Draft, Resource};
+use super::{Change, Draft, Resource};
 use crate::document::{self, Document};
-use crate::observe::{Group, ManagedPolicy, User};
 use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
 use crate::quarantine;
+use crate::state::{Group, ManagedPolicy, Permissions, User};
 
 /// AWS's own policies, which iam-warden judges by name rather than read.
 const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
 
 pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draft) {
     let Some(permissions) = &user.permissions else { return };
-    let fix = |action| {
-        if rule.action == PermissionsAction::Detach {
-            action
-        } else {
-            Action::Report
-        }
-    };
+    let own = own_policies(rule, user, permissions, draft);
+    if rule.forbid_admin {
+        groups(rule, user, permissions, draft);
+    }
+    // An admin's every escalation is moot: the admin finding says it all.
+    if rule.report_escalation && !own.admin {
+        escalation(user, permissions, &own.documents, draft);
+    }
+}
+
+/// What a finding asks for under the rule's action.
+fn fix(rule: &UserPermissionsRule, change: Change) -> Option<Change> {
+    (rule.action == PermissionsAction::Detach).then_some(change)
+}
+
+/// The user's attached and inline policies, each judged.
+fn own_policies<'a>(
+    rule: &'a UserPermissionsRule,
+    user: &'a User,
+    permissions: &Permissions,
+    draft: &mut Draft,
+) -> Own<'a> {
     let mut own = Own {
         rule,
         user,
@@ -46,12 +61,16 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draf
             arn: policy.arn.clone(),
         };
         let what = format!("attached policy {}", policy.name);
-        let fix = fix(Action::DetachUserPolicy);
+        let detach = Change::DetachUserPolicy {
+            user: user.name.clone(),
+            arn: policy.arn.clone(),
+        };
+        let judged = judge_managed(policy);
         own.judge(
             draft,
-            judge_managed(policy),
+            judged,
             resource,
-            fix,
+            fix(rule, detach),
             (&what, &policy.name),
             policy,
         );
@@ -62,60 +81,61 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draf
             name: policy.name.clone(),
         };
         let what = format!("inline policy {}", policy.name);
-        let fix = fix(Action::DeleteUserPolicy);
+        let delete = Change::DeleteUserPolicy {
+            user: user.name.clone(),
+            name: policy.name.clone(),
+        };
+        let judged = judge_document(&policy.document);
         own.judge(
             draft,
-            judge_document(&policy.document),
+            judged,
             resource,
-            fix,
+            fix(rule, delete),
             (&what, &policy.name),
             policy,
         );
     }
-    let Own {
-        documents: own,
-        admin: own_admin,
-        ..
-    } = own;
-    if rule.forbid_admin {
-        for group in &permissions.groups {
-            if let Some(why) = group_admin(group) {
-                let resource = Resource::GroupMembership {
-                    user: user.name.clone(),
-                    group: group.name.clone(),
-                };
-                let reason = format!(
-                    "admin-equivalent access through group {}: {why}; the user leaves the group, whose own policies other members share",
-                    group.name
-                );
-                draft.violation(
-                    Rule::UserPermissions,
-                    resource,
-                    fix(Action::RemoveUserFromGroup),
-                    reason,
-                    group,
-                );
-            }
-        }
+    own
+}
+
+/// Admin access through a group: the user leaves the group.
+fn groups(rule: &UserPermissionsRule, user: &User, permissions: &Permissions, draft: &mut Draft) {
+    for group in &permissions.groups {
+        let Some(why) = group_admin(group) else { continue };
+        let resource = Resource::GroupMembership {
+            user: user.name.clone(),
+            group: group.name.clone(),
+        };
+        let reason = format!(
+            "admin-equivalent access through group {}: {why}; the user leaves the group, whose own policies other members share",
+            group.name
+        );
+        let leave = Change::RemoveUserFromGroup {
+            user: user.name.clone(),
+            group: group.name.clone(),
+        };
+        draft.violation(Rule::UserPermissions, resource, fix(rule, leave), reason, group);
     }
-    // An admin's every escalation is moot: the admin finding says it all.
-    if rule.report_escalation && !own_admin {
-        let escalations = Grants::of(&own).escalations();
-        if !escalations.is_empty() {
-            let sets: Vec<String> = escalations
-                .iter()
-                .map(|s| format!("{} ({})", s.name, s.actions.join(" + ")))
-                .collect();
-            let reason = format!(
-                "the user's own policies allow known privilege-escalation sets: {}",
-                sets.join(", ")
-            );
-            let resource = Resource::User {
-                name: user.name.clone(),
-            };
-            draft.violation(Rule::UserPermissions, resource, Action::Report, reason, permissions);
-        }
+}
+
+/// The known escalation sets the user's own policies allow together, reported.
+fn escalation(user: &User, permissions: &Permissions, documents: &[Document], draft: &mut Draft) {
+    let escalations = Grants::of(documents).escalations();
+    if escalations.is_empty() {
+        return;
     }
+    let sets: Vec<String> = escalations
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.actions.join(" + ")))
+        .collect();
+    let reason = format!(
+        "the user's own policies allow known privilege-escalation sets: {}",
+        sets.join(", ")
+    );
+    let resource = Resource::User {
+        name: user.name.clone(),
+    };
+    draft.violation(Rule::UserPermissions, resource, None, reason, permissions);
 }
 
 /// The user's own policies, judged one by one: what they grant together, for
@@ -135,7 +155,7 @@ impl Own<'_> {
         draft: &mut Draft,
         judged: Judged,
         resource: Resource,
-        fix: Action,
+        fix: Option<Change>,
         (what, name): (&str, &str),
         before: &impl Serialize,
     ) {
@@ -208,5 +228,5 @@ fn report_unreadable(draft: &mut Draft, user: &User, name: &str, why: &str, befo
     let resource = Resource::User {
         name: user.name.clone(),
     };
-    draft.violation(Rule::UserPermissions, resource, Action::Report, reason, before);
+    draft.violation(Rule::UserPermissions, resource, None, reason, before);
 }

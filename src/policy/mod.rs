@@ -16,11 +16,14 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{display as display_duration, parse as parse_duration};
 pub use issuer::IssuerPattern;
-pub use set::{Placement, PolicySet};
+pub use set::PolicySet;
 
 /// The rules a policy can turn on; their ids appear in plans, metrics and exemptions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Rule {
     PasswordPolicy,
     PasswordReset,
@@ -33,28 +36,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
-        Rule::PasswordPolicy,
-        Rule::PasswordReset,
-        Rule::Mfa,
-        Rule::AccessKeys,
-        Rule::UserPermissions,
-        Rule::OidcProviders,
-        Rule::OidcTrust,
-        Rule::Cloudtrail,
-    ];
-
     pub fn id(self) -> &'static str {
-        match self {
-            Rule::PasswordPolicy => "password-policy",
-            Rule::PasswordReset => "password-reset",
-            Rule::Mfa => "mfa",
-            Rule::AccessKeys => "access-keys",
-            Rule::UserPermissions => "user-permissions",
-            Rule::OidcProviders => "oidc-providers",
-            Rule::OidcTrust => "oidc-trust",
-            Rule::Cloudtrail => "cloudtrail",
-        }
+        self.into()
     }
 }
 
@@ -140,7 +123,7 @@ pub struct Policy {
 }
 
 /// The account password policy, desired or observed: the two compare field by field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordPolicy {
     pub minimum_length: u32,

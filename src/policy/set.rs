@@ -5,28 +5,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Diagnostic, Policy, PolicyError};
-use crate::accounts::Account;
+use crate::account::Account;
 
 /// The policy files, in file-name order. A single file governs every account.
 #[derive(Debug, PartialEq)]
 pub struct PolicySet {
     pub files: Vec<(PathBuf, Policy)>,
-}
-
-/// Where an account sits, for choosing its policy.
-pub struct Placement<'a> {
-    pub account: &'a str,
-    /// The OUs above the account, from the root down.
-    pub organizational_units: &'a [String],
-}
-
-impl Placement<'_> {
-    pub fn of(account: &Account) -> Placement<'_> {
-        Placement {
-            account: &account.id,
-            organizational_units: &account.organizational_units,
-        }
-    }
 }
 
 impl PolicySet {
@@ -108,14 +92,14 @@ impl PolicySet {
     /// The file that governs the account: the one selecting its id, else the
     /// one selecting its deepest OU, else the one without a selector. `None`
     /// when no file does. A single file governs every account.
-    pub fn governing(&self, place: &Placement<'_>) -> Option<&(PathBuf, Policy)> {
+    pub fn governing(&self, account: &Account) -> Option<&(PathBuf, Policy)> {
         if let [only] = self.files.as_slice() {
             return Some(only);
         }
         self.files
             .iter()
-            .max_by_key(|(_, policy)| specificity(policy, place))
-            .filter(|(_, policy)| specificity(policy, place).is_some())
+            .max_by_key(|(_, policy)| specificity(policy, account))
+            .filter(|(_, policy)| specificity(policy, account).is_some())
     }
 
     /// Each file with the ids of the accounts it governs, for `check`.
@@ -125,7 +109,7 @@ impl PolicySet {
             .map(|(file, _)| {
                 let governed = accounts
                     .iter()
-                    .filter(|account| self.governing(&Placement::of(account)).is_some_and(|(f, _)| f == file))
+                    .filter(|account| self.governing(account).is_some_and(|(f, _)| f == file))
                     .map(|account| account.id.as_str())
                     .collect();
                 (file.as_path(), governed)
@@ -176,14 +160,14 @@ impl PolicySet {
 
 /// How closely `policy` selects the account: its id (highest), an OU by
 /// depth (deeper is closer), no selector (lowest); `None` when it does not.
-fn specificity(policy: &Policy, place: &Placement<'_>) -> Option<(u8, usize)> {
+fn specificity(policy: &Policy, account: &Account) -> Option<(u8, usize)> {
     let Some(selector) = &policy.selector else {
         return Some((0, 0));
     };
-    if selector.accounts.contains(place.account) {
+    if selector.accounts.contains(account.id.as_str()) {
         return Some((2, 0));
     }
-    place
+    account
         .organizational_units
         .iter()
         .rposition(|ou| selector.organizational_units.contains(ou))
@@ -193,6 +177,15 @@ fn specificity(policy: &Policy, place: &Placement<'_>) -> Option<(u8, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::AccountId;
+
+    fn account(id: &str, organizational_units: &[String]) -> Account {
+        Account {
+            id: AccountId::parse(id).unwrap(),
+            name: String::new(),
+            organizational_units: organizational_units.to_vec(),
+        }
+    }
 
     fn policy(selector: &str) -> Policy {
         let text = format!(
@@ -225,13 +218,9 @@ mod tests {
             ("333333333333", &ous[..1], "parent.yaml"),
             ("444444444444", &[][..], "rest.yaml"),
         ];
-        for (account, organizational_units, expected) in cases {
-            let place = Placement {
-                account,
-                organizational_units,
-            };
-            let (file, _) = files.governing(&place).unwrap();
-            assert_eq!(file, Path::new(expected), "{account}");
+        for (id, organizational_units, expected) in cases {
+            let (file, _) = files.governing(&account(id, organizational_units)).unwrap();
+            assert_eq!(file, Path::new(expected), "{id}");
         }
     }
 
@@ -241,11 +230,7 @@ mod tests {
             ("a.yaml", "  selector: {accounts: [\"111111111111\"]}\n"),
             ("b.yaml", "  selector: {accounts: [\"222222222222\"]}\n"),
         ]);
-        let place = Placement {
-            account: "333333333333",
-            organizational_units: &[],
-        };
-        assert!(files.governing(&place).is_none());
+        assert!(files.governing(&account("333333333333", &[])).is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Display;
+use strum::IntoEnumIterator;
 
 use chrono::{NaiveDate, TimeDelta};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
@@ -275,9 +276,9 @@ impl Checker {
     }
 
     fn rule(&mut self, name: &Located<String>) -> Option<Rule> {
-        let found = Rule::ALL.into_iter().find(|rule| rule.id() == name.value());
+        let found = Rule::iter().find(|rule| rule.id() == name.value());
         if found.is_none() {
-            let known: Vec<_> = Rule::ALL.iter().map(|r| r.id()).collect();
+            let known: Vec<_> = Rule::iter().map(Rule::id).collect();
             self.error(
                 name,
                 format_args!("unknown rule `{}`, expected one of {}", name.value(), known.join(", ")),

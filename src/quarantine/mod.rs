@@ -9,7 +9,7 @@ use serde::Serialize;
 /// grant attach and detach for exactly these.
 pub const PATH: &str = "/iam-warden/";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum QuarantinePolicy {
     /// AWS's documented force-MFA pattern: everything is denied without MFA

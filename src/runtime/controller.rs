@@ -1,50 +1,52 @@
-//! The daemon: a resync at start-up and every `resync_interval`, which names
-//! the keys to reconcile; one reconcile per key named by an event; deadlines
-//! and held-back changes as delayed keys; hot reload of the policy; probes
-//! and metrics; and a graceful, bounded shutdown.
+//! The daemon, from parts that each start and hand back what stops them:
+//! the probes and metrics, the accounts served, the SQS receivers, the
+//! workers and the timers (resync, account refresh, policy reload). A
+//! resync at start-up and every `resync_interval` names the keys to
+//! reconcile; each event names one more. Shutdown is graceful and bounded.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::watch;
-use tokio::time::Instant;
+use backon::{ExponentialBuilder, Retryable};
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::ledger::Ledger;
 use super::members::Members;
-use super::queue::{Backoff, Lease, WorkQueue};
+use super::queue::{Backoff, WorkQueue};
 use super::reload::PolicyWatch;
-use crate::accounts::shard::Shard;
+use super::{timers, workers};
+use crate::account::AccountId;
+use crate::accounts::Accounts;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::http::{self, Endpoints, Health};
-use crate::ingest::sqs::Ingest;
-use crate::key::{AccountId, Facets, Key, Work};
+use crate::ingest::sqs::{Dispatch, Ingest};
 use crate::metrics::Metrics;
-use crate::policy::{Placement, Policy, PolicySet};
-use crate::reconcile::Reconciler;
+use crate::policy::PolicySet;
 use crate::settings::Settings;
+use crate::work::{Answer, Facets, Task, Trigger};
 
 /// Two long polls in flight keep a message waiting at most a few ms even
 /// while one receiver is handing out its batch.
 const RECEIVERS: usize = 2;
+/// For reconciles, and for start-up calls that need AWS.
 const BACKOFF: Backoff = Backoff {
     first: Duration::from_secs(1),
     max: Duration::from_secs(300),
 };
 
-/// What every worker shares.
-struct Shared {
-    work: Arc<WorkQueue>,
-    members: Arc<Members>,
-    policy: watch::Receiver<Arc<PolicySet>>,
+/// What every part is built from.
+struct Core {
+    settings: Settings,
     metrics: Arc<Metrics>,
+    clients: Clients,
+    queue: Arc<WorkQueue>,
     health: Arc<Health>,
-    /// Owned accounts whose first resync has not been tried to the end:
-    /// the replica is ready once there are none.
-    first_syncs: std::sync::Mutex<Option<std::collections::BTreeSet<AccountId>>>,
+    cancel: CancellationToken,
 }
 
 /// Runs until `shutdown` resolves, then stops receiving, lets in-flight
@@ -54,365 +56,211 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let mut shutdown = std::pin::pin!(shutdown);
     let policy = PolicySet::load(&settings.policy)?;
     let metrics = Arc::new(Metrics::new());
-    let clients = Clients::from_env(metrics.aws_requests()).await;
-    let work = Arc::new(WorkQueue::new(BACKOFF, settings.max_reconciles_per_account));
-    let health = Arc::new(Health::new(settings.queue_url.is_some()));
-    let cancel = CancellationToken::new();
-    let members_slot: Arc<std::sync::OnceLock<Arc<Members>>> = Arc::default();
-
+    let core = Core {
+        clients: Clients::from_env(metrics.aws_requests()).await,
+        queue: Arc::new(WorkQueue::new(BACKOFF, settings.max_reconciles_per_account)),
+        health: Arc::new(Health::new(settings.queue_url.is_some())),
+        cancel: CancellationToken::new(),
+        metrics,
+        settings,
+    };
     // Probes first: while AWS is unreachable the pod is alive but not ready.
-    let refresh = {
-        let (work, members, metrics) = (work.clone(), members_slot.clone(), metrics.clone());
-        Box::new(move || {
-            metrics
-                .workqueue_depth
-                .set(i64::try_from(work.depth()).unwrap_or(i64::MAX));
-            let exhausted = members.get().map_or(0, |m| m.budgets_exhausted());
-            metrics
-                .change_budget_exhausted
-                .set(i64::try_from(exhausted).unwrap_or(i64::MAX));
-        })
+    let members_slot = Arc::new(OnceLock::new());
+    core.serve_probes(members_slot.clone()).await?;
+    let Some(members) = core.members(&mut shutdown).await else {
+        return stopped(&core.cancel);
     };
-    let endpoints = Endpoints {
-        metrics: metrics.clone(),
-        health: health.clone(),
-        refresh,
-    };
-    let address = http::serve(&settings.listen, endpoints, cancel.clone()).await?;
-    tracing::info!(listen = %address, "serving /metrics, /livez and /readyz");
-
-    let shard = Shard::resolve(
-        settings.shard,
-        std::env::var("HOSTNAME").ok().as_deref(),
-        std::env::var("IAM_WARDEN_REPLICAS").ok().as_deref(),
-    );
-    let started = retry_until_shutdown("reading the accounts to serve", &mut shutdown, || {
-        Members::start(clients.clone(), &settings, shard, metrics.clone())
-    });
-    let Some(members) = started.await else {
-        return stop(&cancel);
-    };
-    let members = Arc::new(members);
     let _ = members_slot.set(members.clone());
-    if settings.accounts.is_none() {
-        // Alone, start-up waits until AWS says who iam-warden runs as, as it always has.
-        let own = retry_until_shutdown("asking AWS who iam-warden runs as", &mut shutdown, || {
-            members.reconciler(&None)
-        });
-        if own.await.is_none() {
-            return stop(&cancel);
-        }
-    }
-    let ingest = match settings.queue_url.clone() {
-        Some(url) => {
-            let connect = || {
-                let (work, metrics, health, members) = (work.clone(), metrics.clone(), health.clone(), members.clone());
-                Ingest::connect(
-                    &clients,
-                    url.clone(),
-                    settings.max_in_flight,
-                    work,
-                    members,
-                    metrics,
-                    health,
-                )
-            };
-            match retry_until_shutdown("reading the queue's settings", &mut shutdown, connect).await {
-                Some(ingest) => Some(Arc::new(ingest)),
-                None => return stop(&cancel),
-            }
-        }
-        None => None,
+    let Some(ingest) = core.ingest(&members, &mut shutdown).await else {
+        return stopped(&core.cancel);
     };
-
-    let tasks = TaskTracker::new();
-    let handlers = TaskTracker::new();
     let (policy_sender, policy) = watch::channel(Arc::new(policy));
-    let owned = members.owned();
-    tracing::info!(
-        shard = shard.index,
-        replicas = shard.count,
-        accounts = owned.len(),
-        // Which ones, so a shard's share can be checked from its log.
-        ids = %owned.iter().flatten().map(|id| id.as_ref()).collect::<Vec<_>>().join(","),
-        "serving accounts"
-    );
-    resync_all(&work, &owned);
-    tasks.spawn(resync_timer(
-        work.clone(),
-        members.clone(),
-        settings.resync_interval,
-        cancel.clone(),
-    ));
-    if let Some(interval) = members.refresh_interval() {
-        tasks.spawn(refresh_timer(work.clone(), members.clone(), interval, cancel.clone()));
-    }
-    let watch = PolicyWatch::start(&settings.policy)?;
-    tasks.spawn(watch.run(
-        policy_sender,
-        work.clone(),
-        members.clone(),
-        metrics.clone(),
-        cancel.clone(),
-    ));
+    let workers = core.workers(&members, policy);
+    let timers = core.timers(&members, policy_sender)?;
+    let handlers = TaskTracker::new();
     for _ in 0..ingest.as_ref().map_or(0, |_| RECEIVERS) {
         let ingest = ingest.clone().expect("counted above");
-        tasks.spawn(ingest.receive(cancel.clone(), handlers.clone()));
-    }
-    // A replica that owns no account (more replicas than accounts) has nothing to wait for.
-    if owned.is_empty() {
-        health.first_sync_done();
-    }
-    let shared = Arc::new(Shared {
-        work: work.clone(),
-        members,
-        policy,
-        metrics,
-        health,
-        first_syncs: std::sync::Mutex::new((!owned.is_empty()).then(|| owned.into_iter().collect())),
-    });
-    let workers = TaskTracker::new();
-    for _ in 0..settings.workers {
-        workers.spawn(worker(shared.clone()));
+        timers.spawn(ingest.receive(core.cancel.clone(), handlers.clone()));
     }
     tracing::info!(
-        workers = settings.workers,
-        queue = settings.queue_url.as_deref().unwrap_or("none: resync only"),
-        dry_run = settings.dry_run,
+        workers = core.settings.workers,
+        queue = core.settings.queue_url.as_deref().unwrap_or("none: resync only"),
+        dry_run = core.settings.dry_run,
         "iam-warden running"
     );
-
     shutdown.await;
-    tracing::info!(timeout_seconds = settings.shutdown_timeout.as_secs(), "shutting down");
-    cancel.cancel();
-    work.close();
-    for tracker in [&tasks, &workers, &handlers] {
-        tracker.close();
-    }
-    let drained = async {
-        tasks.wait().await;
-        workers.wait().await;
-        handlers.wait().await;
-    };
-    if tokio::time::timeout(settings.shutdown_timeout, drained).await.is_err() {
-        tracing::warn!("in-flight work did not finish in time; its messages will be received again");
-    }
-    tracing::info!("stopped");
+    core.drain([&timers, &workers, &handlers]).await;
     Ok(())
 }
 
-fn stop(cancel: &CancellationToken) -> Result<(), Error> {
+fn stopped(cancel: &CancellationToken) -> Result<(), Error> {
     cancel.cancel();
     tracing::info!("stopped before start-up finished");
     Ok(())
 }
 
-/// Start-up calls that need AWS are retried, not fatal: a restart would not
-/// bring AWS back. `None` if shutdown came first.
-async fn retry_until_shutdown<T, F: Future<Output = Result<T, Error>>>(
-    what: &str,
-    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    mut attempt: impl FnMut() -> F,
-) -> Option<T> {
-    let mut wait = Duration::from_secs(1);
-    loop {
-        match attempt().await {
-            Ok(value) => return Some(value),
-            Err(error) => tracing::warn!(%error, retry_in_seconds = wait.as_secs(), "{what} failed; retrying"),
-        }
-        tokio::select! {
-            () = shutdown.as_mut() => return None,
-            () = tokio::time::sleep(wait) => wait = (wait * 2).min(BACKOFF.max),
-        }
+impl Core {
+    async fn serve_probes(&self, members: Arc<OnceLock<Arc<Members>>>) -> Result<(), Error> {
+        let (queue, metrics) = (self.queue.clone(), self.metrics.clone());
+        let refresh = Box::new(move || {
+            metrics
+                .workqueue_depth
+                .set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
+            let exhausted = members.get().map_or(0, |m| m.budgets_exhausted());
+            metrics
+                .change_budget_exhausted
+                .set(i64::try_from(exhausted).unwrap_or(i64::MAX));
+        });
+        let endpoints = Endpoints {
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            refresh,
+        };
+        let address = http::serve(&self.settings.listen, endpoints, self.cancel.clone()).await?;
+        tracing::info!(listen = %address, "serving /metrics, /livez and /readyz");
+        Ok(())
     }
-}
 
-async fn worker(shared: Arc<Shared>) {
-    while let Some(lease) = shared.work.next().await {
-        shared.health.progressed();
-        let policies = shared.policy.borrow().clone();
-        let account = &lease.key.account;
-        let succeeded = match shared.members.reconciler(account).await {
-            Ok(reconciler) => match governing(&shared, &policies, &reconciler, account) {
-                Some(policy) if lease.key.key == Key::All => resync(&shared, &reconciler, policy, account).await,
-                Some(policy) => reconcile(&shared, &reconciler, policy, &lease).await,
-                None => {
-                    tracing::info!(key = %lease.key, "no policy file governs this account: nothing judged");
-                    if lease.key.key == Key::All {
-                        first_sync_tried(&shared, account);
-                    }
-                    true
-                }
-            },
-            // Down: logged and counted where the role was refused; retried with backoff.
-            Err(_) => {
-                if lease.key.key == Key::All {
-                    first_sync_tried(&shared, account);
-                }
-                false
+    /// The accounts to serve: who iam-warden runs as, then the account list.
+    async fn members(&self, shutdown: &mut Pin<&mut impl Future<Output = ()>>) -> Option<Arc<Members>> {
+        let connect = || Accounts::connect(self.clients.clone(), self.settings.accounts.clone());
+        let accounts = until_shutdown("asking AWS who iam-warden runs as", shutdown, connect).await?;
+        let members = Arc::new(Members::new(accounts, &self.settings, self.metrics.clone()));
+        until_shutdown("reading the accounts to serve", shutdown, || members.refresh()).await?;
+        let owned = members.owned();
+        tracing::info!(
+            shard = self.settings.shard.index,
+            replicas = self.settings.shard.count,
+            accounts = owned.len(),
+            // Which ones, so a shard's share can be checked from its log.
+            ids = %owned.iter().map(AccountId::as_str).collect::<Vec<_>>().join(","),
+            "serving accounts"
+        );
+        Some(members)
+    }
+
+    /// The SQS receivers' shared state, once the queue's settings are read; `Some(None)` without a queue.
+    async fn ingest(
+        &self,
+        members: &Arc<Members>,
+        shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+    ) -> Option<Option<Arc<Ingest>>> {
+        let Some(url) = self.settings.queue_url.clone() else {
+            return Some(None);
+        };
+        let dispatch: Arc<dyn Dispatch> = Arc::new(Router {
+            queue: self.queue.clone(),
+            members: members.clone(),
+        });
+        let connect = || {
+            let (metrics, health) = (self.metrics.clone(), self.health.clone());
+            let max_in_flight = self.settings.max_in_flight;
+            Ingest::connect(
+                &self.clients,
+                url.clone(),
+                max_in_flight,
+                dispatch.clone(),
+                metrics,
+                health,
+            )
+        };
+        let ingest = until_shutdown("reading the queue's settings", shutdown, connect).await?;
+        Some(Some(Arc::new(ingest)))
+    }
+
+    /// The workers, with every owned account's first resync queued, and a
+    /// readiness latch for each.
+    fn workers(&self, members: &Arc<Members>, policy: watch::Receiver<Arc<PolicySet>>) -> TaskTracker {
+        let owned = members.owned();
+        let latches = owned.iter().cloned().zip(self.health.latches(owned.len())).collect();
+        self.queue.resync_all(&owned);
+        let shared = Arc::new(workers::Shared {
+            queue: self.queue.clone(),
+            members: members.clone(),
+            policy,
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            ledger: Ledger::new(self.metrics.clone()),
+            latches: Mutex::new(latches),
+        });
+        workers::start(shared, self.settings.workers)
+    }
+
+    /// The periodic resync, the account refresh and the policy reload.
+    fn timers(&self, members: &Arc<Members>, policy: watch::Sender<Arc<PolicySet>>) -> Result<TaskTracker, Error> {
+        let timers = TaskTracker::new();
+        let (queue, cancel) = (self.queue.clone(), self.cancel.clone());
+        let interval = self.settings.resync_interval;
+        timers.spawn(timers::resync(queue.clone(), members.clone(), interval, cancel.clone()));
+        if let Some(interval) = members.refresh_interval() {
+            timers.spawn(timers::refresh(
+                queue.clone(),
+                members.clone(),
+                interval,
+                cancel.clone(),
+            ));
+        }
+        let watch = PolicyWatch::start(&self.settings.policy)?;
+        timers.spawn(watch.run(policy, queue, members.clone(), self.metrics.clone(), cancel));
+        Ok(timers)
+    }
+
+    /// Stops every part, and waits for in-flight work within `shutdown_timeout`.
+    async fn drain(&self, parts: [&TaskTracker; 3]) {
+        let timeout = self.settings.shutdown_timeout;
+        tracing::info!(timeout_seconds = timeout.as_secs(), "shutting down");
+        self.cancel.cancel();
+        self.queue.close();
+        for part in parts {
+            part.close();
+        }
+        let drained = async {
+            for part in parts {
+                part.wait().await;
             }
         };
-        shared.health.progressed();
-        shared.work.done(lease, succeeded);
+        if tokio::time::timeout(timeout, drained).await.is_err() {
+            tracing::warn!("in-flight work did not finish in time; its messages will be received again");
+        }
+        tracing::info!("stopped");
     }
 }
 
-/// The policy file that governs the account; `None` when no file of a directory does.
-fn governing<'p>(
-    shared: &Shared,
-    policies: &'p PolicySet,
-    reconciler: &Reconciler,
-    account: &AccountId,
-) -> Option<&'p Policy> {
-    let caller = reconciler.caller();
-    let organizational_units = shared.members.organizational_units(account);
-    let place = Placement {
-        account: account.as_deref().unwrap_or(&caller.account_id),
-        organizational_units: &organizational_units,
-    };
-    policies.governing(&place).map(|(_, policy)| policy)
+/// Events go to the work queue, in the accounts served.
+struct Router {
+    queue: Arc<WorkQueue>,
+    members: Arc<Members>,
 }
 
-/// One more owned account's first resync was tried to the end.
-fn first_sync_tried(shared: &Shared, account: &AccountId) {
-    let mut pending = shared.first_syncs.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(accounts) = pending.as_mut() {
-        accounts.remove(account);
-        if accounts.is_empty() {
-            *pending = None;
-            shared.health.first_sync_done();
-        }
+impl Dispatch for Router {
+    fn account_of(&self, event_account: Option<&str>) -> Option<AccountId> {
+        self.members.account_of(event_account)
+    }
+
+    fn submit(&self, task: Task, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer> {
+        self.queue.wait_for(task, facets, vec![trigger])
     }
 }
 
-/// The full scan of one account: every key it names is queued to reconcile
-/// on its own, so one failing fix never holds back the others, readiness or
-/// `last_full_sync`.
-async fn resync(shared: &Shared, reconciler: &Reconciler, policy: &Policy, account: &AccountId) -> bool {
-    let started = std::time::Instant::now();
-    let result = reconciler.resync(policy).await;
-    let elapsed = started.elapsed();
-    shared.members.reached(account, result.is_ok());
-    match &result {
-        Ok(resync) => {
-            let now = Instant::now();
-            for (key, facets) in &resync.suspects {
-                shared.work.schedule(Work::new(account, key.clone()), *facets, now);
-            }
-            for (key, facets, at) in &resync.deadlines {
-                shared
-                    .work
-                    .schedule(Work::new(account, key.clone()), *facets, at_instant(*at));
-            }
-            first_sync_tried(shared, account);
-            tracing::info!(
-                key = %Key::All,
-                account = account.as_deref(),
-                suspects = resync.suspects.len(),
-                deadlines = resync.deadlines.len(),
-                queue_depth = shared.work.depth(),
-                running = shared.work.running(),
-                seconds = elapsed.as_secs_f64(),
-                "reconciled"
-            );
-        }
-        Err(error) => {
-            tracing::warn!(key = %Key::All, account = account.as_deref(), %error, "resync failed; retrying with backoff");
-            // One account of many that cannot be read is down, in its metric;
-            // the replica still serves the others.
-            if account.is_some() {
-                first_sync_tried(shared, account);
-            }
-        }
-    }
-    let outcome = result
-        .as_ref()
-        .ok()
-        .map(|r| (&r.pass.plan, r.pass.outcomes.as_slice(), &r.suspects));
-    shared.metrics.resynced(account, elapsed, outcome);
-    result.is_ok()
-}
-
-async fn reconcile(shared: &Shared, reconciler: &Reconciler, policy: &Policy, lease: &Lease) -> bool {
-    let started = std::time::Instant::now();
-    let Work { account, key } = &lease.key;
-    let result = reconciler.reconcile(policy, key, lease.facets, &lease.triggers).await;
-    let elapsed = started.elapsed();
-    let succeeded = match &result {
-        Ok(pass) => {
-            // Deadlines belong to the replica that owns the account; an
-            // event may have brought the account's key here.
-            if shared.members.owns(account) {
-                for (key, facets, at) in pass.deadlines() {
-                    shared.work.schedule(Work::new(account, key), facets, at_instant(at));
-                }
-            }
-            // Held back by the change budget: the key comes back when it refills.
-            let deferred = pass.retry_at().map(Instant::from_std);
-            if let Some(at) = deferred {
-                shared.work.schedule(lease.key.clone(), lease.facets, at);
-            }
-            tracing::info!(
-                key = %lease.key,
-                facets = %lease.facets,
-                findings = pass.plan.findings.len(),
-                remaining = pass.remaining(),
-                failed = pass.failures(),
-                deferred_seconds = deferred.map(|at| at.saturating_duration_since(Instant::now()).as_secs()),
-                queue_depth = shared.work.depth(),
-                running = shared.work.running(),
-                seconds = elapsed.as_secs_f64(),
-                "reconciled"
-            );
-            pass.failures() == 0
-        }
-        Err(error) => {
-            tracing::warn!(key = %lease.key, %error, "reconcile failed; retrying with backoff");
-            false
-        }
-    };
-    let outcome = result.as_ref().ok().map(|pass| (&pass.plan, pass.outcomes.as_slice()));
-    shared.metrics.reconciled(&lease.key, elapsed, outcome, &lease.triggers);
-    succeeded
-}
-
-fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
-    Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
-}
-
-/// Queues a full resync of each account.
-pub(super) fn resync_all(work: &WorkQueue, accounts: &[AccountId]) {
-    for account in accounts {
-        work.schedule(Work::new(account, Key::All), Facets::ALL, Instant::now());
-    }
-}
-
-/// The backstop for anything events missed, jittered by ±10% so many
-/// replicas or restarts do not call AWS in step.
-async fn resync_timer(work: Arc<WorkQueue>, members: Arc<Members>, interval: Duration, cancel: CancellationToken) {
-    loop {
-        let jitter = 0.9 + rand::random::<f64>() * 0.2;
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval.mul_f64(jitter)) => resync_all(&work, &members.owned()),
-        }
-    }
-}
-
-/// Reads the account list again; an account new to this replica is resynced at once.
-async fn refresh_timer(work: Arc<WorkQueue>, members: Arc<Members>, interval: Duration, cancel: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval) => match members.refresh().await {
-                Ok(added) => {
-                    if !added.is_empty() {
-                        tracing::info!(added = added.len(), "new accounts to serve; resyncing them");
-                    }
-                    resync_all(&work, &added);
-                }
-                Err(error) => tracing::warn!(%error, "reading the account list failed; the last one stays"),
-            },
-        }
+/// Start-up calls that need AWS are retried with backoff, not fatal: a
+/// restart would not bring AWS back. `None` if shutdown came first.
+async fn until_shutdown<T, F: Future<Output = Result<T, Error>>>(
+    what: &str,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+    attempt: impl FnMut() -> F,
+) -> Option<T> {
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(BACKOFF.first)
+        .with_max_delay(BACKOFF.max)
+        .without_max_times();
+    let retried = attempt
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .notify(|error: &Error, wait: Duration| {
+            tracing::warn!(%error, retry_in_seconds = wait.as_secs(), "{what} failed; retrying");
+        });
+    tokio::select! {
+        () = shutdown.as_mut() => None,
+        result = retried => result.ok(),
     }
 }

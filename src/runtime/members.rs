@@ -1,28 +1,24 @@
-//! The accounts the daemon serves, and the reconciler of each: the caller's
-//! own account alone, or every account the settings name, each reached
-//! through its role when first needed. An account whose role cannot be
-//! assumed is down: its work fails and backs off, and no other account waits
-//! for it.
+//! The accounts the daemon serves, and each one's reconciler and change
+//! budget, each account reached through its role when first needed. An
+//! account whose role cannot be assumed is down: its work fails and backs
+//! off, and no other account waits for it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::accounts::shard::Shard;
-use crate::accounts::{self, Account};
-use crate::aws::Clients;
+use crate::account::{Account, AccountId};
+use crate::accounts::Accounts;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
-use crate::key::AccountId;
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
-use crate::settings::{AccountsSettings, Settings};
+use crate::settings::Settings;
+use crate::shard::Shard;
 
 pub struct Members {
-    base: Clients,
-    accounts: Option<AccountsSettings>,
+    accounts: Accounts,
     shard: Shard,
-    partition: String,
     dry_run: bool,
     max_changes_per_hour: usize,
     change_budget_window: Duration,
@@ -31,72 +27,46 @@ pub struct Members {
 }
 
 struct Member {
+    account: Account,
     /// Resynced, and its deadlines kept, by this replica.
     owned: bool,
-    /// The OUs above it, from the root down, for choosing its policy file.
-    organizational_units: Vec<String>,
     /// The account's own: one account's drift never holds back another's fixes.
     budget: Arc<ChangeBudget>,
     reconciler: tokio::sync::Mutex<Option<Arc<Reconciler>>>,
 }
 
 impl Members {
-    /// Reads the account list when the settings name accounts; the caller's
-    /// own account otherwise.
-    pub async fn start(
-        base: Clients,
-        settings: &Settings,
-        shard: Shard,
-        metrics: Arc<Metrics>,
-    ) -> Result<Members, Error> {
-        let partition = match &settings.accounts {
-            Some(_) => accounts::caller_partition(&base).await?,
-            None => String::new(),
-        };
-        let members = Members {
-            base,
-            accounts: settings.accounts.clone(),
-            shard,
-            partition,
+    /// None served until the first [`Members::refresh`].
+    pub fn new(accounts: Accounts, settings: &Settings, metrics: Arc<Metrics>) -> Members {
+        Members {
+            accounts,
+            shard: settings.shard,
             dry_run: settings.dry_run,
             max_changes_per_hour: settings.max_changes_per_hour,
             change_budget_window: settings.change_budget_window,
             metrics,
             served: RwLock::default(),
-        };
-        members.refresh().await?;
-        Ok(members)
+        }
     }
 
     /// Reads the account list again; returns the accounts this replica now
     /// owns that it did not before. Accounts gone are dropped.
     pub async fn refresh(&self) -> Result<Vec<AccountId>, Error> {
-        let found: Vec<Account> = match &self.accounts {
-            Some(settings) => accounts::discover(settings, &self.base, &[]).await?,
-            None => Vec::new(),
-        };
-        let ids: Vec<(AccountId, Vec<String>)> = match &self.accounts {
-            Some(_) => found
-                .into_iter()
-                .map(|a| (Some(Arc::from(a.id.as_str())), a.organizational_units))
-                .collect(),
-            None => vec![(None, Vec::new())],
-        };
+        let found = self.accounts.discover().await?;
         let mut served = self.served.write().unwrap_or_else(|p| p.into_inner());
         let mut added = Vec::new();
         let mut next = BTreeMap::new();
-        for (id, organizational_units) in ids {
-            let owned = id.as_deref().is_none_or(|account| self.shard.owns(account));
-            let kept = served
-                .remove(&id)
-                .filter(|m| m.organizational_units == organizational_units);
+        for account in found {
+            let id = account.id.clone();
+            let kept = served.remove(&id).filter(|m| m.account == account);
             let member = kept.unwrap_or_else(|| {
+                let owned = self.shard.owns(&id);
                 if owned {
                     added.push(id.clone());
                 }
                 Arc::new(Member {
+                    account,
                     owned,
-                    organizational_units,
                     budget: Arc::new(ChangeBudget::per_window(
                         self.max_changes_per_hour,
                         self.change_budget_window,
@@ -106,8 +76,8 @@ impl Members {
             });
             next.insert(id, member);
         }
-        for gone in served.keys().flatten() {
-            self.metrics.account_gone(gone);
+        for gone in served.keys() {
+            self.metrics.account_gone(gone.as_str());
         }
         *served = next;
         let owned = served.values().filter(|m| m.owned).count();
@@ -117,9 +87,18 @@ impl Members {
         Ok(added)
     }
 
+    /// Only the caller's own account is served.
+    pub fn alone(&self) -> bool {
+        self.accounts.is_own()
+    }
+
     /// How often the account list is read again; `None` for the caller's own account.
     pub fn refresh_interval(&self) -> Option<Duration> {
-        self.accounts.as_ref().map(|a| a.refresh)
+        (!self.accounts.is_own()).then(|| self.accounts.settings().refresh)
+    }
+
+    fn member(&self, id: &AccountId) -> Option<Arc<Member>> {
+        self.served.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
     /// The accounts this replica resyncs and keeps deadlines for.
@@ -132,70 +111,46 @@ impl Members {
             .collect()
     }
 
-    pub fn owns(&self, account: &AccountId) -> bool {
-        let served = self.served.read().unwrap_or_else(|p| p.into_inner());
-        served.get(account).is_some_and(|m| m.owned)
+    pub fn owns(&self, id: &AccountId) -> bool {
+        self.member(id).is_some_and(|m| m.owned)
     }
 
-    /// The OUs above a served account, from the root down.
-    pub fn organizational_units(&self, account: &AccountId) -> Vec<String> {
-        let served = self.served.read().unwrap_or_else(|p| p.into_inner());
-        served
-            .get(account)
-            .map(|m| m.organizational_units.clone())
-            .unwrap_or_default()
+    /// A served account, with where it sits, for choosing its policy.
+    pub fn account(&self, id: &AccountId) -> Option<Account> {
+        self.member(id).map(|m| m.account.clone())
     }
 
     /// The account an event is about, if it is served: any replica handles
     /// any served account's events. Alone, every event is about the caller's
     /// own account, as its queue receives only that account's events.
     pub fn account_of(&self, event_account: Option<&str>) -> Option<AccountId> {
-        if self.accounts.is_none() {
-            return Some(None);
-        }
-        let id: AccountId = Some(Arc::from(event_account?));
         let served = self.served.read().unwrap_or_else(|p| p.into_inner());
+        if self.accounts.is_own() {
+            return served.keys().next().cloned();
+        }
+        let id = AccountId::parse(event_account?).ok()?;
         served.contains_key(&id).then_some(id)
     }
 
     /// The account's reconciler, made on first use: its role assumed, who it
     /// acts as read, its own change budget. A failure says which role and
     /// why, and marks the account down until a later attempt succeeds.
-    pub async fn reconciler(&self, account: &AccountId) -> Result<Arc<Reconciler>, Error> {
-        let member = {
-            let served = self.served.read().unwrap_or_else(|p| p.into_inner());
-            served.get(account).cloned()
-        };
-        let Some(member) = member else {
-            return Err(Error::Settings(format!(
-                "account {} is no longer served",
-                account.as_deref().unwrap_or("(own)")
-            )));
-        };
+    pub async fn reconciler(&self, id: &AccountId) -> Result<Arc<Reconciler>, Error> {
+        let member = self.member(id).ok_or_else(|| Error::NotServed(id.clone()))?;
         let mut slot = member.reconciler.lock().await;
         if let Some(reconciler) = slot.as_ref() {
             return Ok(reconciler.clone());
         }
-        let made = self.make(account, member.budget.clone()).await;
-        if let Some(id) = account {
-            self.metrics.account_up(id, made.is_ok());
-        }
+        let made = match self.accounts.clients(id).await {
+            Ok(clients) => Reconciler::new(clients, self.dry_run, member.budget.clone()).await,
+            Err(error) => Err(error),
+        };
+        self.reached(id, made.is_ok());
         let reconciler = Arc::new(made.inspect_err(|error| {
-            tracing::error!(account = account.as_deref(), %error, "account down; retrying with backoff");
+            tracing::error!(account = %id, %error, "account down; retrying with backoff");
         })?);
         *slot = Some(reconciler.clone());
         Ok(reconciler)
-    }
-
-    async fn make(&self, account: &AccountId, budget: Arc<ChangeBudget>) -> Result<Reconciler, Error> {
-        let clients = match (account, &self.accounts) {
-            (Some(id), Some(settings)) => {
-                let role = accounts::role_arn(&settings.role, &self.partition, id);
-                self.base.assuming(&role, settings.external_id.as_deref()).await?
-            }
-            _ => self.base.clone(),
-        };
-        Reconciler::new(clients, self.dry_run, budget).await
     }
 
     /// Accounts whose change budget is spent.
@@ -204,10 +159,11 @@ impl Members {
         served.values().filter(|m| m.budget.exhausted()).count()
     }
 
-    /// Marks the account reachable or not after a resync of it.
-    pub fn reached(&self, account: &AccountId, up: bool) {
-        if let Some(id) = account {
-            self.metrics.account_up(id, up);
+    /// Marks the account reachable or not: alone, the caller's own account
+    /// has no such series.
+    pub fn reached(&self, id: &AccountId, up: bool) {
+        if !self.accounts.is_own() {
+            self.metrics.account_up(id.as_str(), up);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The work queue: one entry per key, duplicates merged, delayed entries,
-//! never two reconciles of one key at once, and backoff per key on failure.
+//! The work queue: one entry per task, duplicates merged, delayed entries,
+//! never two runs of one task at once, and backoff per task on failure.
 //!
 //! A message waits on the keys it produced. A waiter joins the next
 //! reconcile of its key that starts after it was added, because an event that
@@ -11,20 +11,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use crate::key::{AccountId, Facets, Work};
-
-/// The CloudTrail event behind a queued key, for the audit log and latency.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trigger {
-    pub event_id: Option<String>,
-    pub event_time: Option<DateTime<Utc>>,
-    /// The call set the user's password, at `event_time`.
-    pub sets_password: bool,
-}
+use crate::account::AccountId;
+use crate::work::{Answer, Facets, Task, Trigger};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -41,10 +32,6 @@ impl Backoff {
     }
 }
 
-/// What a waiter is told: the reconcile succeeded, or failed and its key is
-/// retried after this long.
-pub type Answer = Result<(), Duration>;
-
 pub struct WorkQueue {
     state: Mutex<State>,
     changed: Notify,
@@ -56,13 +43,13 @@ pub struct WorkQueue {
 
 #[derive(Default)]
 struct State {
-    pending: HashMap<Work, Pending>,
+    pending: HashMap<Task, Pending>,
     /// `pending` ordered by due time: a resync leaves a deadline for nearly
     /// every user, and finding the next key must not scan them all.
-    by_due: BTreeSet<(Instant, Work)>,
-    running: HashSet<Work>,
+    by_due: BTreeSet<(Instant, Task)>,
+    running: HashSet<Task>,
     /// Failures in a row, and when the key may run again.
-    failures: HashMap<Work, (u32, Instant)>,
+    failures: HashMap<Task, (u32, Instant)>,
     closed: bool,
 }
 
@@ -79,7 +66,7 @@ impl State {
     /// and wanting `facets` too.
     fn pending_entry(
         &mut self,
-        key: Work,
+        key: Task,
         facets: Facets,
         due: Instant,
         pick: fn(Instant, Instant) -> Instant,
@@ -99,9 +86,9 @@ impl State {
     }
 }
 
-/// A key handed to one worker; give it back with [`WorkQueue::done`].
+/// A task handed to one worker; give it back with [`WorkQueue::done`].
 pub struct Lease {
-    pub key: Work,
+    pub task: Task,
     pub facets: Facets,
     pub triggers: Vec<Trigger>,
     waiters: Vec<oneshot::Sender<Answer>>,
@@ -123,26 +110,26 @@ impl WorkQueue {
 
     /// Queues `key` to run no later than `due`, reading `facets` of it; an
     /// earlier entry for it stands, and reads these too.
-    pub fn schedule(&self, key: Work, facets: Facets, due: Instant) {
-        self.merge(key, facets, due, None, None);
+    pub fn schedule(&self, key: Task, facets: Facets, due: Instant) {
+        self.merge(key, facets, due, None, Vec::new());
     }
 
     /// Queues `key` now, or when its backoff ends; the receiver says whether
-    /// the next reconcile of it succeeded, and is dropped unanswered if the
-    /// queue closes first.
-    pub fn wait_for(&self, key: Work, facets: Facets, trigger: Trigger) -> oneshot::Receiver<Answer> {
+    /// the next run of it succeeded, and is dropped unanswered if the queue
+    /// closes first.
+    pub fn wait_for(&self, key: Task, facets: Facets, triggers: Vec<Trigger>) -> oneshot::Receiver<Answer> {
         let (sender, receiver) = oneshot::channel();
-        self.merge(key, facets, Instant::now(), Some(sender), Some(trigger));
+        self.merge(key, facets, Instant::now(), Some(sender), triggers);
         receiver
     }
 
     fn merge(
         &self,
-        key: Work,
+        key: Task,
         facets: Facets,
         due: Instant,
         waiter: Option<oneshot::Sender<Answer>>,
-        trigger: Option<Trigger>,
+        triggers: Vec<Trigger>,
     ) {
         let mut state = self.state();
         if state.closed {
@@ -151,7 +138,7 @@ impl WorkQueue {
         let due = state.failures.get(&key).map_or(due, |(_, retry_at)| due.max(*retry_at));
         let entry = state.pending_entry(key, facets, due, Instant::min);
         entry.waiters.extend(waiter);
-        entry.triggers.extend(trigger);
+        entry.triggers.extend(triggers);
         drop(state);
         self.changed.notify_waiters();
     }
@@ -168,12 +155,12 @@ impl WorkQueue {
                     return None;
                 }
                 let busy = |account: &AccountId| {
-                    state.running.iter().filter(|w| w.account == *account).count() >= self.per_account
+                    state.running.iter().filter(|t| t.account() == account).count() >= self.per_account
                 };
                 let earliest = state
                     .by_due
                     .iter()
-                    .find(|(_, work)| !state.running.contains(work) && !busy(&work.account))
+                    .find(|(_, task)| !state.running.contains(task) && !busy(task.account()))
                     .cloned();
                 match earliest {
                     Some((due, key)) if due <= Instant::now() => {
@@ -181,7 +168,7 @@ impl WorkQueue {
                         let pending = state.pending.remove(&key).expect("indexed keys are pending");
                         state.running.insert(key.clone());
                         return Some(Lease {
-                            key,
+                            task: key,
                             facets: pending.facets,
                             triggers: pending.triggers,
                             waiters: pending.waiters,
@@ -200,29 +187,63 @@ impl WorkQueue {
         }
     }
 
-    /// Ends a reconcile. A failure answers its waiters with the backoff and
-    /// retries the key after it; the backoff doubles with each failure in a row.
+    /// Ends a run. A failure answers its waiters with the backoff and
+    /// retries the task after it; the backoff doubles with each failure in a row.
     pub fn done(&self, lease: Lease, succeeded: bool) {
+        let (waiters, answer) = self.finish(lease, succeeded);
+        for waiter in waiters {
+            let _ = waiter.send(answer);
+        }
+    }
+
+    /// Ends a run that succeeded by handing its work on to `followers` (a
+    /// group's members): its waiters are answered once every follower is,
+    /// with the longest backoff of any that failed.
+    pub fn done_after(&self, lease: Lease, followers: Vec<oneshot::Receiver<Answer>>) {
+        let (waiters, _) = self.finish(lease, true);
+        tokio::spawn(async move {
+            let mut answer = Ok(());
+            for follower in followers {
+                match follower.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(backoff)) => answer = Err(answer.err().map_or(backoff, |b: Duration| b.max(backoff))),
+                    // The queue closed first: the waiters go unanswered too.
+                    Err(_) => return,
+                }
+            }
+            for waiter in waiters {
+                let _ = waiter.send(answer);
+            }
+        });
+    }
+
+    /// Marks the run over, and schedules its retry when it failed.
+    fn finish(&self, lease: Lease, succeeded: bool) -> (Vec<oneshot::Sender<Answer>>, Answer) {
         let mut state = self.state();
-        state.running.remove(&lease.key);
+        state.running.remove(&lease.task);
         let answer = if succeeded {
-            state.failures.remove(&lease.key);
+            state.failures.remove(&lease.task);
             Ok(())
         } else {
-            let failures = state.failures.get(&lease.key).map_or(1, |(n, _)| n + 1);
+            let failures = state.failures.get(&lease.task).map_or(1, |(n, _)| n + 1);
             let delay = self.backoff.after(failures);
             let retry_at = Instant::now() + delay;
-            state.failures.insert(lease.key.clone(), (failures, retry_at));
+            state.failures.insert(lease.task.clone(), (failures, retry_at));
             if !state.closed {
-                state.pending_entry(lease.key, lease.facets, retry_at, Instant::max);
+                state.pending_entry(lease.task, lease.facets, retry_at, Instant::max);
             }
             Err(delay)
         };
-        for waiter in lease.waiters {
-            let _ = waiter.send(answer);
-        }
         drop(state);
         self.changed.notify_waiters();
+        (lease.waiters, answer)
+    }
+
+    /// Queues a full resync of each account, now.
+    pub fn resync_all(&self, accounts: &[AccountId]) {
+        for account in accounts {
+            self.schedule(Task::Resync(account.clone()), Facets::ALL, Instant::now());
+        }
     }
 
     /// Entries due now, waiting for a worker.
@@ -251,7 +272,7 @@ impl WorkQueue {
 mod tests {
     use super::*;
 
-    use crate::key::Key;
+    use crate::work::{Key, Work};
 
     fn queue() -> WorkQueue {
         let backoff = Backoff {
@@ -261,11 +282,14 @@ mod tests {
         WorkQueue::new(backoff, 4)
     }
 
-    fn own(key: Key) -> Work {
-        Work { account: None, key }
+    fn own(key: Key) -> Task {
+        Task::Reconcile(Work {
+            account: AccountId::parse("123456789012").unwrap(),
+            key,
+        })
     }
 
-    fn user(name: &str) -> Work {
+    fn user(name: &str) -> Task {
         own(Key::User(name.to_owned()))
     }
 
@@ -284,9 +308,11 @@ mod tests {
             max: Duration::from_secs(8),
         };
         let queue = WorkQueue::new(backoff, 2);
-        let in_account = |account: &str, name: &str| Work {
-            account: Some(account.into()),
-            key: Key::User(name.to_owned()),
+        let in_account = |account: &str, name: &str| {
+            Task::Reconcile(Work {
+                account: AccountId::parse(account).unwrap(),
+                key: Key::User(name.to_owned()),
+            })
         };
         let start = Instant::now();
         for (n, name) in ["a", "b", "c", "d"].into_iter().enumerate() {
@@ -307,7 +333,10 @@ mod tests {
             queue.next().await.unwrap(),
             queue.next().await.unwrap(),
         ];
-        let keys: Vec<String> = leases.iter().map(|l| l.key.to_string()).collect();
+        let keys: Vec<String> = leases
+            .iter()
+            .map(|l| format!("{}/{}", l.task.account(), l.task))
+            .collect();
         assert_eq!(
             keys,
             ["111111111111/user/a", "111111111111/user/b", "222222222222/user/z"],
@@ -320,10 +349,10 @@ mod tests {
     async fn duplicate_keys_merge_into_one_reconcile() {
         let queue = queue();
         let receivers: Vec<_> = (0..500)
-            .map(|n| queue.wait_for(user("alice"), Facets::KEYS, trigger(&n.to_string())))
+            .map(|n| queue.wait_for(user("alice"), Facets::KEYS, vec![trigger(&n.to_string())]))
             .collect();
         let lease = queue.next().await.unwrap();
-        assert_eq!((lease.key.clone(), lease.triggers.len()), (user("alice"), 500));
+        assert_eq!((lease.task.clone(), lease.triggers.len()), (user("alice"), 500));
         assert_eq!(queue.depth(), 0, "nothing else is queued");
         queue.done(lease, true);
         for receiver in receivers {
@@ -334,12 +363,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_key_never_runs_twice_at_once_and_late_waiters_wait_for_the_next_run() {
         let queue = queue();
-        let _first = queue.wait_for(user("bob"), Facets::ALL, trigger("1"));
+        let _first = queue.wait_for(user("bob"), Facets::ALL, vec![trigger("1")]);
         let running = queue.next().await.unwrap();
-        let mut late = queue.wait_for(user("bob"), Facets::ALL, trigger("2"));
-        let other = queue.wait_for(user("carol"), Facets::ALL, trigger("3"));
+        let mut late = queue.wait_for(user("bob"), Facets::ALL, vec![trigger("2")]);
+        let other = queue.wait_for(user("carol"), Facets::ALL, vec![trigger("3")]);
         let next = queue.next().await.unwrap();
-        assert_eq!(next.key, user("carol"), "bob is running, so carol goes first");
+        assert_eq!(next.task, user("carol"), "bob is running, so carol goes first");
         queue.done(next, true);
         assert_eq!(other.await, Ok(Ok(())));
 
@@ -359,15 +388,15 @@ mod tests {
         queue.schedule(own(Key::Trails), Facets::ALL, start + Duration::from_secs(60));
         let lease = queue.next().await.unwrap();
         assert_eq!(
-            (lease.key.clone(), Instant::now() - start),
+            (lease.task.clone(), Instant::now() - start),
             (own(Key::Trails), Duration::from_secs(60))
         );
         queue.done(lease, true);
 
-        let _dave = queue.wait_for(user("dave"), Facets::ALL, trigger("now"));
+        let _dave = queue.wait_for(user("dave"), Facets::ALL, vec![trigger("now")]);
         let lease = queue.next().await.unwrap();
         assert_eq!(
-            (lease.key.clone(), Instant::now() - start),
+            (lease.task.clone(), Instant::now() - start),
             (user("dave"), Duration::from_secs(60))
         );
     }
@@ -388,7 +417,7 @@ mod tests {
         let mut order = Vec::new();
         for _ in 0..4 {
             let lease = queue.next().await.unwrap();
-            order.push((lease.key.clone(), (Instant::now() - start).as_secs()));
+            order.push((lease.task.clone(), (Instant::now() - start).as_secs()));
             queue.done(lease, true);
         }
         let expected = [("u7", 1), ("u0", 10), ("u1", 11), ("u2", 12)];
@@ -400,7 +429,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failures_back_off_exponentially_and_success_resets() {
         let queue = queue();
-        let receiver = queue.wait_for(user("erin"), Facets::ALL, trigger("1"));
+        let receiver = queue.wait_for(user("erin"), Facets::ALL, vec![trigger("1")]);
         let mut gaps = Vec::new();
         let mut last = Instant::now();
         for _ in 0..5 {
@@ -418,7 +447,7 @@ mod tests {
 
         let lease = queue.next().await.unwrap();
         queue.done(lease, true);
-        let _erin = queue.wait_for(user("erin"), Facets::ALL, trigger("2"));
+        let _erin = queue.wait_for(user("erin"), Facets::ALL, vec![trigger("2")]);
         let lease = queue.next().await.unwrap();
         queue.done(lease, false);
         let before = Instant::now();
@@ -433,19 +462,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_event_for_a_key_in_backoff_waits_for_the_backoff() {
         let queue = queue();
-        let _first = queue.wait_for(user("gus"), Facets::ALL, trigger("1"));
+        let _first = queue.wait_for(user("gus"), Facets::ALL, vec![trigger("1")]);
         for _ in 0..3 {
             let lease = queue.next().await.unwrap();
             queue.done(lease, false);
         }
         let backoff_ends = Instant::now() + Duration::from_secs(4);
         // The same message, received again, names the key once more.
-        let again = queue.wait_for(user("gus"), Facets::ALL, trigger("1"));
+        let again = queue.wait_for(user("gus"), Facets::ALL, vec![trigger("1")]);
         let lease = queue.next().await.unwrap();
         assert_eq!(Instant::now(), backoff_ends, "not at once: the backoff stands");
         queue.done(lease, true);
         assert_eq!(again.await, Ok(Ok(())));
-        let after_success = queue.wait_for(user("gus"), Facets::ALL, trigger("2"));
+        let after_success = queue.wait_for(user("gus"), Facets::ALL, vec![trigger("2")]);
         let before = Instant::now();
         let lease = queue.next().await.unwrap();
         assert_eq!(Instant::now(), before, "a success ends the backoff");
@@ -456,8 +485,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn merged_entries_read_every_facet_any_of_them_wants() {
         let queue = queue();
-        let _keys = queue.wait_for(user("hal"), Facets::KEYS, trigger("1"));
-        let _console = queue.wait_for(user("hal"), Facets::CONSOLE, trigger("2"));
+        let _keys = queue.wait_for(user("hal"), Facets::KEYS, vec![trigger("1")]);
+        let _console = queue.wait_for(user("hal"), Facets::CONSOLE, vec![trigger("2")]);
         let lease = queue.next().await.unwrap();
         assert_eq!(lease.facets, Facets::KEYS | Facets::CONSOLE);
         queue.done(lease, false);
@@ -472,7 +501,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn closing_drops_pending_waiters_and_ends_next() {
         let queue = queue();
-        let receiver = queue.wait_for(user("frank"), Facets::ALL, trigger("1"));
+        let receiver = queue.wait_for(user("frank"), Facets::ALL, vec![trigger("1")]);
         queue.close();
         assert!(receiver.await.is_err(), "unanswered: the message is not acked");
         assert!(queue.next().await.is_none());

@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::controller::resync_all;
 use super::members::Members;
 use super::queue::WorkQueue;
 use crate::error::Error;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Success};
 use crate::policy::PolicySet;
 
 /// Editors and the ConfigMap swap touch the directory several times per change.
@@ -22,15 +22,17 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 pub struct PolicyWatch {
     path: PathBuf,
-    _watcher: notify::RecommendedWatcher,
+    _debouncer: Debouncer<RecommendedWatcher>,
     changes: mpsc::UnboundedReceiver<()>,
 }
 
 impl PolicyWatch {
     pub fn start(path: &Path) -> Result<PolicyWatch, Error> {
         let (sender, changes) = mpsc::unbounded_channel();
-        let mut watcher = notify::recommended_watcher(move |_event| {
-            let _ = sender.send(());
+        let mut debouncer = new_debouncer(SETTLE, move |events: DebounceEventResult| {
+            if events.is_ok() {
+                let _ = sender.send(());
+            }
         })
         .map_err(|e| Error::Watch(e.to_string()))?;
         let directory = match path.is_dir() {
@@ -40,22 +42,23 @@ impl PolicyWatch {
                 .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(Path::new(".")),
         };
-        watcher
+        debouncer
+            .watcher()
             .watch(directory, RecursiveMode::NonRecursive)
             .map_err(|e| Error::Watch(e.to_string()))?;
         Ok(PolicyWatch {
             path: path.to_owned(),
-            _watcher: watcher,
+            _debouncer: debouncer,
             changes,
         })
     }
 
-    /// Publishes each valid new policy and queues a full reconcile; an invalid
+    /// Publishes each valid new policy and queues a full resync; an invalid
     /// one is logged with its errors and the last good policy stays in force.
     pub async fn run(
         mut self,
         policy: watch::Sender<Arc<PolicySet>>,
-        work: Arc<WorkQueue>,
+        queue: Arc<WorkQueue>,
         members: Arc<Members>,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
@@ -67,22 +70,20 @@ impl PolicyWatch {
                 () = cancel.cancelled() => return,
                 change = self.changes.recv() => if change.is_none() { return },
             }
-            tokio::time::sleep(SETTLE).await;
-            while self.changes.try_recv().is_ok() {}
             let now = texts(&self.path);
             if now == last_texts {
                 continue;
             }
             last_texts = now;
             let parsed = PolicySet::load(&self.path);
-            metrics.policy_reload(parsed.is_ok());
+            metrics.policy_reload(Success::from(parsed.is_ok()));
             match parsed {
                 Ok(new) if *policy.borrow().as_ref() == new => {}
                 Ok(new) => {
                     let names: Vec<&str> = new.files.iter().map(|(_, p)| p.name.as_str()).collect();
                     tracing::info!(policy = %names.join(", "), "policy reloaded; reconciling everything");
                     policy.send_replace(Arc::new(new));
-                    resync_all(&work, &members.owned());
+                    queue.resync_all(&members.owned());
                 }
                 Err(errors) => {
                     tracing::error!(errors = %errors, "policy reload rejected; the last good policy stays in force");

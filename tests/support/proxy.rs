@@ -5,6 +5,8 @@
 //!   turned into the CloudTrail event EventBridge would deliver, and sent to
 //!   the events queue, as AWS does. iam-warden then sees its own changes come
 //!   back, as it will in production.
+//! - **Accounts.** It learns which account each assumed role's keys act
+//!   in, from AssumeRole's answers, and so which accounts made which calls.
 //! - **Faults.** It can cut the link (dropping every open connection and each
 //!   new one at once), answer a share of IAM calls with AWS's own `Throttling`
 //!   error, and refuse with `AccessDenied` any call a test picks.
@@ -13,7 +15,7 @@
 //! whole, so it can tell services and actions apart, and a cut drops a long
 //! poll mid-wait as a real outage would.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -75,6 +77,10 @@ struct Faults {
     refused: AtomicU64,
     echo: Mutex<Option<Echo>>,
     echoed: AtomicU64,
+    /// The account of each assumed role's access key.
+    assumed: Mutex<HashMap<String, String>>,
+    /// Each action, with the accounts whose assumed roles called it.
+    by_account: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 struct Echo {
@@ -96,6 +102,8 @@ impl Proxy {
             refused: AtomicU64::new(0),
             echo: Mutex::default(),
             echoed: AtomicU64::new(0),
+            assumed: Mutex::default(),
+            by_account: Mutex::default(),
         });
         let shared = faults.clone();
         let server = tokio::spawn(async move {
@@ -155,6 +163,17 @@ impl Proxy {
         self.faults.refused.load(Ordering::Relaxed)
     }
 
+    /// The accounts whose assumed roles made `action` through this proxy, successfully.
+    pub fn accounts_calling(&self, action: &str) -> BTreeSet<String> {
+        self.faults
+            .by_account
+            .lock()
+            .unwrap()
+            .get(action)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Events echoed to the queue so far.
     pub fn echoed(&self) -> u64 {
         self.faults.echoed.load(Ordering::Relaxed)
@@ -198,7 +217,11 @@ async fn forward(client: TcpStream, upstream: &str, faults: &Faults) {
         return;
     }
     let _ = client.get_mut().write_all(&response_closing(&response)).await;
-    if let Some(call) = call.filter(|c| c.is_recorded_write() && succeeded(&response)) {
+    let Some(call) = call.filter(|_| succeeded(&response)) else {
+        return;
+    };
+    faults.learn_account(&call, &String::from_utf8_lossy(&response));
+    if call.is_recorded_write() {
         faults.echo(&call, &response).await;
     }
 }
@@ -324,6 +347,28 @@ impl Faults {
             ));
         }
         None
+    }
+
+    /// Notes whose keys an AssumeRole handed out, and which account each call was made in.
+    fn learn_account(&self, call: &Call, response: &str) {
+        if call.action == "AssumeRole" {
+            let account = call.param("RoleArn").and_then(|arn| arn.split(':').nth(4));
+            let key = response
+                .split("<AccessKeyId>")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next());
+            if let (Some(account), Some(key)) = (account, key) {
+                self.assumed.lock().unwrap().insert(key.to_owned(), account.to_owned());
+            }
+            return;
+        }
+        if let Some(account) = self.assumed.lock().unwrap().get(&call.access_key) {
+            let mut by_account = self.by_account.lock().unwrap();
+            by_account
+                .entry(call.action.clone())
+                .or_default()
+                .insert(account.clone());
+        }
     }
 
     fn throttle_now(&self) -> bool {

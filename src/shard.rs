@@ -2,12 +2,44 @@
 //! id over the replica count, so adding an Nth replica moves only about 1/N
 //! of the accounts and no replica needs to know any other.
 
-use crate::settings::ShardSetting;
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::account::AccountId;
+
+/// This replica's part of the accounts: `{index: 0, count: 3}` in a settings
+/// file, `0/3` in `IAM_WARDEN_SHARD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "ShardForm")]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ShardForm {
+    Fields { index: u32, count: u32 },
+    Text(String),
+}
+
+impl TryFrom<ShardForm> for Shard {
+    type Error = String;
+
+    fn try_from(form: ShardForm) -> Result<Shard, String> {
+        let (index, count) = match form {
+            ShardForm::Fields { index, count } => (index, count),
+            ShardForm::Text(text) => {
+                let parsed = text
+                    .split_once('/')
+                    .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+                parsed.ok_or_else(|| format!("shard `{text}` is not INDEX/COUNT, like 0/3"))?
+            }
+        };
+        if index >= count {
+            return Err(format!("shard {index}/{count}: the index must be below the count"));
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 impl Shard {
@@ -16,9 +48,9 @@ impl Shard {
     /// The setting if there is one; else, on a StatefulSet, the pod ordinal
     /// (the `-N` at the end of `hostname`) and the replica count the
     /// manifest passes in `replicas`; else every account.
-    pub fn resolve(setting: Option<ShardSetting>, hostname: Option<&str>, replicas: Option<&str>) -> Shard {
-        if let Some(ShardSetting { index, count }) = setting {
-            return Shard { index, count };
+    pub fn resolve(setting: Option<Shard>, hostname: Option<&str>, replicas: Option<&str>) -> Shard {
+        if let Some(shard) = setting {
+            return shard;
         }
         let ordinal = hostname
             .and_then(|h| h.rsplit_once('-'))
@@ -30,8 +62,8 @@ impl Shard {
         }
     }
 
-    pub fn owns(&self, account: &str) -> bool {
-        jump_hash(key_of(account), self.count) == self.index
+    pub fn owns(&self, account: &AccountId) -> bool {
+        jump_hash(key_of(account.as_str()), self.count) == self.index
     }
 }
 
@@ -60,8 +92,10 @@ fn jump_hash(mut key: u64, buckets: u32) -> u32 {
 mod tests {
     use super::*;
 
-    fn accounts(n: u64) -> Vec<String> {
-        (0..n).map(|i| format!("{:012}", 100_000_000_000 + i * 7919)).collect()
+    fn accounts(n: u64) -> Vec<AccountId> {
+        (0..n)
+            .map(|i| AccountId::parse(&format!("{:012}", 100_000_000_000 + i * 7919)).unwrap())
+            .collect()
     }
 
     #[test]
@@ -79,8 +113,9 @@ mod tests {
     #[test]
     fn a_fourth_replica_moves_about_a_quarter_and_only_to_itself() {
         let all = accounts(1000);
-        let owner = |account: &str, count| (0..count).find(|&index| Shard { index, count }.owns(account)).unwrap();
-        let moved: Vec<&String> = all.iter().filter(|a| owner(a, 3) != owner(a, 4)).collect();
+        let owner =
+            |account: &AccountId, count| (0..count).find(|&index| Shard { index, count }.owns(account)).unwrap();
+        let moved: Vec<&AccountId> = all.iter().filter(|a| owner(a, 3) != owner(a, 4)).collect();
         assert!(
             moved.iter().all(|a| owner(a, 4) == 3),
             "accounts move only to the new replica"
@@ -91,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_shard_comes_from_the_setting_then_the_pod_ordinal() {
-        let set = Some(ShardSetting { index: 1, count: 3 });
+        let set = Some(Shard { index: 1, count: 3 });
         assert_eq!(
             Shard::resolve(set, Some("iam-warden-2"), Some("3")),
             Shard { index: 1, count: 3 }

@@ -1,49 +1,66 @@
-//! The full scan, as a fan-out: read the cheap account-wide facts, judge
-//! them, and name the keys worth reconciling live, one by one.
+//! The full scan, as a fan-out: read the cheap account-wide facts, screen
+//! them, and name the keys worth reading live, one by one.
 //!
 //! Users are screened through the credential report, which AWS reuses for
 //! up to four hours; tags and attached policies come from the account's
 //! authorization details, read live. A user the report cannot describe
 //! (created since it was generated, or deleted and created again under the
-//! same name) is a suspect without being judged.
+//! same name) is a suspect without being screened. The screen's plan never
+//! leaves this module: only keys, facets and deadlines do.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use super::authorization::{self, UserDetails, Wanted};
+use super::passwords::PasswordChanges;
+use super::{cloudtrail, credential_report, iam, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::key::{Facets, Key};
-use crate::observe::{self, Caller, Observed, User, UserDetails};
-use crate::plan::{self, Plan};
+use crate::plan;
 use crate::policy::Policy;
 use crate::quarantine::QuarantinePolicy;
-use crate::reconcile::{facets_of, key_for};
+use crate::state::{Caller, Observed, Role, User};
+use crate::work::{Facets, Key, facets_of, key_for};
 
-pub struct Scan {
-    /// The account as the scan saw it: account-wide facts read live, users as
-    /// the credential report describes them.
-    pub observed: Observed,
-    pub plan: Plan,
-    /// Every key the plan has a finding about, with the facets its findings
-    /// are about, and every user the report does not describe, whole: each is
-    /// read live and reconciled on its own.
-    pub suspects: BTreeMap<Key, Facets>,
+/// What the full scan names: each key to read live and reconcile on its own.
+#[derive(Debug, Default)]
+pub struct Suspects {
+    /// Every key the screen has a finding about, with the facets its findings
+    /// are about, and every user the report does not describe, whole.
+    pub keys: BTreeMap<Key, Facets>,
+    /// Deadlines of the keys that are not suspects; a suspect's reconcile finds its own.
+    pub deadlines: Vec<(Key, Facets, DateTime<Utc>)>,
+    /// What the authorization details showed of each user, live: a
+    /// reconcile right after the scan need not read it again.
+    pub seen: HashMap<String, Seen>,
 }
 
-pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: DateTime<Utc>) -> Result<Scan, Error> {
+/// A user's tags and MFA quarantine, as the authorization details showed them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub tags: BTreeMap<String, String>,
+    pub quarantined: bool,
+}
+
+pub(super) async fn scan(
+    clients: &Clients,
+    caller: &Caller,
+    policy: &Policy,
+    passwords: &PasswordChanges,
+    now: DateTime<Utc>,
+) -> Result<Suspects, Error> {
     let iam = &clients.iam;
     let (password_policy, root_mfa_enabled, oidc_providers, trails, quarantine_policies, accounts) = tokio::try_join!(
-        when(policy.password_policy.is_some(), observe::password_policy(iam)),
+        when(policy.password_policy.is_some(), iam::password_policy(iam)),
         when(
             policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
-            observe::root_mfa(iam)
+            iam::root_mfa(iam)
         ),
-        when(policy.oidc_providers.is_some(), observe::oidc_providers(iam)),
-        when(policy.cloudtrail.is_some(), observe::trails(clients)),
+        when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
+        when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
         // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
-        when(true, observe::quarantine_policies(iam, caller)),
+        when(true, quarantine::quarantine_policies(iam, caller)),
         identities(iam, caller, policy),
     )?;
     let Identities {
@@ -51,7 +68,16 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
         unscreened,
         roles,
     } = accounts;
-    let observed = Observed {
+    passwords.learn(&users);
+    let seen = users
+        .iter()
+        .filter_map(|u| {
+            let tags = u.tags.clone()?;
+            let quarantined = u.console.as_ref().is_some_and(|c| c.deny_policy_attached);
+            Some((u.name.clone(), Seen { tags, quarantined }))
+        })
+        .collect();
+    let screened = Observed {
         caller: caller.clone(),
         password_policy,
         root_mfa_enabled,
@@ -61,22 +87,24 @@ pub async fn scan(clients: &Clients, caller: &Caller, policy: &Policy, now: Date
         roles,
         quarantine_policies,
     };
-    let plan = plan::plan(policy, &observed, now);
-    let mut suspects: BTreeMap<Key, Facets> = BTreeMap::new();
+    let plan = plan::plan(policy, &screened, now);
+    let mut keys: BTreeMap<Key, Facets> = BTreeMap::new();
     let named = plan
         .findings
         .iter()
-        .filter_map(|f| Some((key_for(&f.resource)?, facets_of(f.rule))))
+        .map(|f| (key_for(&f.resource), facets_of(f.rule)))
         .chain(unscreened.into_iter().map(|name| (Key::User(name), Facets::ALL)));
     for (key, facets) in named {
-        let entry = suspects.entry(key).or_default();
+        let entry = keys.entry(key).or_default();
         *entry = *entry | facets;
     }
-    Ok(Scan {
-        observed,
-        plan,
-        suspects,
-    })
+    let deadlines = plan
+        .deadlines
+        .into_iter()
+        .map(|(rule, resource, at)| (key_for(&resource), facets_of(rule), at))
+        .filter(|(key, _, _)| !keys.contains_key(key))
+        .collect();
+    Ok(Suspects { keys, deadlines, seen })
 }
 
 pub fn manages_users(policy: &Policy) -> bool {
@@ -94,21 +122,21 @@ struct Identities {
     users: Vec<User>,
     /// Users the report cannot describe.
     unscreened: Vec<String>,
-    roles: Option<Vec<observe::Role>>,
+    roles: Option<Vec<Role>>,
 }
 
 /// Users and roles from one paginated read of the authorization details,
 /// and users screened through the credential report.
 async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
-    let wanted = observe::Wanted {
+    let wanted = Wanted {
         users: manages_users(policy),
         permissions: policy.user_permissions.is_some(),
         roles: policy.oidc_trust.is_some(),
     };
     let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
     let (report, details) = tokio::try_join!(
-        when(wanted.users, observe::credential_report(iam)),
-        observe::authorization_details(iam, wanted, &deny_all),
+        when(wanted.users, credential_report::credential_report(iam)),
+        authorization::authorization_details(iam, wanted, &deny_all),
     )?;
     let roles = wanted.roles.then_some(details.roles);
     let Some(report) = report else {
@@ -162,16 +190,12 @@ fn screen(
     (users, unscreened)
 }
 
-pub(crate) async fn when<T>(wanted: bool, read: impl Future<Output = Result<T, Error>>) -> Result<Option<T>, Error> {
-    if wanted { read.await.map(Some) } else { Ok(None) }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::observe::{Console, Permissions};
+    use crate::state::{Console, Permissions};
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()

@@ -1,0 +1,257 @@
+//! Each change as AWS calls: one arm per change, each idempotent (a
+//! resource already gone counts as done).
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{StatusType, Tag};
+use chrono::{SecondsFormat, Utc};
+
+use super::{EventId, Executor, audit, quarantine};
+use crate::aws::Call;
+use crate::error::Error;
+use crate::outcome::Outcome;
+use crate::plan::{self, Change, Finding};
+use crate::policy::PasswordPolicy;
+use crate::quarantine::QuarantinePolicy;
+use crate::state::Caller;
+
+const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// Who a quarantine policy is attached to.
+enum Holder<'a> {
+    User(&'a str),
+    Role(&'a str),
+}
+
+impl Executor {
+    pub(super) async fn make(
+        &self,
+        change: &Change,
+        finding: &Finding,
+        caller: &Caller,
+        event_id: EventId<'_>,
+    ) -> Result<(), Error> {
+        let iam = &self.clients.iam;
+        let deny_without_mfa = || caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
+        match change {
+            Change::UpdatePasswordPolicy { desired } => update_password_policy(iam, desired).await,
+            Change::AttachDenyPolicy { user } => {
+                let holder = Holder::User(user);
+                self.quarantine(QuarantinePolicy::DenyWithoutMfa, holder, caller, event_id)
+                    .await
+            }
+            Change::DetachDenyPolicy { user } => detach_user_policy(iam, user, &deny_without_mfa()).await,
+            Change::DeleteLoginProfile { user } => delete_login_profile(iam, user).await,
+            Change::DeactivateAccessKey { user, id } => deactivate_access_key(iam, user, id).await,
+            Change::DeleteAccessKey { user, id } => delete_access_key(iam, user, id).await,
+            Change::RecordDeactivation { user, id } => record_deactivation(iam, user, id).await,
+            Change::ClearDeactivationRecord { user, id } => clear_deactivation_record(iam, user, id).await,
+            Change::RequirePasswordReset { user } => require_password_reset(iam, user).await,
+            Change::DetachUserPolicy { user, arn } => detach_user_policy(iam, user, arn).await,
+            Change::DeleteUserPolicy { user, name } => delete_user_policy(iam, user, name).await,
+            Change::RemoveUserFromGroup { user, group } => remove_user_from_group(iam, user, group).await,
+            Change::DeleteOidcProvider { arn } => delete_oidc_provider(iam, arn).await,
+            Change::QuarantineRole { role } => {
+                let holder = Holder::Role(role);
+                self.quarantine(QuarantinePolicy::DenyAll, holder, caller, event_id)
+                    .await
+            }
+            Change::LiftQuarantine { role } => {
+                detach_role_policy(iam, role, &caller.quarantine_arn(QuarantinePolicy::DenyAll)).await
+            }
+            Change::StartLogging { trail, region } => {
+                let start = self
+                    .clients
+                    .cloudtrail_in(region)
+                    .start_logging()
+                    .name(trail)
+                    .send()
+                    .await;
+                start.during("cloudtrail:StartLogging").map(drop)
+            }
+            Change::RestoreQuarantinePolicy { policy, arn } => {
+                self.restore(finding, *policy, arn, caller, event_id).await
+            }
+        }
+    }
+
+    /// Attaches a quarantine policy once it is known to hold the shipped document.
+    async fn quarantine(
+        &self,
+        quarantine: QuarantinePolicy,
+        holder: Holder<'_>,
+        caller: &Caller,
+        event_id: EventId<'_>,
+    ) -> Result<(), Error> {
+        self.ensure(quarantine, caller, event_id).await?;
+        let iam = &self.clients.iam;
+        let arn = caller.quarantine_arn(quarantine);
+        let attached = match holder {
+            Holder::User(user) => {
+                let attach = iam.attach_user_policy().user_name(user).policy_arn(arn).send().await;
+                attach.during("iam:AttachUserPolicy").map(drop)
+            }
+            Holder::Role(role) => {
+                let attach = iam.attach_role_policy().role_name(role).policy_arn(arn).send().await;
+                attach.during("iam:AttachRolePolicy").map(drop)
+            }
+        };
+        // Perhaps the policy was deleted since the check: check again next time.
+        attached.inspect_err(|_| self.checked.forget())
+    }
+
+    /// Before attaching a quarantine policy: it exists, and its default
+    /// version is the shipped document. A tampered one is restored first,
+    /// through the same decision and audit line as any finding.
+    async fn ensure(&self, quarantine: QuarantinePolicy, caller: &Caller, event_id: EventId<'_>) -> Result<(), Error> {
+        if self.checked.recently(quarantine) {
+            return Ok(());
+        }
+        let _restoring = self.restoring.lock().await;
+        if let Some(tampered) = quarantine::create_or_read(&self.clients.iam, caller, quarantine).await? {
+            for finding in plan::quarantine_policy_findings(&[tampered], caller.partition(), Utc::now()) {
+                let Some(Change::RestoreQuarantinePolicy { policy, arn }) = &finding.change else {
+                    continue;
+                };
+                let restored = self.restore(&finding, *policy, arn, caller, event_id).await;
+                let outcome = restored.map_or_else(Outcome::Failed, |()| Outcome::Applied);
+                audit::record(&caller.account_id, &finding, &outcome, event_id);
+                if let Outcome::Failed(error) = outcome {
+                    return Err(error);
+                }
+            }
+        }
+        self.checked.mark(quarantine);
+        Ok(())
+    }
+
+    /// Makes the shipped document the policy's default version again; the
+    /// replaced document is the finding's before-state, and a version deleted
+    /// to make room gets an audit line of its own.
+    async fn restore(
+        &self,
+        finding: &Finding,
+        policy: QuarantinePolicy,
+        arn: &str,
+        caller: &Caller,
+        event_id: EventId<'_>,
+    ) -> Result<(), Error> {
+        let deleted = quarantine::restore(&self.clients.iam, caller, policy, arn).await?;
+        for (version, document) in deleted {
+            audit::deleted_version(&caller.account_id, finding, &version, &document, event_id);
+        }
+        self.checked.mark(policy);
+        Ok(())
+    }
+}
+
+async fn update_password_policy(iam: &Client, desired: &PasswordPolicy) -> Result<(), Error> {
+    let number = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    iam.update_account_password_policy()
+        .minimum_password_length(number(desired.minimum_length))
+        .require_symbols(desired.require_symbols)
+        .require_numbers(desired.require_numbers)
+        .require_uppercase_characters(desired.require_uppercase)
+        .require_lowercase_characters(desired.require_lowercase)
+        .allow_users_to_change_password(desired.allow_users_to_change_password)
+        .set_max_password_age(desired.max_age_days.map(number))
+        .set_password_reuse_prevention(desired.reuse_prevention.map(number))
+        .hard_expiry(desired.hard_expiry)
+        .send()
+        .await
+        .during("iam:UpdateAccountPasswordPolicy")
+        .map(drop)
+}
+
+async fn detach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), Error> {
+    let detach = iam.detach_user_policy().user_name(user).policy_arn(arn).send().await;
+    detach.or_absent("iam:DetachUserPolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn detach_role_policy(iam: &Client, role: &str, arn: &str) -> Result<(), Error> {
+    let detach = iam.detach_role_policy().role_name(role).policy_arn(arn).send().await;
+    detach.or_absent("iam:DetachRolePolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_login_profile(iam: &Client, user: &str) -> Result<(), Error> {
+    let delete = iam.delete_login_profile().user_name(user).send().await;
+    delete.or_absent("iam:DeleteLoginProfile", NO_SUCH_ENTITY).map(drop)
+}
+
+/// Deactivates the key, and records when: `deleteAfter` counts from it.
+async fn deactivate_access_key(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
+    let update = iam
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(id)
+        .status(StatusType::Inactive)
+        .send()
+        .await;
+    match update.or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)? {
+        Some(_) => record_deactivation(iam, user, id).await,
+        None => Ok(()),
+    }
+}
+
+async fn delete_access_key(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
+    let delete = iam.delete_access_key().user_name(user).access_key_id(id).send().await;
+    delete.or_absent("iam:DeleteAccessKey", NO_SUCH_ENTITY)?;
+    clear_deactivation_record(iam, user, id).await
+}
+
+/// No new password: the user chooses one at the next sign-in.
+async fn require_password_reset(iam: &Client, user: &str) -> Result<(), Error> {
+    let update = iam
+        .update_login_profile()
+        .user_name(user)
+        .password_reset_required(true)
+        .send()
+        .await;
+    update.or_absent("iam:UpdateLoginProfile", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_user_policy(iam: &Client, user: &str, name: &str) -> Result<(), Error> {
+    let delete = iam.delete_user_policy().user_name(user).policy_name(name).send().await;
+    delete.or_absent("iam:DeleteUserPolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn remove_user_from_group(iam: &Client, user: &str, group: &str) -> Result<(), Error> {
+    let remove = iam
+        .remove_user_from_group()
+        .user_name(user)
+        .group_name(group)
+        .send()
+        .await;
+    remove.or_absent("iam:RemoveUserFromGroup", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_oidc_provider(iam: &Client, arn: &str) -> Result<(), Error> {
+    let delete = iam
+        .delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await;
+    delete
+        .or_absent("iam:DeleteOpenIDConnectProvider", NO_SUCH_ENTITY)
+        .map(drop)
+}
+
+async fn record_deactivation(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let tag = Tag::builder()
+        .key(plan::deactivation_tag(id))
+        .value(now)
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let tag_user = iam.tag_user().user_name(user).tags(tag).send().await;
+    tag_user.or_absent("iam:TagUser", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn clear_deactivation_record(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
+    let untag = iam
+        .untag_user()
+        .user_name(user)
+        .tag_keys(plan::deactivation_tag(id))
+        .send()
+        .await;
+    untag.or_absent("iam:UntagUser", NO_SUCH_ENTITY).map(drop)
+}

@@ -1,0 +1,193 @@
+//! One account's reader: what a reconcile needs to read a key live and
+//! judge it, written once for reconciles, re-judgements and `plan`.
+//!
+//! A user is read in the facets a reconcile is about (the ones an event can
+//! change, or a resync's findings are about), and its tags only when a
+//! decision needs them: when there is something to act on, which an
+//! exemption by tag could stop.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+
+use super::live::{Live, LivePlan};
+use super::passwords::PasswordChanges;
+use super::scan::{self, Seen, Suspects};
+use super::user::{self, PolicyDocuments, UserRead};
+use super::{caller, cloudtrail, iam, quarantine, when};
+use crate::aws::Clients;
+use crate::error::Error;
+use crate::plan;
+use crate::policy::Policy;
+use crate::quarantine::QuarantinePolicy;
+use crate::state::{Caller, Identity, Observed};
+use crate::work::{Facets, Key};
+
+pub struct Reader {
+    clients: Clients,
+    /// Read at start-up and again at every scan: a role's trust policy can change.
+    caller: RwLock<Arc<Caller>>,
+    documents: PolicyDocuments,
+    passwords: PasswordChanges,
+}
+
+impl Reader {
+    /// Asks AWS who iam-warden runs as: that identity is never changed.
+    pub async fn new(clients: Clients) -> Result<Reader, Error> {
+        let caller = caller::caller(&clients).await?;
+        Ok(Reader {
+            clients,
+            caller: RwLock::new(Arc::new(caller)),
+            documents: PolicyDocuments::default(),
+            passwords: PasswordChanges::default(),
+        })
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    pub fn caller(&self) -> Arc<Caller> {
+        self.caller.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_caller(&self, caller: Caller) {
+        *self.caller.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caller);
+    }
+
+    /// A password change seen in an event, or a reset iam-warden required.
+    pub fn note_password_set(&self, user: &str, at: DateTime<Utc>) {
+        self.passwords.note(user, at);
+    }
+
+    /// The full scan: who iam-warden runs as, read again, and the keys to reconcile.
+    pub async fn scan(&self, policy: &Policy) -> Result<Suspects, Error> {
+        self.set_caller(caller::caller(&self.clients).await?);
+        scan::scan(&self.clients, &self.caller(), policy, &self.passwords, Utc::now()).await
+    }
+
+    /// Reads `key` live in `facets` and judges it, reading the tags too when
+    /// a decision turns on them. `seen`: what a scan seconds ago showed of the user.
+    pub async fn judge(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        facets: Facets,
+        seen: Option<&Seen>,
+    ) -> Result<LivePlan, Error> {
+        let now = Utc::now();
+        let mut live = self.read(policy, key, facets, seen).await?;
+        let plan = live.plan(policy, now);
+        match self.read_tags_if_needed(policy, &plan, &mut live, now).await? {
+            true => Ok(live.plan(policy, now)),
+            false => Ok(plan),
+        }
+    }
+
+    /// The role iam-warden runs as may have come to trust a provider since
+    /// start-up: read its trust again, right before a provider is deleted.
+    pub async fn refresh_trust(&self) -> Arc<Caller> {
+        let mut caller = (*self.caller()).clone();
+        if let Identity::Role { name, trust } = &mut caller.identity {
+            *trust = caller::role_trust(&self.clients.iam, name).await;
+            self.set_caller(caller);
+        }
+        self.caller()
+    }
+
+    /// Reads what `key` names and the policy manages, and nothing else.
+    async fn read(&self, policy: &Policy, key: &Key, facets: Facets, seen: Option<&Seen>) -> Result<Live, Error> {
+        let caller = self.caller();
+        let iam = &self.clients.iam;
+        let mut observed = Observed {
+            caller: (*caller).clone(),
+            ..Observed::default()
+        };
+        match key {
+            Key::PasswordPolicy => {
+                observed.password_policy = when(policy.password_policy.is_some(), iam::password_policy(iam)).await?
+            }
+            Key::Root => {
+                let wanted = policy.mfa.as_ref().is_some_and(|m| m.require_for_root);
+                observed.root_mfa_enabled = when(wanted, iam::root_mfa(iam)).await?;
+            }
+            Key::User(name) if scan::manages_users(policy) => {
+                observed.users = self.user(policy, &caller, name, facets, seen).await?;
+            }
+            Key::User(_) => {}
+            Key::Role(name) if policy.oidc_trust.is_some() => {
+                let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+                observed.roles = Some(iam::role(iam, name, &deny_all).await?.into_iter().collect());
+            }
+            Key::Role(_) => {}
+            Key::OidcProvider(arn) => {
+                let one = async { Ok(iam::oidc_provider(iam, arn).await?.into_iter().collect()) };
+                observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;
+            }
+            Key::OidcProviders => {
+                observed.oidc_providers = when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)).await?
+            }
+            Key::Trails => {
+                observed.trails = when(policy.cloudtrail.is_some(), cloudtrail::trails(&self.clients)).await?
+            }
+            Key::QuarantinePolicies => {
+                observed.quarantine_policies = Some(quarantine::quarantine_policies(iam, &caller).await?);
+            }
+        }
+        Ok(Live::new(observed))
+    }
+
+    /// The user in `facets`, with what is known of its password; none if it is gone.
+    async fn user(
+        &self,
+        policy: &Policy,
+        caller: &Caller,
+        name: &str,
+        facets: Facets,
+        seen: Option<&Seen>,
+    ) -> Result<Vec<crate::state::User>, Error> {
+        let now = Utc::now();
+        let max_age = policy.access_keys.as_ref().and_then(|k| k.max_age);
+        // An active key past maxAge is deactivated whatever its last use.
+        let past_max_age =
+            move |active: bool, created: DateTime<Utc>| active && max_age.is_some_and(|limit| now - created >= limit);
+        let read = UserRead {
+            facets,
+            deny_policy: &caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa),
+            skip_last_used: &past_max_age,
+            documents: &self.documents,
+            seen,
+        };
+        let mut users: Vec<_> = user::user(&self.clients.iam, name.to_owned(), &read)
+            .await?
+            .into_iter()
+            .collect();
+        self.passwords.complete(&mut users);
+        Ok(users)
+    }
+
+    /// A finding to act on about a user whose tags were not read, when an
+    /// exemption by tag or a deactivation record could change it. Reads the
+    /// tags; `true` if the plan must be made again.
+    async fn read_tags_if_needed(
+        &self,
+        policy: &Policy,
+        plan: &LivePlan,
+        live: &mut Live,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut read = false;
+        for user in live.observed_mut().users.iter_mut().filter(|u| u.tags.is_none()) {
+            let acts_on = plan.findings.iter().any(|f| {
+                f.is_actionable()
+                    && f.resource.user() == Some(user.name.as_str())
+                    && plan::tags_could_change(&policy.exemptions, f, now)
+            });
+            if acts_on {
+                user.tags = Some(user::tags(&self.clients.iam, &user.name).await?.unwrap_or_default());
+                read = true;
+            }
+        }
+        Ok(read)
+    }
+}

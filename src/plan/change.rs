@@ -1,0 +1,300 @@
+//! What a finding asks for: a change in AWS, carrying exactly what it acts
+//! on, or none; and the resource the finding is about.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{PasswordPolicy, Rule};
+use crate::quarantine::{self, QuarantinePolicy};
+
+/// One change in AWS. It names everything it acts on, so the executor needs
+/// nothing else to make it, and it is what the audit log records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+pub enum Change {
+    /// The whole desired policy: fields left out would be reset.
+    UpdatePasswordPolicy {
+        desired: PasswordPolicy,
+    },
+    AttachDenyPolicy {
+        user: String,
+    },
+    DetachDenyPolicy {
+        user: String,
+    },
+    DeleteLoginProfile {
+        user: String,
+    },
+    DeactivateAccessKey {
+        user: String,
+        id: String,
+    },
+    DeleteAccessKey {
+        user: String,
+        id: String,
+    },
+    /// Tags the user with when its key was deactivated; `deleteAfter` counts from it.
+    RecordDeactivation {
+        user: String,
+        id: String,
+    },
+    /// Removes that tag once the key is active again or gone.
+    ClearDeactivationRecord {
+        user: String,
+        id: String,
+    },
+    /// UpdateLoginProfile with `PasswordResetRequired`, no new password.
+    RequirePasswordReset {
+        user: String,
+    },
+    DetachUserPolicy {
+        user: String,
+        arn: String,
+    },
+    /// Deletes an inline user policy; the audit log keeps its document.
+    DeleteUserPolicy {
+        user: String,
+        name: String,
+    },
+    /// For admin access through a group: the group's own policies are never changed.
+    RemoveUserFromGroup {
+        user: String,
+        group: String,
+    },
+    DeleteOidcProvider {
+        arn: String,
+    },
+    /// Attaches `iam-warden-deny-all` to a role whose OIDC trust admits outsiders.
+    QuarantineRole {
+        role: String,
+    },
+    /// Detaches it once the trust policy is in spec.
+    LiftQuarantine {
+        role: String,
+    },
+    /// A trail is started from its home region.
+    StartLogging {
+        trail: String,
+        region: String,
+    },
+    /// Makes the shipped document a quarantine policy's default version again.
+    RestoreQuarantinePolicy {
+        policy: QuarantinePolicy,
+        arn: String,
+    },
+}
+
+/// The name of what a finding asks for, as plans, logs and metrics print it
+/// (design.md's table of actions); `report` for no change.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::IntoStaticStr, strum::EnumIter,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Action {
+    UpdatePasswordPolicy,
+    AttachDenyPolicy,
+    DetachDenyPolicy,
+    DeleteLoginProfile,
+    DeactivateAccessKey,
+    DeleteAccessKey,
+    RecordDeactivation,
+    RequirePasswordReset,
+    DetachUserPolicy,
+    DeleteUserPolicy,
+    RemoveUserFromGroup,
+    ClearDeactivationRecord,
+    DeleteOidcProvider,
+    QuarantineRole,
+    LiftQuarantine,
+    StartLogging,
+    RestoreQuarantinePolicy,
+    Report,
+}
+
+impl Change {
+    pub fn action(&self) -> Action {
+        match self {
+            Change::UpdatePasswordPolicy { .. } => Action::UpdatePasswordPolicy,
+            Change::AttachDenyPolicy { .. } => Action::AttachDenyPolicy,
+            Change::DetachDenyPolicy { .. } => Action::DetachDenyPolicy,
+            Change::DeleteLoginProfile { .. } => Action::DeleteLoginProfile,
+            Change::DeactivateAccessKey { .. } => Action::DeactivateAccessKey,
+            Change::DeleteAccessKey { .. } => Action::DeleteAccessKey,
+            Change::RecordDeactivation { .. } => Action::RecordDeactivation,
+            Change::ClearDeactivationRecord { .. } => Action::ClearDeactivationRecord,
+            Change::RequirePasswordReset { .. } => Action::RequirePasswordReset,
+            Change::DetachUserPolicy { .. } => Action::DetachUserPolicy,
+            Change::DeleteUserPolicy { .. } => Action::DeleteUserPolicy,
+            Change::RemoveUserFromGroup { .. } => Action::RemoveUserFromGroup,
+            Change::DeleteOidcProvider { .. } => Action::DeleteOidcProvider,
+            Change::QuarantineRole { .. } => Action::QuarantineRole,
+            Change::LiftQuarantine { .. } => Action::LiftQuarantine,
+            Change::StartLogging { .. } => Action::StartLogging,
+            Change::RestoreQuarantinePolicy { .. } => Action::RestoreQuarantinePolicy,
+        }
+    }
+
+    /// Restores access iam-warden itself took away; an exemption never blocks it.
+    pub fn restores(&self) -> bool {
+        matches!(self, Change::DetachDenyPolicy { .. } | Change::LiftQuarantine { .. })
+    }
+
+    /// What this change destroys cannot be put back as it was, so the
+    /// resource is read again and the finding re-judged right before it.
+    /// (A restore may delete the oldest version of the policy to make room.)
+    pub fn irreversible(&self) -> bool {
+        matches!(
+            self,
+            Change::DeleteAccessKey { .. }
+                | Change::DeleteLoginProfile { .. }
+                | Change::DeleteOidcProvider { .. }
+                | Change::RestoreQuarantinePolicy { .. }
+                | Change::DetachUserPolicy { .. }
+                | Change::DeleteUserPolicy { .. }
+                | Change::RemoveUserFromGroup { .. }
+        )
+    }
+
+    /// Counts against the change budget. Record-keeping and repairing
+    /// iam-warden's own quarantine policies do not: neither changes anyone's access.
+    pub fn budgeted(&self) -> bool {
+        !matches!(
+            self,
+            Change::RecordDeactivation { .. }
+                | Change::ClearDeactivationRecord { .. }
+                | Change::RestoreQuarantinePolicy { .. }
+        )
+    }
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The changes a rule can make.
+pub fn actions_of(rule: Rule) -> &'static [Action] {
+    match rule {
+        Rule::PasswordPolicy => &[Action::UpdatePasswordPolicy],
+        Rule::PasswordReset => &[Action::RequirePasswordReset],
+        Rule::Mfa => &[
+            Action::AttachDenyPolicy,
+            Action::DetachDenyPolicy,
+            Action::DeleteLoginProfile,
+            Action::RestoreQuarantinePolicy,
+        ],
+        Rule::AccessKeys => &[Action::DeactivateAccessKey, Action::DeleteAccessKey],
+        Rule::UserPermissions => &[
+            Action::DetachUserPolicy,
+            Action::DeleteUserPolicy,
+            Action::RemoveUserFromGroup,
+        ],
+        Rule::OidcProviders => &[Action::DeleteOidcProvider],
+        Rule::OidcTrust => &[
+            Action::QuarantineRole,
+            Action::LiftQuarantine,
+            Action::RestoreQuarantinePolicy,
+        ],
+        Rule::Cloudtrail => &[Action::StartLogging],
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Resource {
+    /// The account's trails as a whole.
+    Account,
+    /// The account's root user.
+    Root,
+    PasswordPolicy,
+    User {
+        name: String,
+    },
+    Role {
+        name: String,
+    },
+    AccessKey {
+        user: String,
+        id: String,
+    },
+    /// A managed policy attached to a user.
+    UserPolicy {
+        user: String,
+        arn: String,
+    },
+    /// A policy embedded in a user.
+    InlinePolicy {
+        user: String,
+        name: String,
+    },
+    /// A user's membership of a group.
+    GroupMembership {
+        user: String,
+        group: String,
+    },
+    OidcProvider {
+        arn: String,
+        url: String,
+    },
+    /// `arn` and `region` are `None` for a trail that does not exist.
+    Trail {
+        name: String,
+        arn: Option<String>,
+        region: Option<String>,
+    },
+    QuarantinePolicy {
+        policy: QuarantinePolicy,
+        arn: String,
+    },
+}
+
+impl Resource {
+    /// The IAM user this resource belongs to, if any.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Resource::User { name } => Some(name),
+            Resource::AccessKey { user, .. }
+            | Resource::UserPolicy { user, .. }
+            | Resource::InlinePolicy { user, .. }
+            | Resource::GroupMembership { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            Resource::Role { name } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Account => f.write_str("account"),
+            Resource::Root => f.write_str("root"),
+            Resource::PasswordPolicy => f.write_str("password-policy"),
+            Resource::User { name } => write!(f, "user/{name}"),
+            Resource::Role { name } => write!(f, "role/{name}"),
+            Resource::AccessKey { user, id } => write!(f, "access-key/{user}/{id}"),
+            Resource::UserPolicy { user, arn } => {
+                write!(f, "user-policy/{user}/{}", arn.rsplit('/').next().unwrap_or(arn))
+            }
+            Resource::InlinePolicy { user, name } => write!(f, "inline-policy/{user}/{name}"),
+            Resource::GroupMembership { user, group } => write!(f, "group-membership/{user}/{group}"),
+            Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
+            Resource::Trail { name, .. } => write!(f, "trail/{name}"),
+            Resource::QuarantinePolicy { policy, .. } => write!(f, "policy{}{}", quarantine::PATH, policy.name()),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The workers: each takes a task from the queue and runs it to the end, in
+//! its account, under the policy file that governs that account.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant as StdInstant;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use super::ledger::Ledger;
+use super::members::Members;
+use super::queue::{Lease, WorkQueue};
+use crate::account::AccountId;
+use crate::http::{Health, Latch};
+use crate::metrics::Metrics;
+use crate::observe;
+use crate::outcome::Outcome;
+use crate::policy::{Policy, PolicySet};
+use crate::reconcile::Reconciler;
+use crate::work::{Key, Kind, Task, Work};
+
+/// What every worker shares.
+pub struct Shared {
+    pub queue: Arc<WorkQueue>,
+    pub members: Arc<Members>,
+    pub policy: watch::Receiver<Arc<PolicySet>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub ledger: Ledger,
+    /// Owned accounts whose first resync has not been tried to the end;
+    /// readiness waits for each latch to go.
+    pub latches: Mutex<HashMap<AccountId, Latch>>,
+}
+
+/// `count` workers, until the queue closes.
+pub fn start(shared: Arc<Shared>, count: usize) -> TaskTracker {
+    let workers = TaskTracker::new();
+    for _ in 0..count {
+        workers.spawn(worker(shared.clone()));
+    }
+    workers.close();
+    workers
+}
+
+async fn worker(shared: Arc<Shared>) {
+    while let Some(lease) = shared.queue.next().await {
+        shared.health.progressed();
+        let account = lease.task.account().clone();
+        // Down: logged and counted where the role was refused; retried with backoff.
+        let Ok(reconciler) = shared.members.reconciler(&account).await else {
+            shared.first_sync_tried(&lease.task);
+            shared.queue.done(lease, false);
+            continue;
+        };
+        let policies = shared.policy.borrow().clone();
+        let governing = shared
+            .members
+            .account(&account)
+            .and_then(|a| policies.governing(&a).cloned());
+        let Some((_, policy)) = governing else {
+            tracing::info!(key = %lease.task, account = %account, "no policy file governs this account: nothing judged");
+            shared.first_sync_tried(&lease.task);
+            shared.queue.done(lease, true);
+            continue;
+        };
+        match lease.task.clone() {
+            Task::Resync(_) => {
+                let succeeded = shared.resync(&reconciler, &policy, &account).await;
+                shared.queue.done(lease, succeeded);
+            }
+            Task::Reconcile(work) => {
+                let succeeded = shared.reconcile(&reconciler, &policy, &work, &lease).await;
+                shared.queue.done(lease, succeeded);
+            }
+            Task::ExpandGroup(_, group) => shared.expand(&reconciler, &account, &group, lease).await,
+        }
+        shared.health.progressed();
+    }
+}
+
+impl Shared {
+    /// One more owned account's first resync was tried to the end.
+    fn first_sync_tried(&self, task: &Task) {
+        if let Task::Resync(account) = task {
+            self.latches.lock().unwrap_or_else(|p| p.into_inner()).remove(account);
+        }
+    }
+
+    /// The full scan of one account: every key it names is queued to reconcile
+    /// on its own, so one failing fix never holds back the others, readiness or
+    /// `last_full_sync`.
+    async fn resync(&self, reconciler: &Reconciler, policy: &Policy, account: &AccountId) -> bool {
+        let started = StdInstant::now();
+        let result = reconciler.resync(policy).await;
+        let elapsed = started.elapsed();
+        self.members.reached(account, result.is_ok());
+        // One account of many that cannot be read is down, in its metric, and
+        // the replica still serves the others; alone, it is not ready.
+        if result.is_ok() || !self.members.alone() {
+            self.first_sync_tried(&Task::Resync(account.clone()));
+        }
+        let error = result.as_ref().err().map(|e| e.metric_label());
+        self.metrics.reconciled(Kind::All, elapsed, error);
+        let suspects = match result {
+            Ok(suspects) => suspects,
+            Err(error) => {
+                tracing::warn!(key = "all", account = %account, %error, "resync failed; retrying with backoff");
+                return false;
+            }
+        };
+        let now = Instant::now();
+        let work = |key: &Key| {
+            Task::Reconcile(Work {
+                account: account.clone(),
+                key: key.clone(),
+            })
+        };
+        for (key, facets) in &suspects.keys {
+            self.queue.schedule(work(key), *facets, now);
+        }
+        for (key, facets, at) in &suspects.deadlines {
+            self.queue.schedule(work(key), *facets, at_instant(*at));
+        }
+        self.ledger.resynced(account, &suspects);
+        tracing::info!(
+            key = "all",
+            account = %account,
+            suspects = suspects.keys.len(),
+            deadlines = suspects.deadlines.len(),
+            queue_depth = self.queue.depth(),
+            running = self.queue.running(),
+            seconds = elapsed.as_secs_f64(),
+            "reconciled"
+        );
+        true
+    }
+
+    async fn reconcile(&self, reconciler: &Reconciler, policy: &Policy, work: &Work, lease: &Lease) -> bool {
+        let started = StdInstant::now();
+        let result = reconciler
+            .reconcile(policy, &work.key, lease.facets, &lease.triggers)
+            .await;
+        let elapsed = started.elapsed();
+        let pass = match result {
+            Ok(pass) => pass,
+            Err(error) => {
+                self.metrics
+                    .reconciled(work.key.kind(), elapsed, Some(error.metric_label()));
+                tracing::warn!(key = %work.key, account = %work.account, %error, "reconcile failed; retrying with backoff");
+                return false;
+            }
+        };
+        let failed = pass.failures();
+        let cause = pass.decided.iter().find_map(|d| match &d.outcome {
+            Outcome::Failed(error) => Some(error.metric_label()),
+            _ => None,
+        });
+        self.metrics.reconciled(work.key.kind(), elapsed, cause);
+        self.ledger.reconciled(work, &pass, &lease.triggers);
+        // Deadlines belong to the replica that owns the account; an event may
+        // have brought the account's key here.
+        if self.members.owns(&work.account) {
+            for (key, facets, at) in &pass.deadlines {
+                let task = Task::Reconcile(Work {
+                    account: work.account.clone(),
+                    key: key.clone(),
+                });
+                self.queue.schedule(task, *facets, at_instant(*at));
+            }
+        }
+        // Held back by the change budget: the key comes back when it refills.
+        let deferred = pass.retry_at().map(Instant::from_std);
+        if let Some(at) = deferred {
+            self.queue.schedule(lease.task.clone(), lease.facets, at);
+        }
+        tracing::info!(
+            key = %work.key,
+            account = %work.account,
+            facets = %lease.facets,
+            findings = pass.decided.len(),
+            remaining = pass.remaining(),
+            failed,
+            deferred_seconds = deferred.map(|at| at.saturating_duration_since(Instant::now()).as_secs()),
+            queue_depth = self.queue.depth(),
+            running = self.queue.running(),
+            seconds = elapsed.as_secs_f64(),
+            "reconciled"
+        );
+        failed == 0
+    }
+
+    /// A group's policies changed: each member is reconciled, and the event
+    /// is done once they are.
+    async fn expand(&self, reconciler: &Reconciler, account: &AccountId, group: &str, lease: Lease) {
+        let started = StdInstant::now();
+        let members = observe::group_members(&reconciler.clients().iam, group).await;
+        let error = members.as_ref().err().map(|e| e.metric_label());
+        self.metrics.reconciled(Kind::Group, started.elapsed(), error);
+        match members {
+            Ok(members) => {
+                let followers = members
+                    .into_iter()
+                    .map(|member| {
+                        let task = Task::Reconcile(Work {
+                            account: account.clone(),
+                            key: Key::User(member),
+                        });
+                        self.queue.wait_for(task, lease.facets, lease.triggers.clone())
+                    })
+                    .collect();
+                self.queue.done_after(lease, followers);
+            }
+            Err(error) => {
+                tracing::warn!(account = %account, %group, %error, "reading a group's members failed");
+                self.queue.done(lease, false);
+            }
+        }
+    }
+}
+
+fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
+    Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
+}

@@ -1,0 +1,190 @@
+//! What the daemon's queue carries: reconciles keyed by resource, so a burst
+//! of events about one user becomes one reconcile, and the two control
+//! messages that are not about one resource: a full resync of an account,
+//! and reading who is in a group whose policies changed.
+
+use std::fmt;
+use std::ops::BitOr;
+
+use chrono::{DateTime, Utc};
+
+use crate::account::AccountId;
+use crate::plan::Resource;
+use crate::policy::Rule;
+
+/// One resource of one account: what a reconcile is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Work {
+    pub account: AccountId,
+    pub key: Key,
+}
+
+/// A resource a reconcile reads live, judges and fixes on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    PasswordPolicy,
+    /// The root user, whose MFA is reported.
+    Root,
+    User(String),
+    Role(String),
+    OidcProvider(String),
+    /// The whole provider list, for a provider created without a known ARN.
+    OidcProviders,
+    Trails,
+    /// iam-warden's own quarantine policies, whose default version is checked.
+    QuarantinePolicies,
+}
+
+/// An item of the daemon's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Task {
+    Reconcile(Work),
+    /// The full scan of an account, which names the keys to reconcile.
+    Resync(AccountId),
+    /// A group's policies changed: each member's permissions did.
+    ExpandGroup(AccountId, String),
+}
+
+/// A fixed label per kind of task, for metrics; never a name or an ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Kind {
+    All,
+    PasswordPolicy,
+    Root,
+    User,
+    Role,
+    Group,
+    OidcProvider,
+    Trails,
+    QuarantinePolicies,
+}
+
+impl Key {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Key::PasswordPolicy => Kind::PasswordPolicy,
+            Key::Root => Kind::Root,
+            Key::User(_) => Kind::User,
+            Key::Role(_) => Kind::Role,
+            Key::OidcProvider(_) | Key::OidcProviders => Kind::OidcProvider,
+            Key::Trails => Kind::Trails,
+            Key::QuarantinePolicies => Kind::QuarantinePolicies,
+        }
+    }
+}
+
+impl Task {
+    pub fn account(&self) -> &AccountId {
+        match self {
+            Task::Reconcile(work) => &work.account,
+            Task::Resync(account) | Task::ExpandGroup(account, _) => account,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::User(name) => write!(f, "user/{name}"),
+            Key::Role(name) => write!(f, "role/{name}"),
+            Key::OidcProvider(arn) => write!(f, "oidc-provider/{arn}"),
+            Key::OidcProviders => f.write_str("oidc-provider"),
+            other => f.write_str(other.kind().into()),
+        }
+    }
+}
+
+/// How a log line names the task; its account is a field of its own.
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Task::Reconcile(work) => work.key.fmt(f),
+            Task::Resync(_) => f.write_str("all"),
+            Task::ExpandGroup(_, group) => write!(f, "group/{group}"),
+        }
+    }
+}
+
+/// The parts of a user a reconcile reads and judges. An event names the parts
+/// it can change (UpdateAccessKey: the keys), and its reconcile reads only
+/// those, live, and judges them whole; a resync names the parts its findings
+/// are about. Other keys have a single part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Facets(u8);
+
+impl Facets {
+    /// The login profile, its MFA devices and its MFA quarantine.
+    pub const CONSOLE: Facets = Facets(1);
+    pub const KEYS: Facets = Facets(2);
+    /// Attached and inline policies, and groups.
+    pub const PERMISSIONS: Facets = Facets(4);
+    pub const ALL: Facets = Facets(7);
+
+    pub fn contains(self, other: Facets) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for Facets {
+    type Output = Facets;
+    fn bitor(self, other: Facets) -> Facets {
+        Facets(self.0 | other.0)
+    }
+}
+
+impl fmt::Display for Facets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Facets::CONSOLE, "console"),
+            (Facets::KEYS, "keys"),
+            (Facets::PERMISSIONS, "permissions"),
+        ];
+        let parts: Vec<&str> = names
+            .iter()
+            .filter(|(p, _)| self.contains(*p))
+            .map(|(_, n)| *n)
+            .collect();
+        f.write_str(&parts.join("+"))
+    }
+}
+
+/// The CloudTrail event behind a queued task, for the audit log and latency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub event_id: Option<String>,
+    pub event_time: Option<DateTime<Utc>>,
+    /// The call set the user's password, at `event_time`.
+    pub sets_password: bool,
+}
+
+/// What a waiter on a task is told: it (and whatever it led to) succeeded,
+/// or failed and is retried after this long.
+pub type Answer = Result<(), std::time::Duration>;
+
+/// The key whose reconcile re-judges `resource`.
+pub fn key_for(resource: &Resource) -> Key {
+    match resource {
+        Resource::PasswordPolicy => Key::PasswordPolicy,
+        Resource::User { name }
+        | Resource::AccessKey { user: name, .. }
+        | Resource::UserPolicy { user: name, .. }
+        | Resource::InlinePolicy { user: name, .. }
+        | Resource::GroupMembership { user: name, .. } => Key::User(name.clone()),
+        Resource::Role { name } => Key::Role(name.clone()),
+        Resource::OidcProvider { arn, .. } => Key::OidcProvider(arn.clone()),
+        Resource::Trail { .. } | Resource::Account => Key::Trails,
+        Resource::QuarantinePolicy { .. } => Key::QuarantinePolicies,
+        Resource::Root => Key::Root,
+    }
+}
+
+/// The facets of a user that a rule judges.
+pub fn facets_of(rule: Rule) -> Facets {
+    match rule {
+        Rule::AccessKeys => Facets::KEYS,
+        Rule::Mfa | Rule::PasswordReset => Facets::CONSOLE,
+        Rule::UserPermissions => Facets::PERMISSIONS,
+        _ => Facets::ALL,
+    }
+}

@@ -1,0 +1,51 @@
+//! The integration-test harness: a moto server per test on a free loopback
+//! port that behaves like AWS where it matters (`tests/moto/launcher.py`),
+//! the seed script, the real `iam-warden` binary, and SDK clients to assert
+//! on what the emulator holds afterwards. A library of its own, so each test
+//! uses what it needs of it.
+//!
+//! - `emulator`: the moto server, its test-only endpoints, and clients of it.
+//! - `warden`: one-shot runs of the binary, and policy files.
+//! - `daemon`: `iam-warden run` as a child process, and waiting on what it does.
+//! - `events`: the queue, and CloudTrail events as EventBridge delivers them.
+//! - `accounts`: what the seeded accounts hold, and changes made by hand.
+//! - `proxy`: an HTTP proxy that echoes changes as events and injects faults.
+
+mod accounts;
+mod daemon;
+mod emulator;
+mod events;
+pub mod proxy;
+mod warden;
+
+use std::path::{Path, PathBuf};
+
+pub use accounts::{active_keys, backdate_record, keys, old_keys, reactivate_and_announce, tags};
+pub use daemon::{Daemon, sample, total};
+pub use emulator::{Credentials, Moto, TEST_KEY};
+pub use events::{Queues, eventbridge, key_event};
+pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_input};
+
+/// The project's root directory.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests/support is two levels below the root")
+}
+
+/// The Python that has moto: `IAM_WARDEN_PYTHON`, else the project's `.venv`.
+fn python() -> PathBuf {
+    std::env::var_os("IAM_WARDEN_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
+}
+
+/// The `iam-warden` binary cargo built beside the test that runs.
+fn binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test's own path");
+    // target/debug/deps/TEST-HASH: the binary is target/debug/iam-warden.
+    let profile = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test in target/PROFILE/deps");
+    profile.join("iam-warden")
+}

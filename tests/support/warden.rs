@@ -1,0 +1,98 @@
+//! One-shot runs of the real binary, and policy files for it.
+
+use std::process::{Command, Output, Stdio};
+
+use crate::emulator::Credentials;
+use crate::{binary, root};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The audit log's JSON lines.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|record| record["log"] == "audit")
+            .collect()
+    }
+
+    pub fn audit_for(&self, action: &str) -> Vec<serde_json::Value> {
+        self.audit().into_iter().filter(|r| r["action"] == action).collect()
+    }
+
+    pub fn outcomes(&self, outcome: &str) -> usize {
+        self.audit().iter().filter(|r| r["outcome"] == outcome).count()
+    }
+}
+
+pub fn run_warden(endpoint: &str, credentials: &Credentials, args: &[&str]) -> Run {
+    run_warden_with_input(endpoint, credentials, args, None)
+}
+
+/// Runs the binary with `input` on its standard input, as `undo` reads an audit log.
+pub fn run_warden_with_input(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>) -> Run {
+    use std::io::Write;
+    let mut command = Command::new(binary());
+    command
+        .current_dir(root())
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("RUST_LOG")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    credentials.apply(&mut command);
+    let mut child = command.spawn().expect("iam-warden runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.unwrap_or_default().as_bytes()).unwrap();
+    drop(stdin);
+    let output: Output = child.wait_with_output().expect("iam-warden runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "iam-warden panicked:\n{}", run.stderr);
+    run
+}
+
+/// A policy file in a temporary directory, from `config/policy.yaml` with edits.
+pub struct PolicyFile {
+    _dir: tempfile::TempDir,
+    pub path: String,
+}
+
+impl PolicyFile {
+    pub fn example_with(edits: &[(&str, &str)]) -> PolicyFile {
+        let mut text = std::fs::read_to_string(root().join("config/policy.yaml")).expect("example policy");
+        for (from, to) in edits {
+            assert!(text.contains(from), "the example policy has no `{from}`");
+            text = text.replace(from, to);
+        }
+        PolicyFile::new(&text)
+    }
+
+    pub fn new(text: &str) -> PolicyFile {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, text).expect("policy written");
+        PolicyFile {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+        }
+    }
+}
+
+/// The example policy with its report-only root check off: moto always says
+/// root has no MFA, and no API can change that.
+pub fn enforceable_policy() -> PolicyFile {
+    PolicyFile::example_with(&[("requireForRoot: true", "requireForRoot: false")])
+}
