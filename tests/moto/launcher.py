@@ -13,6 +13,17 @@ Made to behave like AWS:
     reset flag (moto deletes the password).
   - GetAccountAuthorizationDetails is paginated by MaxItems (default 100) and
     Marker (moto returns everything in one page).
+  - Names have no case: users, groups and roles are unique regardless of
+    case, and found whatever the case asked for (moto compares exactly).
+  - Quotas: 10 managed policies per user, group or role, and 50 tags per
+    user, past which the call fails with LimitExceeded (moto has none).
+  - User permissions boundaries: PutUserPermissionsBoundary and
+    DeleteUserPermissionsBoundary work, and GetUser and the authorization
+    details show the boundary (moto implements them for roles only).
+  - ReceiveMessage is atomic: moto lets two concurrent receives race while
+    one moves messages to the dead-letter queue, fails the other with a 500,
+    and leaves the batch it had marked received delivered to nobody, each
+    message one receive nearer the dead-letter queue. SQS never does that.
 
 Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
   POST /_warden_test/age
@@ -20,12 +31,20 @@ Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
     {"user": "alice", "create_date": "..."}   (also ages the login profile)
   POST /_warden_test/credential-report
     {"expire": true}   the next GenerateCredentialReport builds a new report
+  POST /_warden_test/lag
+    {"seconds": 5}     reads lag writes by that long, as IAM's eventual
+                       consistency can: GetRole shows a role's previous trust
+                       policy, and ListAttachedUserPolicies leaves out a policy
+                       attached since. 0 turns it off (the default).
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 # AWS's managed policies (AdministratorAccess, ...) always exist on AWS; moto
@@ -33,9 +52,11 @@ from datetime import datetime, timedelta, timezone
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.exceptions import ReportNotPresentException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.iam.exceptions import EntityAlreadyExists, LimitExceededException, NotFoundException, ReportNotPresentException
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 from moto.iam.responses import IamResponse
+from moto.sqs.models import SQSBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -127,6 +148,201 @@ IamResponse_get_account_authorization_details = IamResponse.get_account_authoriz
 IamResponse.get_account_authorization_details = paged_authorization_details
 
 
+# ---- names have no case ----
+
+class NoCase(dict):
+    """A dict whose string keys are found whatever their case, as IAM finds names."""
+
+    def _key(self, key):
+        if isinstance(key, str) and not dict.__contains__(self, key):
+            folded = key.lower()
+            for existing in dict.keys(self):
+                if isinstance(existing, str) and existing.lower() == folded:
+                    return existing
+        return key
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self, self._key(key))
+
+    def __contains__(self, key):
+        return dict.__contains__(self, self._key(key))
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, self._key(key))
+
+    def get(self, key, default=None):
+        return dict.get(self, self._key(key), default)
+
+    def pop(self, key, *default):
+        return dict.pop(self, self._key(key), *default)
+
+
+moto_iam_init = IAMBackend.__init__
+
+
+def iam_init(self, *args, **kwargs):
+    moto_iam_init(self, *args, **kwargs)
+    self.users = NoCase(self.users)
+    self.groups = NoCase(self.groups)
+
+
+def get_role(self, role_name):
+    for role in self.get_roles():
+        if role.name.lower() == role_name.lower():
+            return role
+    raise NotFoundException(f"Role {role_name} not found")
+
+
+moto_create_role = IAMBackend.create_role
+
+
+def create_role(self, role_name, *args, **kwargs):
+    if any(role.name.lower() == role_name.lower() for role in self.get_roles()):
+        raise EntityAlreadyExists(f"Role with name {role_name} already exists.")
+    return moto_create_role(self, role_name, *args, **kwargs)
+
+
+IAMBackend.__init__ = iam_init
+IAMBackend.get_role = get_role
+IAMBackend.create_role = create_role
+
+
+# ---- quotas ----
+
+MANAGED_POLICIES = 10
+USER_TAGS = 50
+
+
+def limited(attach, holder):
+    def attach_within_quota(self, policy_arn, name):
+        attached = holder(self, name).managed_policies
+        if policy_arn not in attached and len(attached) >= MANAGED_POLICIES:
+            raise LimitExceededException(f"Cannot exceed quota for PoliciesPerEntity: {MANAGED_POLICIES}")
+        return attach(self, policy_arn, name)
+    return attach_within_quota
+
+
+moto_tag_user = IAMBackend.tag_user
+
+
+def tag_user(self, name, tags):
+    user = self.get_user(name)
+    held = {tag["Key"] for tag in self.tagger.list_tags_for_resource(user.arn)["Tags"]}
+    if len(held | {tag["Key"] for tag in tags}) > USER_TAGS:
+        raise LimitExceededException("The number of tags has reached the maximum limit.")
+    return moto_tag_user(self, name, tags)
+
+
+IAMBackend.attach_user_policy = limited(IAMBackend.attach_user_policy, IAMBackend.get_user)
+IAMBackend.attach_group_policy = limited(IAMBackend.attach_group_policy, IAMBackend.get_group)
+IAMBackend.attach_role_policy = limited(IAMBackend.attach_role_policy, IAMBackend.get_role)
+IAMBackend.tag_user = tag_user
+
+
+# ---- user permissions boundaries ----
+
+def boundary(arn):
+    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn} if arn else None
+
+
+def put_user_permissions_boundary(self):
+    user = self.backend.get_user(self._get_param("UserName"))
+    user.permissions_boundary = boundary(self._get_param("PermissionsBoundary"))
+    return EmptyResult()
+
+
+def delete_user_permissions_boundary(self):
+    self.backend.get_user(self._get_param("UserName")).permissions_boundary = None
+    return EmptyResult()
+
+
+IamResponse.put_user_permissions_boundary = put_user_permissions_boundary
+IamResponse.delete_user_permissions_boundary = delete_user_permissions_boundary
+
+
+# ---- ReceiveMessage, atomic ----
+
+receiving = threading.Lock()
+moto_receive_message = SQSBackend.receive_message
+
+
+def receive_message(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names=None):
+    """One receive at a time takes messages; the long poll waits outside the lock."""
+    deadline = time.time() + wait_seconds_timeout
+    while True:
+        with receiving:
+            found = moto_receive_message(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        left = deadline - time.time()
+        if found or left <= 0:
+            return found
+        self.get_queue(queue_name).wait_for_messages(min(1, left))
+
+
+SQSBackend.receive_message = receive_message
+
+
+# ---- reads that lag writes ----
+
+lag = {"seconds": 0}
+# (account, role id) -> (the trust policy before the last update, when it changed)
+previous_trust = {}
+# (account, user name folded, policy ARN) -> when it was attached
+attached_at = {}
+
+
+def lagging():
+    return lag["seconds"] > 0
+
+
+def still_lagging(since):
+    return time.time() - since < lag["seconds"]
+
+
+moto_update_assume_role_policy = IAMBackend.update_assume_role_policy
+
+
+def update_assume_role_policy(self, role_name, policy_document):
+    role = self.get_role(role_name)
+    previous_trust[(self.account_id, role.id)] = (role.assume_role_policy_document, time.time())
+    return moto_update_assume_role_policy(self, role_name, policy_document)
+
+
+def get_role_response(self):
+    role = self.backend.get_role(self._get_param("RoleName"))
+    before = previous_trust.get((self.backend.account_id, role.id))
+    if lagging() and before and still_lagging(before[1]):
+        role = copy.copy(role)
+        role.assume_role_policy_document = before[0]
+    return ActionResult({"Role": role})
+
+
+moto_attach_user_policy = IAMBackend.attach_user_policy
+
+
+def attach_user_policy(self, policy_arn, user_name):
+    moto_attach_user_policy(self, policy_arn, user_name)
+    attached_at[(self.account_id, user_name.lower(), policy_arn)] = time.time()
+
+
+moto_list_attached_user_policies = IAMBackend.list_attached_user_policies
+
+
+def list_attached_user_policies(self, user_name, *args, **kwargs):
+    policies, marker = moto_list_attached_user_policies(self, user_name, *args, **kwargs)
+    if lagging():
+        def shown(policy):
+            since = attached_at.get((self.account_id, user_name.lower(), policy.arn))
+            return since is None or not still_lagging(since)
+        policies = [p for p in policies if shown(p)]
+    return policies, marker
+
+
+IAMBackend.update_assume_role_policy = update_assume_role_policy
+IamResponse.get_role = get_role_response
+IAMBackend.attach_user_policy = attach_user_policy
+IAMBackend.list_attached_user_policies = list_attached_user_policies
+
+
 # ---- test-only endpoints ----
 
 def age(body):
@@ -148,7 +364,11 @@ def credential_report(body):
         reports.pop(body.get("account", DEFAULT_ACCOUNT_ID), None)
 
 
-ENDPOINTS = {"age": age, "credential-report": credential_report}
+def set_lag(body):
+    lag["seconds"] = float(body["seconds"])
+
+
+ENDPOINTS = {"age": age, "credential-report": credential_report, "lag": set_lag}
 
 
 class WithTestEndpoints:

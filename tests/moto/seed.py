@@ -253,6 +253,25 @@ def irsa(account):
             "secret_access_key": session["SecretAccessKey"], "session_token": session["SessionToken"]}
 
 
+def hub(account):
+    """An Organization's hub account, as the deploy kit makes it: the pod's
+    role iam-warden-central on the cluster's issuer (its trust pins only the
+    audience), and the member role iam-warden that it assumes here as in
+    every account. Returns the central role's session."""
+    issuer = "oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER"
+    cluster = account.provider(issuer, ["sts.amazonaws.com"])
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": cluster}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:aud": "sts.amazonaws.com"}}}]}
+    role = account.iam.create_role(RoleName="iam-warden-central", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    seed_member(account)
+    sts = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                region_name="us-east-1").client("sts", endpoint_url=account.endpoint)
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="iam-warden")["Credentials"]
+    return {"cluster_provider": cluster, "access_key_id": session["AccessKeyId"],
+            "secret_access_key": session["SecretAccessKey"], "session_token": session["SessionToken"]}
+
+
 def tampered(account, versions):
     """Someone made the quarantine policy allow everything before iam-warden attaches it."""
     account.user("bob", console=True, age_days=3)
@@ -412,7 +431,7 @@ def main():
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
-                 "rollout": rollout, "irsa": irsa, "permissions": permissions,
+                 "rollout": rollout, "irsa": irsa, "hub": hub, "permissions": permissions,
                  "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0])),

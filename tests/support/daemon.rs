@@ -101,6 +101,11 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// The log as written, every line.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn log(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()

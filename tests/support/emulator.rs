@@ -115,6 +115,13 @@ impl Moto {
         run_warden(&self.endpoint, &credentials.into(), args)
     }
 
+    /// Makes reads lag writes by `seconds`, as IAM's eventual consistency can
+    /// (0: not at all): GetRole shows a role's previous trust policy, and
+    /// ListAttachedUserPolicies leaves out a policy attached since.
+    pub fn lag(&self, seconds: f64) {
+        self.test_endpoint("lag", &serde_json::json!({ "seconds": seconds }));
+    }
+
     /// Makes the next GenerateCredentialReport build a new report, as AWS
     /// does once the last one is four hours old.
     pub fn expire_credential_report(&self) {

@@ -24,7 +24,7 @@ pub use accounts::{active_keys, backdate_record, keys, old_keys, reactivate_and_
 pub use daemon::{Daemon, sample, total};
 pub use emulator::{Credentials, Moto, TEST_KEY};
 pub use events::{Queues, eventbridge, key_event};
-pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_input};
+pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_env, run_warden_with_input};
 
 /// The project's root directory.
 fn root() -> &'static Path {
@@ -39,8 +39,12 @@ fn python() -> PathBuf {
     std::env::var_os("IAM_WARDEN_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from)
 }
 
-/// The `iam-warden` binary cargo built beside the test that runs.
+/// The `iam-warden` binary cargo built beside the test that runs, or the one
+/// `IAM_WARDEN_BINARY` names (to hold another build to the same tests).
 fn binary() -> PathBuf {
+    if let Some(other) = std::env::var_os("IAM_WARDEN_BINARY") {
+        return PathBuf::from(other);
+    }
     let test = std::env::current_exe().expect("the test's own path");
     // target/debug/deps/TEST-HASH: the binary is target/debug/iam-warden.
     let profile = test

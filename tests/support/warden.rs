@@ -36,11 +36,21 @@ pub fn run_warden(endpoint: &str, credentials: &Credentials, args: &[&str]) -> R
 
 /// Runs the binary with `input` on its standard input, as `undo` reads an audit log.
 pub fn run_warden_with_input(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>) -> Run {
+    invoke(endpoint, credentials, args, input, &[])
+}
+
+/// Runs the binary with more environment variables, such as a pod's.
+pub fn run_warden_with_env(endpoint: &str, credentials: &Credentials, args: &[&str], env: &[(&str, &str)]) -> Run {
+    invoke(endpoint, credentials, args, None, env)
+}
+
+fn invoke(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     let mut command = Command::new(binary());
     command
         .current_dir(root())
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("AWS_PROFILE")
         .env_remove("RUST_LOG")
         .env("AWS_ENDPOINT_URL", endpoint)
