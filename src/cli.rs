@@ -11,14 +11,16 @@ use crate::aws::Clients;
 use crate::error::Error;
 use crate::execute::ChangeBudget;
 use crate::execute::undo::{self, Selection, UndoResult};
+use crate::log;
 use crate::metrics::Metrics;
-use crate::observe::Reader;
+use crate::observe::{self, Reader};
 use crate::plan::Plan;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::{Pass, Reconciler};
 use crate::report;
 use crate::runtime::{controller, shutdown};
 use crate::settings::{LogFormat, Scope as AccountScope, Settings};
+use crate::state::Caller;
 
 /// Keeps an AWS account's IAM hygiene at the state a policy file declares.
 ///
@@ -130,7 +132,7 @@ fn exit<T>(results: &report::Accounts<T>) -> ExitCode {
 
 pub async fn run(cli: Cli) -> ExitCode {
     if !matches!(cli.command, Command::Run { .. }) {
-        init_logging(LogFormat::Text);
+        log::init(LogFormat::Text);
     }
     let result = match cli.command {
         Command::Check { scope } => check(&scope).await,
@@ -173,7 +175,11 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
     }
     let clients = Clients::from_env(Metrics::new().aws_requests()).await;
     let accounts = Accounts::connect(clients, settings.accounts).await?;
-    let served = accounts.discover_only(&scope.reach.accounts).await?;
+    let (all, missing) = accounts.discover_all().await?;
+    for entry in &missing {
+        eprintln!("settings: accounts.organization.include: no active account or OU `{entry}` in the Organization");
+    }
+    let served = accounts.narrow(all, &scope.reach.accounts)?;
     let problems = policies.unmatched(&served);
     for (file, problem) in &problems {
         eprintln!("{}: {problem}", file.display());
@@ -181,7 +187,7 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
     for (file, governed) in policies.governed(&served) {
         emit(&format!("{}: governs {} account(s)\n", file.display(), governed.len()));
     }
-    Ok(if problems.is_empty() {
+    Ok(if problems.is_empty() && missing.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -191,14 +197,14 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
 async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
     let metrics = Metrics::new();
-    let (accounts, served) = reach(&metrics, &settings, &scope.reach).await?;
+    let (accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
     let results = accounts
         .each(&served, async |account, clients| {
             let Some((file, policy)) = policies.governing(account) else {
                 return Ok(None);
             };
             // Reads only: nothing is executed, so the budget is never asked.
-            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0))).await?;
+            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0)), home.clone()).await?;
             Ok(Some((file.clone(), reconciler.plan(policy).await?)))
         })
         .await;
@@ -219,7 +225,7 @@ async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> 
 async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
     let metrics = Metrics::new();
-    let (accounts, served) = reach(&metrics, &settings, &scope.reach).await?;
+    let (accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
     let results = accounts
         .each(&served, async |account, clients| {
             let Some((file, policy)) = policies.governing(account) else {
@@ -227,7 +233,7 @@ async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitC
             };
             // A budget per account: one account's drift never holds back another's fixes.
             let budget = Arc::new(ChangeBudget::per_run(max_changes));
-            let reconciler = Reconciler::new(clients, dry_run, budget).await?;
+            let reconciler = Reconciler::new(clients, dry_run, budget, home.clone()).await?;
             Ok(Some((file.clone(), reconciler.apply(policy).await?)))
         })
         .await;
@@ -240,16 +246,21 @@ async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitC
     Ok(exit(&results))
 }
 
-/// The accounts a one-shot command works in, narrowed by `--account`.
+/// The accounts a one-shot command works in, narrowed by `--account`, and
+/// the identity it runs as where that is not each account's own.
 async fn reach(
     metrics: &Metrics,
     settings: &Settings,
     reach: &Reach,
-) -> Result<(Accounts, Vec<crate::account::Account>), Error> {
+) -> Result<(Accounts, Vec<crate::account::Account>, Option<Arc<Caller>>), Error> {
     let clients = Clients::from_env(metrics.aws_requests()).await;
+    let home = match settings.accounts.scope {
+        AccountScope::Own => None,
+        _ => Some(Arc::new(observe::who(&clients).await?)),
+    };
     let accounts = Accounts::connect(clients, settings.accounts.clone()).await?;
     let served = accounts.discover_only(&reach.accounts).await?;
-    Ok((accounts, served))
+    Ok((accounts, served, home))
 }
 
 async fn undo_command(
@@ -266,7 +277,7 @@ async fn undo_command(
     let changes = undo::applied_changes(&text, &selection);
     let settings = Settings::load(reach.config.as_deref())?;
     let metrics = Metrics::new();
-    let (accounts, served) = self::reach(&metrics, &settings, reach).await?;
+    let (accounts, served, _) = self::reach(&metrics, &settings, reach).await?;
     let own = accounts.is_own();
     let results = accounts
         .each(&served, async |_, clients| {
@@ -291,7 +302,7 @@ async fn undo_command(
 
 async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {
     let settings = Settings::load(config)?;
-    init_logging(settings.log_format);
+    log::init(settings.log_format);
     controller::run(settings, shutdown::signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -301,22 +312,6 @@ impl Scope {
         let settings = Settings::load(self.reach.config.as_deref())?;
         let path = self.policy.as_deref().unwrap_or(&settings.policy);
         Ok((PolicySet::load(path)?, settings))
-    }
-}
-
-/// Logs go to stderr, so stdout carries only a command's own output.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if format == LogFormat::Json { "info" } else { "warn" })
-    });
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    match format {
-        LogFormat::Json => subscriber.json().flatten_event(true).init(),
-        LogFormat::Text => subscriber
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
     }
 }
 

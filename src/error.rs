@@ -23,6 +23,10 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// A quota of AWS's is full, such as 10 managed policies on a principal or
+    /// 50 tags on a user.
+    #[error("{operation}: a quota is full: {message}")]
+    LimitExceeded { operation: String, message: String },
     /// AWS asked us to slow down, and the SDK's retries did not get through.
     #[error("{operation} was throttled: {message}")]
     Throttled { operation: String, message: String },
@@ -69,6 +73,10 @@ impl Error {
         match (&error, code) {
             (SdkError::ServiceError(_), Some(code)) if is_access_denied(&code) => Error::AccessDenied {
                 permission: operation.to_owned(),
+                message: message.unwrap_or(code),
+            },
+            (SdkError::ServiceError(_), Some(code)) if code == "LimitExceeded" => Error::LimitExceeded {
+                operation: operation.to_owned(),
                 message: message.unwrap_or(code),
             },
             (SdkError::ServiceError(_), Some(code)) if is_throttling(&code) => Error::Throttled {

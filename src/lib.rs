@@ -9,7 +9,8 @@
 //! Arrows run down this list: a module uses only those below it, and no two
 //! modules use each other (`tests/architecture.rs` checks both).
 //!
-//! - `cli`, `report`: the command line and its tables.
+//! - `cli`, `report`, `log`: the command line, its tables, and logging to
+//!   stderr with every record on one line.
 //! - `runtime`: the daemon, from parts: the keyed work queue with deadlines
 //!   and backoff, the workers, the timers (resync, account refresh, policy
 //!   reload), the drift ledger, the controller that starts them, and the
@@ -47,8 +48,9 @@
 //! - `quarantine`: the managed policies iam-warden quarantines with, and the
 //!   documents it ships for them.
 //! - `document`: IAM policy documents, URL-encoded or raw, parsed without panics.
-//! - `shard`, `account`: which replica serves an account, and an account as
-//!   plain data.
+//! - `shard`, `account`, `name`: which replica serves an account, an account
+//!   as plain data, and the names of IAM users, groups and roles, which have
+//!   no case.
 
 mod account;
 mod accounts;
@@ -59,7 +61,9 @@ mod error;
 mod execute;
 mod http;
 mod ingest;
+mod log;
 mod metrics;
+mod name;
 mod observe;
 mod outcome;
 mod plan;

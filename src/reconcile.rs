@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::execute::{self, ChangeBudget, Executor, Fresh, Rejudge};
+use crate::execute::{ChangeBudget, Executor, Fresh, Rejudge};
 use crate::observe::{Reader, Seen, Suspects};
 use crate::outcome::{Decided, Outcome};
 use crate::plan::{Finding, Plan, Resource};
@@ -71,9 +71,16 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// Asks AWS who iam-warden runs as: that identity is never changed.
-    pub async fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>) -> Result<Reconciler, Error> {
-        let executor = Executor::new(clients.clone(), dry_run, budget);
+    /// Asks AWS who iam-warden runs as: that identity is never changed, nor
+    /// is `home`, the identity it started as before it assumed this account's
+    /// role, in `home`'s own account.
+    pub async fn new(
+        clients: Clients,
+        dry_run: bool,
+        budget: Arc<ChangeBudget>,
+        home: Option<Arc<Caller>>,
+    ) -> Result<Reconciler, Error> {
+        let executor = Executor::new(clients.clone(), dry_run, budget, home);
         Ok(Reconciler {
             reader: Reader::new(clients).await?,
             executor,
@@ -125,6 +132,7 @@ impl Reconciler {
         let event_id = triggers.first().and_then(|t| t.event_id.as_deref());
         let judge = Judge {
             reader: &self.reader,
+            executor: &self.executor,
             policy,
         };
         let decided = self.executor.execute(plan, &self.caller(), event_id, &judge).await;
@@ -212,6 +220,7 @@ fn seen<'a>(suspects: &'a Suspects, key: &Key) -> Option<&'a Seen> {
 /// right before an irreversible change.
 struct Judge<'a> {
     reader: &'a Reader,
+    executor: &'a Executor,
     policy: &'a Policy,
 }
 
@@ -219,7 +228,7 @@ impl Rejudge for Judge<'_> {
     async fn rejudge(&self, finding: &Finding) -> Result<Fresh, Error> {
         if let Resource::OidcProvider { .. } = finding.resource {
             let caller = self.reader.refresh_trust().await;
-            if let Some(why) = execute::protection(&caller, &finding.resource) {
+            if let Some(why) = self.executor.protection(&caller, &finding.resource) {
                 return Ok(Fresh::Withdrawn(why));
             }
         }

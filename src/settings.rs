@@ -38,6 +38,10 @@ pub struct Settings {
     /// This replica's part of the accounts: the setting, else a StatefulSet's
     /// pod ordinal and replica count, else all of them.
     pub shard: Shard,
+    /// IAM's reads lag its writes: a key reconciled because of an event that
+    /// changed nothing is reconciled again this much later.
+    #[serde(deserialize_with = "duration")]
+    pub recheck_after: Duration,
 }
 
 /// Which accounts, and how each is reached (design.md §7).
@@ -176,12 +180,13 @@ impl Default for Settings {
             accounts: AccountsSettings::default(),
             max_reconciles_per_account: 2,
             shard: Shard::ALL,
+            recheck_after: Duration::from_secs(30),
         }
     }
 }
 
 /// The keys a file or the environment may set.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "policy",
     "queue_url",
     "listen",
@@ -195,6 +200,7 @@ const KEYS: [&str; 13] = [
     "shutdown_timeout",
     "max_reconciles_per_account",
     "shard",
+    "recheck_after",
 ];
 
 impl Settings {
@@ -207,7 +213,7 @@ impl Settings {
         let variable = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         // On a StatefulSet, the pod ordinal and the replica count the manifest
         // passes; the `shard` setting, from a file or the environment, wins.
-        let pod = Shard::resolve(None, variable("HOSTNAME"), variable("IAM_WARDEN_REPLICAS"));
+        let pod = Shard::of_pod(variable("HOSTNAME"), variable("IAM_WARDEN_REPLICAS")).map_err(Error::Settings)?;
         let mut builder = config::Config::builder()
             .set_default("shard", format!("{}/{}", pod.index, pod.count))
             .map_err(|e| Error::Settings(e.to_string()))?;
@@ -234,6 +240,12 @@ impl Settings {
             if value == 0 {
                 return Err(Error::Settings(format!("{name} must be at least 1")));
             }
+        }
+        if settings.max_changes_per_hour == 0 {
+            return Err(Error::Settings(
+                "max_changes_per_hour must be at least 1; to pause changes, set dry_run or the policy's mode: audit"
+                    .to_owned(),
+            ));
         }
         Ok(settings)
     }
@@ -349,5 +361,10 @@ mod tests {
         assert!(bad.to_string().contains("invalid duration `soon`"), "{bad}");
         assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_WORKERS", "0")])).is_err());
         assert!(Settings::from_sources(None, env(&[("IAM_WARDEN_MAX_IN_FLIGHT", "0")])).is_err());
+        let paused = Settings::from_sources(None, env(&[("IAM_WARDEN_MAX_CHANGES_PER_HOUR", "0")])).unwrap_err();
+        assert!(paused.to_string().contains("max_changes_per_hour"), "{paused}");
+        let beyond = [("HOSTNAME", "iam-warden-3"), ("IAM_WARDEN_REPLICAS", "3")];
+        let error = Settings::from_sources(None, env(&beyond)).unwrap_err();
+        assert!(error.to_string().contains("IAM_WARDEN_REPLICAS=3"), "{error}");
     }
 }

@@ -45,20 +45,32 @@ impl TryFrom<ShardForm> for Shard {
 impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// The setting if there is one; else, on a StatefulSet, the pod ordinal
-    /// (the `-N` at the end of `hostname`) and the replica count the
-    /// manifest passes in `replicas`; else every account.
-    pub fn resolve(setting: Option<Shard>, hostname: Option<&str>, replicas: Option<&str>) -> Shard {
-        if let Some(shard) = setting {
-            return shard;
-        }
+    /// On a StatefulSet, the pod ordinal (the `-N` at the end of `hostname`)
+    /// and the replica count the manifest passes in `replicas`; without a
+    /// replica count, every account. A replica count with no ordinal below it
+    /// is an error: such a replica would serve every account beside the others.
+    pub fn of_pod(hostname: Option<&str>, replicas: Option<&str>) -> Result<Shard, String> {
+        let Some(replicas) = replicas else {
+            return Ok(Shard::ALL);
+        };
+        let count = replicas
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("IAM_WARDEN_REPLICAS `{replicas}` is not a replica count"))?;
         let ordinal = hostname
             .and_then(|h| h.rsplit_once('-'))
             .and_then(|(_, n)| n.parse::<u32>().ok());
-        let count = replicas.and_then(|r| r.trim().parse::<u32>().ok());
-        match (ordinal, count) {
-            (Some(index), Some(count)) if index < count => Shard { index, count },
-            _ => Shard::ALL,
+        match ordinal {
+            Some(index) if index < count => Ok(Shard { index, count }),
+            Some(index) => Err(format!(
+                "the pod ordinal {index} (from HOSTNAME) is at or above IAM_WARDEN_REPLICAS={count}: scale the StatefulSet and the replica count together"
+            )),
+            None => Err(format!(
+                "IAM_WARDEN_REPLICAS={count} is set, but HOSTNAME `{}` ends in no pod ordinal",
+                hostname.unwrap_or_default()
+            )),
         }
     }
 
@@ -125,22 +137,27 @@ mod tests {
     }
 
     #[test]
-    fn the_shard_comes_from_the_setting_then_the_pod_ordinal() {
-        let set = Some(Shard { index: 1, count: 3 });
+    fn a_pod_serves_its_ordinal_below_the_replica_count_and_no_other() {
         assert_eq!(
-            Shard::resolve(set, Some("iam-warden-2"), Some("3")),
-            Shard { index: 1, count: 3 }
+            Shard::of_pod(Some("iam-warden-2"), Some("3")),
+            Ok(Shard { index: 2, count: 3 })
         );
         assert_eq!(
-            Shard::resolve(None, Some("iam-warden-2"), Some("3")),
-            Shard { index: 2, count: 3 }
-        );
-        assert_eq!(
-            Shard::resolve(None, Some("iam-warden-7d9f-x"), Some("3")),
-            Shard::ALL,
+            Shard::of_pod(Some("iam-warden-7d9f-x"), None),
+            Ok(Shard::ALL),
             "a Deployment pod"
         );
-        assert_eq!(Shard::resolve(None, Some("iam-warden-5"), Some("3")), Shard::ALL);
-        assert_eq!(Shard::resolve(None, None, None), Shard::ALL);
+        assert_eq!(Shard::of_pod(None, None), Ok(Shard::ALL));
+        for (hostname, replicas) in [
+            ("iam-warden-5", "3"),
+            ("iam-warden-3", "3"),
+            ("iam-warden-x", "3"),
+            ("iam-warden-0", "0"),
+        ] {
+            assert!(
+                Shard::of_pod(Some(hostname), Some(replicas)).is_err(),
+                "{hostname} of {replicas}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::name::Name;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 
@@ -36,7 +37,7 @@ pub enum Observation<T> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    pub name: String,
+    pub name: Name,
     /// When the user was created, where known (the credential report says).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<DateTime<Utc>>,
@@ -55,7 +56,9 @@ pub struct Console {
     pub login_profile: Option<LoginProfile>,
     /// Counted only for console users: read live, it is 0 without a login profile.
     pub mfa_devices: usize,
-    pub deny_policy_attached: bool,
+    /// iam-warden's MFA quarantine holds the user: its managed policy, or
+    /// the inline policy of the same name where a quota left no room.
+    pub quarantined: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,6 +110,9 @@ pub struct Permissions {
     pub attached: Vec<ManagedPolicy>,
     pub inline: Vec<InlinePolicy>,
     pub groups: Vec<Group>,
+    /// The permissions boundary: the most the user may do, whatever its policies say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<ManagedPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,7 +136,7 @@ pub struct InlinePolicy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
-    pub name: String,
+    pub name: Name,
     pub attached: Vec<ManagedPolicy>,
     pub inline: Vec<InlinePolicy>,
 }
@@ -150,13 +156,26 @@ pub struct OidcProvider {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {
-    pub name: String,
+    pub name: Name,
     pub arn: String,
     pub tags: BTreeMap<String, String>,
     /// The trust policy, decoded: IAM returns it URL-encoded from some calls and raw from others.
     pub trust_policy: String,
-    /// `iam-warden-deny-all` is attached.
+    /// `iam-warden-deny-all` holds the role: the managed policy, or the inline
+    /// policy of the same name where a quota left no room.
     pub quarantined: bool,
+}
+
+impl Role {
+    /// A role AWS creates and owns: a service-linked role (`/aws-service-role/`)
+    /// or an IAM Identity Center role (`/aws-reserved/`). AWS refuses changes
+    /// to them and their trust is its own, so no rule judges or touches them.
+    pub fn owned_by_aws(&self) -> bool {
+        let path = self.arn.split_once(":role/").map_or("", |(_, path)| path);
+        ["aws-service-role/", "aws-reserved/"]
+            .iter()
+            .any(|owned| path.starts_with(owned))
+    }
 }
 
 /// A quarantine policy as it is in IAM, when it exists.
@@ -194,9 +213,9 @@ pub struct Caller {
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Identity {
     /// An IAM user, with long-term keys.
-    User { name: String },
+    User { name: Name },
     /// An assumed role, as with IRSA or EKS Pod Identity.
-    Role { name: String, trust: Trust },
+    Role { name: Name, trust: Trust },
     /// The root user or a federated session: nothing in IAM to protect.
     #[default]
     Other,

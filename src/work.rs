@@ -9,6 +9,7 @@ use std::ops::BitOr;
 use chrono::{DateTime, Utc};
 
 use crate::account::AccountId;
+use crate::name::Name;
 use crate::plan::Resource;
 use crate::policy::Rule;
 
@@ -25,8 +26,8 @@ pub enum Key {
     PasswordPolicy,
     /// The root user, whose MFA is reported.
     Root,
-    User(String),
-    Role(String),
+    User(Name),
+    Role(Name),
     OidcProvider(String),
     /// The whole provider list, for a provider created without a known ARN.
     OidcProviders,

@@ -53,31 +53,47 @@ impl Accounts {
         &self.settings
     }
 
-    /// The accounts served, by id, less `exclude`.
+    /// The accounts served, by id, less `exclude`. An `include` entry that
+    /// names nothing in the Organization any more is a warning: the others
+    /// are still served.
     pub async fn discover(&self) -> Result<Vec<Account>, Error> {
-        let mut accounts = match &self.settings.scope {
-            Scope::Own => vec![Account::alone(self.own.clone())],
-            Scope::Listed(list) => list.clone(),
+        let (accounts, missing) = self.discover_all().await?;
+        for entry in missing {
+            tracing::warn!(%entry, "accounts.organization.include names no active account and no OU of the Organization; the others are served");
+        }
+        Ok(accounts)
+    }
+
+    /// The accounts served, and the `include` entries that name nothing.
+    pub async fn discover_all(&self) -> Result<(Vec<Account>, Vec<String>), Error> {
+        let (mut accounts, missing) = match &self.settings.scope {
+            Scope::Own => (vec![Account::alone(self.own.clone())], Vec::new()),
+            Scope::Listed(list) => (list.clone(), Vec::new()),
             Scope::Organization { include, exclude } => {
-                let mut found = organization::accounts(&self.base.organizations(), include).await?;
+                let (mut found, missing) = organization::accounts(&self.base.organizations(), include).await?;
                 found.retain(|a| !exclude.iter().any(|id| id == a.id.as_str()));
-                found
+                (found, missing)
             }
         };
         accounts.sort();
         accounts.dedup_by(|a, b| a.id == b.id);
-        Ok(accounts)
+        Ok((accounts, missing))
     }
 
     /// The accounts served, narrowed to `only` when it is not empty: an id
     /// there that is not served is an error.
     pub async fn discover_only(&self, only: &[String]) -> Result<Vec<Account>, Error> {
+        let accounts = self.discover().await?;
+        self.narrow(accounts, only)
+    }
+
+    /// `accounts`, narrowed to `only` when it is not empty.
+    pub fn narrow(&self, mut accounts: Vec<Account>, only: &[String]) -> Result<Vec<Account>, Error> {
         if !only.is_empty() && self.is_own() {
             return Err(Error::Usage(
                 "--account needs settings that name accounts (--config)".to_owned(),
             ));
         }
-        let mut accounts = self.discover().await?;
         if let Some(missing) = only.iter().find(|id| !accounts.iter().any(|a| a.id.as_str() == *id)) {
             return Err(Error::Usage(format!(
                 "--account {missing}: not an account the settings serve"

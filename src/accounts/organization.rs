@@ -12,23 +12,22 @@ use crate::aws::Call;
 use crate::error::Error;
 
 /// The active accounts under `include` (OUs, with their children, and
-/// account ids); every active account when it is empty.
-pub(super) async fn accounts(organizations: &Client, include: &[String]) -> Result<Vec<Account>, Error> {
+/// account ids); every active account when it is empty. Also the entries of
+/// `include` that name no active account and no OU of the Organization: an
+/// account closed or an OU deleted since the settings were written.
+pub(super) async fn accounts(organizations: &Client, include: &[String]) -> Result<(Vec<Account>, Vec<String>), Error> {
     let walk = walk(organizations).await?;
-    if let Some(unknown) = include
+    let missing = include
         .iter()
-        .find(|entry| !walk.accounts.contains_key(*entry) && !walk.units.contains(*entry))
-    {
-        return Err(Error::Settings(format!(
-            "accounts.organization.include: no account or OU `{unknown}` in the Organization"
-        )));
-    }
+        .filter(|entry| !walk.accounts.contains_key(*entry) && !walk.units.contains(*entry))
+        .cloned()
+        .collect();
     let included = |account: &Account| {
         include.is_empty()
             || include.iter().any(|entry| entry == account.id.as_str())
             || account.organizational_units.iter().any(|ou| include.contains(ou))
     };
-    Ok(walk.accounts.into_values().filter(included).collect())
+    Ok((walk.accounts.into_values().filter(included).collect(), missing))
 }
 
 struct Walk {

@@ -8,6 +8,7 @@ use chrono::{SecondsFormat, Utc};
 use super::{EventId, Executor, audit, quarantine};
 use crate::aws::Call;
 use crate::error::Error;
+use crate::name::Name;
 use crate::outcome::Outcome;
 use crate::plan::{self, Change, Finding};
 use crate::policy::PasswordPolicy;
@@ -17,9 +18,10 @@ use crate::state::Caller;
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// Who a quarantine policy is attached to.
+#[derive(Clone, Copy)]
 enum Holder<'a> {
-    User(&'a str),
-    Role(&'a str),
+    User(&'a Name),
+    Role(&'a Name),
 }
 
 impl Executor {
@@ -39,7 +41,10 @@ impl Executor {
                 self.quarantine(QuarantinePolicy::DenyWithoutMfa, holder, caller, event_id)
                     .await
             }
-            Change::DetachDenyPolicy { user } => detach_user_policy(iam, user, &deny_without_mfa()).await,
+            Change::DetachDenyPolicy { user } => {
+                let holder = Holder::User(user);
+                lift(iam, holder, QuarantinePolicy::DenyWithoutMfa, &deny_without_mfa()).await
+            }
             Change::DeleteLoginProfile { user } => delete_login_profile(iam, user).await,
             Change::DeactivateAccessKey { user, id } => deactivate_access_key(iam, user, id).await,
             Change::DeleteAccessKey { user, id } => delete_access_key(iam, user, id).await,
@@ -56,7 +61,8 @@ impl Executor {
                     .await
             }
             Change::LiftQuarantine { role } => {
-                detach_role_policy(iam, role, &caller.quarantine_arn(QuarantinePolicy::DenyAll)).await
+                let arn = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+                lift(iam, Holder::Role(role), QuarantinePolicy::DenyAll, &arn).await
             }
             Change::StartLogging { trail, region } => {
                 let start = self
@@ -87,16 +93,30 @@ impl Executor {
         let arn = caller.quarantine_arn(quarantine);
         let attached = match holder {
             Holder::User(user) => {
-                let attach = iam.attach_user_policy().user_name(user).policy_arn(arn).send().await;
+                let attach = iam
+                    .attach_user_policy()
+                    .user_name(user.as_str())
+                    .policy_arn(arn)
+                    .send()
+                    .await;
                 attach.during("iam:AttachUserPolicy").map(drop)
             }
             Holder::Role(role) => {
-                let attach = iam.attach_role_policy().role_name(role).policy_arn(arn).send().await;
+                let attach = iam
+                    .attach_role_policy()
+                    .role_name(role.as_str())
+                    .policy_arn(arn)
+                    .send()
+                    .await;
                 attach.during("iam:AttachRolePolicy").map(drop)
             }
         };
-        // Perhaps the policy was deleted since the check: check again next time.
-        attached.inspect_err(|_| self.checked.forget())
+        match attached {
+            // Ten managed policies already: the same document, inline, under the policy's name.
+            Err(Error::LimitExceeded { .. }) => put_inline(iam, holder, quarantine, caller.partition()).await,
+            // Perhaps the policy was deleted since the check: check again next time.
+            other => other.inspect_err(|_| self.checked.forget()),
+        }
     }
 
     /// Before attaching a quarantine policy: it exists, and its default
@@ -167,9 +187,70 @@ async fn detach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), E
     detach.or_absent("iam:DetachUserPolicy", NO_SUCH_ENTITY).map(drop)
 }
 
-async fn detach_role_policy(iam: &Client, role: &str, arn: &str) -> Result<(), Error> {
-    let detach = iam.detach_role_policy().role_name(role).policy_arn(arn).send().await;
-    detach.or_absent("iam:DetachRolePolicy", NO_SUCH_ENTITY).map(drop)
+/// The quarantine's document as an inline policy of the holder, under the policy's name.
+async fn put_inline(
+    iam: &Client,
+    holder: Holder<'_>,
+    quarantine: QuarantinePolicy,
+    partition: &str,
+) -> Result<(), Error> {
+    let document = quarantine.document(partition);
+    match holder {
+        Holder::User(user) => {
+            let put = iam
+                .put_user_policy()
+                .user_name(user.as_str())
+                .policy_name(quarantine.name());
+            put.policy_document(document)
+                .send()
+                .await
+                .during("iam:PutUserPolicy")
+                .map(drop)
+        }
+        Holder::Role(role) => {
+            let put = iam
+                .put_role_policy()
+                .role_name(role.as_str())
+                .policy_name(quarantine.name());
+            put.policy_document(document)
+                .send()
+                .await
+                .during("iam:PutRolePolicy")
+                .map(drop)
+        }
+    }
+}
+
+/// Takes the quarantine off: the managed policy, and the inline one of its name.
+async fn lift(iam: &Client, holder: Holder<'_>, quarantine: QuarantinePolicy, arn: &str) -> Result<(), Error> {
+    match holder {
+        Holder::User(user) => {
+            detach_user_policy(iam, user, arn).await?;
+            let delete = iam
+                .delete_user_policy()
+                .user_name(user.as_str())
+                .policy_name(quarantine.name())
+                .send()
+                .await;
+            delete.or_absent("iam:DeleteUserPolicy", NO_SUCH_ENTITY).map(drop)
+        }
+        Holder::Role(role) => {
+            let detach = iam
+                .detach_role_policy()
+                .role_name(role.as_str())
+                .policy_arn(arn)
+                .send()
+                .await;
+            detach.or_absent("iam:DetachRolePolicy", NO_SUCH_ENTITY)?;
+            let delete = iam
+                .delete_role_policy()
+                .role_name(role.as_str())
+                .policy_name(quarantine.name())
+                .send()
+                .await;
+            delete.or_absent("iam:DeleteRolePolicy", NO_SUCH_ENTITY).map(drop)
+        }
+    }
 }
 
 async fn delete_login_profile(iam: &Client, user: &str) -> Result<(), Error> {
@@ -187,7 +268,12 @@ async fn deactivate_access_key(iam: &Client, user: &str, id: &str) -> Result<(),
         .send()
         .await;
     match update.or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)? {
-        Some(_) => record_deactivation(iam, user, id).await,
+        // The key is inactive whatever becomes of its record; a user at its 50
+        // tags keeps the key, never deleted without one, and the plan says so.
+        Some(_) => match record_deactivation(iam, user, id).await {
+            Err(Error::LimitExceeded { .. }) => Ok(()),
+            recorded => recorded,
+        },
         None => Ok(()),
     }
 }

@@ -43,6 +43,9 @@ pub struct Executor {
     dry_run: bool,
     budget: Arc<ChangeBudget>,
     checked: quarantine::Checked,
+    /// The identity iam-warden started as, before it assumed an account's role:
+    /// never changed either, in its own account.
+    home: Option<Arc<Caller>>,
     /// One restore of a quarantine policy at a time, from the read to the
     /// audit line: a resync's reconcile of the policies and a user's attach
     /// may both find it tampered, and only one may delete a version.
@@ -50,11 +53,12 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>) -> Executor {
+    pub fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>, home: Option<Arc<Caller>>) -> Executor {
         Executor {
             clients,
             dry_run,
             budget,
+            home,
             checked: quarantine::Checked::default(),
             restoring: tokio::sync::Mutex::new(()),
         }
@@ -96,7 +100,7 @@ impl Executor {
             Some(Outcome::Exempt)
         } else if !finding.is_actionable() {
             Some(Outcome::Reported)
-        } else if let Some(why) = protection(caller, &finding.resource) {
+        } else if let Some(why) = self.protection(caller, &finding.resource) {
             Some(Outcome::Protected(why))
         } else if self.dry_run || audit_mode {
             Some(Outcome::DryRun)
@@ -167,14 +171,22 @@ impl Executor {
     }
 }
 
-/// Why iam-warden must never act on `resource`: it is the identity iam-warden
-/// runs as, or something that identity depends on.
-pub fn protection(caller: &Caller, resource: &Resource) -> Option<String> {
+impl Executor {
+    /// Why iam-warden must never act on `resource`: it is the identity
+    /// iam-warden acts as, or the one it started as (in that one's account),
+    /// or something either depends on.
+    pub fn protection(&self, caller: &Caller, resource: &Resource) -> Option<String> {
+        let home = self.home.as_deref().filter(|home| home.account_id == caller.account_id);
+        protection(caller, resource).or_else(|| home.and_then(|home| protection(home, resource)))
+    }
+}
+
+fn protection(caller: &Caller, resource: &Resource) -> Option<String> {
     match (&caller.identity, resource) {
-        (Identity::User { name }, resource) if resource.user() == Some(name.as_str()) => {
+        (Identity::User { name }, resource) if resource.user() == Some(name) => {
             Some("the identity iam-warden runs as is never changed".to_owned())
         }
-        (Identity::Role { name, .. }, resource) if resource.role() == Some(name.as_str()) => {
+        (Identity::Role { name, .. }, resource) if resource.role() == Some(name) => {
             Some("the role iam-warden runs as is never changed".to_owned())
         }
         (Identity::Role { name, trust }, Resource::OidcProvider { arn, .. }) => match trust {

@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
+use crate::name::Name;
 use crate::work::{Facets, Key};
 
 /// One CloudTrail record and what it means for iam-warden.
@@ -126,7 +127,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         // Without userName, an IAM user acted on itself.
         named
             .or_else(|| iam_user(record))
-            .map(|name| Target::Key(Key::User(name), facets))
+            .map(|name| Target::Key(Key::User(Name::from(name)), facets))
     };
     let whole = |key: Key| Target::Key(key, Facets::ALL);
     let provider_arn =
@@ -155,7 +156,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy" | "DeleteGroupPolicy" => {
             text(record, &["requestParameters", "groupName"]).map(Target::GroupMembers)
         }
-        "ConsoleLogin" => iam_user(record).map(|name| Target::Key(Key::User(name), Facets::CONSOLE)),
+        "ConsoleLogin" => iam_user(record).map(|name| Target::Key(Key::User(Name::from(name)), Facets::CONSOLE)),
         "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(whole(Key::OidcProviders))),
         // Untagging can remove an exemption tag, so it is watched like tagging.
         "AddClientIDToOpenIDConnectProvider"
@@ -166,7 +167,8 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(whole(Key::Trails)),
         // A rename: the old name is gone, the new one is judged afresh.
         "UpdateUser" => {
-            let renamed = text(record, &["requestParameters", "newUserName"]).map(|name| whole(Key::User(name)));
+            let renamed =
+                text(record, &["requestParameters", "newUserName"]).map(|name| whole(Key::User(Name::from(name))));
             return user(Facets::ALL).into_iter().chain(renamed).collect();
         }
         "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
@@ -174,7 +176,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         }
         // Tagging and untagging can add or remove an exemption.
         "CreateRole" | "UpdateAssumeRolePolicy" | "AttachRolePolicy" | "DetachRolePolicy" | "TagRole" | "UntagRole" => {
-            text(record, &["requestParameters", "roleName"]).map(|role| whole(Key::Role(role)))
+            text(record, &["requestParameters", "roleName"]).map(|role| whole(Key::Role(Name::from(role))))
         }
         _ => None,
     };

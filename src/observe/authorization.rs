@@ -3,7 +3,7 @@
 //! account's own managed policies, in a few paginated calls, read live, for
 //! the full scan.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
@@ -14,19 +14,22 @@ use super::{tag_map, to_utc};
 use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
-use crate::state::{Group, InlinePolicy, ManagedPolicy, Permissions, Role};
+use crate::name::Name;
+use crate::quarantine::QuarantinePolicy;
+use crate::state::{Caller, Group, InlinePolicy, ManagedPolicy, Permissions, Role};
 
 /// The most AWS returns in one page.
 const PAGE: i32 = 1000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserDetails {
-    pub name: String,
+    pub name: Name,
     pub created: DateTime<Utc>,
     pub tags: BTreeMap<String, String>,
-    /// Filled when permissions were asked for; the attached policies' ARNs are always there.
+    /// Filled when permissions were asked for.
     pub permissions: Permissions,
-    pub attached: BTreeSet<String>,
+    /// iam-warden's MFA quarantine holds the user.
+    pub quarantined: bool,
 }
 
 /// What the account-wide read found.
@@ -36,31 +39,20 @@ pub struct Details {
     pub roles: Vec<Role>,
 }
 
-/// What to read.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Wanted {
-    pub users: bool,
-    /// Users' inline and group policies, and the account's managed policy documents.
-    pub permissions: bool,
-    pub roles: bool,
-}
-
-/// Reads what is wanted in one paginated call. `deny_all` is the quarantine
-/// policy whose attachment marks a role quarantined.
-pub(crate) async fn authorization_details(iam: &Client, wanted: Wanted, deny_all: &str) -> Result<Details, Error> {
+/// Reads every user and role in one paginated call; with `permissions`,
+/// the groups' policies and the documents of the account's own managed
+/// policies too. `caller`'s quarantine policies mark who they hold.
+pub(crate) async fn authorization_details(iam: &Client, permissions: bool, caller: &Caller) -> Result<Details, Error> {
     let filters: Vec<EntityType> = [
-        (wanted.users, EntityType::User),
-        (wanted.users && wanted.permissions, EntityType::Group),
-        (wanted.users && wanted.permissions, EntityType::LocalManagedPolicy),
-        (wanted.roles, EntityType::Role),
+        (true, EntityType::User),
+        (permissions, EntityType::Group),
+        (permissions, EntityType::LocalManagedPolicy),
+        (true, EntityType::Role),
     ]
     .into_iter()
     .filter_map(|(on, filter)| on.then_some(filter))
     .collect();
     let mut pages = Pages::default();
-    if filters.is_empty() {
-        return Ok(Details::default());
-    }
     let mut paginator = iam
         .get_account_authorization_details()
         .set_filter(Some(filters))
@@ -68,9 +60,9 @@ pub(crate) async fn authorization_details(iam: &Client, wanted: Wanted, deny_all
         .into_paginator()
         .send();
     while let Some(page) = paginator.next().await {
-        pages.add(page.during("iam:GetAccountAuthorizationDetails")?, deny_all);
+        pages.add(page.during("iam:GetAccountAuthorizationDetails")?, caller);
     }
-    Ok(pages.assemble())
+    Ok(pages.assemble(caller))
 }
 
 /// What the pages held so far. Users may come before the groups and policies
@@ -85,7 +77,7 @@ struct Pages {
 }
 
 impl Pages {
-    fn add(&mut self, page: GetAccountAuthorizationDetailsOutput, deny_all: &str) {
+    fn add(&mut self, page: GetAccountAuthorizationDetailsOutput, caller: &Caller) {
         self.users.extend(page.user_detail_list().iter().cloned());
         for group in page.group_detail_list() {
             let Some(name) = group.group_name() else { continue };
@@ -106,43 +98,50 @@ impl Pages {
         self.roles.extend(
             page.role_detail_list()
                 .iter()
-                .filter_map(|role| self::role(role, deny_all)),
+                .filter_map(|role| self::role(role, caller)),
         );
     }
 
-    fn assemble(self) -> Details {
-        let users = self.users.iter().filter_map(|user| self.user(user)).collect();
+    fn assemble(self, caller: &Caller) -> Details {
+        let users = self.users.iter().filter_map(|user| self.user(user, caller)).collect();
         Details {
             users,
             roles: self.roles,
         }
     }
 
-    fn user(&self, user: &UserDetail) -> Option<UserDetails> {
+    fn user(&self, user: &UserDetail, caller: &Caller) -> Option<UserDetails> {
         let attached = arns(user.attached_managed_policies());
+        let inline = inline(user.user_policy_list());
+        let quarantined = held(&attached, &inline, QuarantinePolicy::DenyWithoutMfa, caller);
         let groups = user
             .group_list()
             .iter()
             .map(|name| {
                 let (attached, inline) = self.groups.get(name).cloned().unwrap_or_default();
                 Group {
-                    name: name.clone(),
+                    name: Name::from(name.as_str()),
                     attached: self.managed(&attached),
                     inline,
                 }
             })
             .collect();
+        let boundary = user
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(|arn| self.managed(&[arn.to_owned()]).remove(0));
         let permissions = Permissions {
             attached: self.managed(&attached),
-            inline: inline(user.user_policy_list()),
+            inline,
             groups,
+            boundary,
         };
         Some(UserDetails {
-            name: user.user_name()?.to_owned(),
+            name: Name::from(user.user_name()?),
             created: user.create_date().map(to_utc).unwrap_or_default(),
             tags: tag_map(user.tags().iter().map(|t| (t.key(), t.value()))),
-            attached: attached.into_iter().collect(),
             permissions,
+            quarantined,
         })
     }
 
@@ -159,14 +158,25 @@ impl Pages {
     }
 }
 
-fn role(role: &RoleDetail, deny_all: &str) -> Option<Role> {
+fn role(role: &RoleDetail, caller: &Caller) -> Option<Role> {
+    let attached = arns(role.attached_managed_policies());
+    let inline = inline(role.role_policy_list());
     Some(Role {
-        name: role.role_name()?.to_owned(),
+        name: Name::from(role.role_name()?),
         arn: role.arn().unwrap_or_default().to_owned(),
         tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
         trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
-        quarantined: arns(role.attached_managed_policies()).iter().any(|arn| arn == deny_all),
+        quarantined: held(&attached, &inline, QuarantinePolicy::DenyAll, caller),
     })
+}
+
+/// Whether `quarantine` holds a principal with these policies: attached, or
+/// inline under its name with the shipped document.
+fn held(attached: &[String], inline: &[InlinePolicy], quarantine: QuarantinePolicy, caller: &Caller) -> bool {
+    attached.contains(&caller.quarantine_arn(quarantine))
+        || inline
+            .iter()
+            .any(|p| QuarantinePolicy::inline(&p.name, &p.document, caller.partition()) == Some(quarantine))
 }
 
 fn arns(attached: &[AttachedPolicy]) -> Vec<String> {

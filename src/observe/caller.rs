@@ -7,6 +7,7 @@ use crate::account;
 use crate::aws::{Call, Clients};
 use crate::document::{self, Effect};
 use crate::error::Error;
+use crate::name::Name;
 use crate::state::{Caller, Identity, Trust};
 
 /// Asks STS who is calling; for a role, also reads the OIDC providers its
@@ -20,13 +21,16 @@ pub(super) async fn caller(clients: &Clients) -> Result<Caller, Error> {
         .during("sts:GetCallerIdentity")?;
     let arn = identity.arn().unwrap_or_default().to_owned();
     let identity = match parse_arn(&arn) {
-        Parsed::User(name) => Identity::User { name },
+        Parsed::User(name) => Identity::User { name: Name::from(name) },
         Parsed::Role(name) => {
             let trust = role_trust(&clients.iam, &name).await;
             if let Trust::Unknown(why) = &trust {
                 tracing::warn!(role = %name, reason = %why, "cannot read the trust policy of the role iam-warden runs as; no OIDC provider will be deleted");
             }
-            Identity::Role { name, trust }
+            Identity::Role {
+                name: Name::from(name),
+                trust,
+            }
         }
         Parsed::Other => Identity::Other,
     };

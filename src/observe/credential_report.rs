@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::to_utc;
 use crate::aws::Call;
 use crate::error::Error;
+use crate::name::Name;
 use crate::state::{AccessKey, Console, LastUse, LoginProfile, User};
 
 const GENERATE_ATTEMPTS: u32 = 20;
@@ -90,7 +91,7 @@ fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
             password_last_changed: timestamp(field("password_last_changed")),
         });
         users.push(User {
-            name: name.to_owned(),
+            name: Name::from(name),
             created: Some(created),
             // Not in the report: the full scan fills these in from the authorization details.
             tags: None,
@@ -98,7 +99,7 @@ fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
             console: Some(Console {
                 login_profile,
                 mfa_devices: usize::from(field("mfa_active") == "true"),
-                deny_policy_attached: false,
+                quarantined: false,
             }),
             access_keys: Some(access_keys),
         });

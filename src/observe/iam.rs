@@ -3,17 +3,19 @@
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::SummaryKeyType;
 
+use super::held::{self, Holder};
 use super::{tag_map, to_utc};
 use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
+use crate::name::Name;
 use crate::policy::PasswordPolicy;
-use crate::quarantine;
-use crate::state::{Observation, OidcProvider, Role};
+use crate::quarantine::QuarantinePolicy;
+use crate::state::{Caller, Observation, OidcProvider, Role};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
-pub(crate) async fn password_policy(iam: &Client) -> Result<Observation<PasswordPolicy>, Error> {
+pub(super) async fn password_policy(iam: &Client) -> Result<Observation<PasswordPolicy>, Error> {
     let output = iam
         .get_account_password_policy()
         .send()
@@ -36,7 +38,7 @@ pub(crate) async fn password_policy(iam: &Client) -> Result<Observation<Password
     }))
 }
 
-pub(crate) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
+pub(super) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
     let summary = iam.get_account_summary().send().await.during("iam:GetAccountSummary")?;
     let enabled = summary
         .summary_map()
@@ -44,37 +46,28 @@ pub(crate) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
     Ok(enabled.is_some_and(|n| *n > 0))
 }
 
-/// One role, read live: its trust policy and tags, and whether `deny_all` is attached.
-pub(crate) async fn role(iam: &Client, name: &str, deny_all: &str) -> Result<Option<Role>, Error> {
-    let found = iam
-        .get_role()
-        .role_name(name)
-        .send()
-        .await
-        .or_absent("iam:GetRole", NO_SUCH_ENTITY)?;
-    let Some(role) = found.as_ref().and_then(|f| f.role()) else {
+/// One role, read live: its trust policy and tags, and whether the quarantine holds it.
+pub(super) async fn role(iam: &Client, name: &Name, caller: &Caller) -> Result<Option<Role>, Error> {
+    let (found, quarantined) = tokio::try_join!(
+        async {
+            let got = iam.get_role().role_name(name.as_str()).send().await;
+            got.or_absent("iam:GetRole", NO_SUCH_ENTITY)
+        },
+        held::by(iam, Holder::Role(name), QuarantinePolicy::DenyAll, caller),
+    )?;
+    let (Some(role), Some(quarantined)) = (found.as_ref().and_then(|f| f.role()), quarantined) else {
         return Ok(None);
     };
-    let attached: Vec<_> = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .path_prefix(quarantine::PATH)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .during("iam:ListAttachedRolePolicies")?;
     Ok(Some(Role {
-        name: role.role_name().to_owned(),
+        name: Name::from(role.role_name()),
         arn: role.arn().to_owned(),
         tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
         trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
-        quarantined: attached.iter().any(|p| p.policy_arn() == Some(deny_all)),
+        quarantined,
     }))
 }
 
-pub(crate) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Error> {
+pub(super) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Error> {
     let listed = iam
         .list_open_id_connect_providers()
         .send()
@@ -89,7 +82,7 @@ pub(crate) async fn oidc_providers(iam: &Client) -> Result<Vec<OidcProvider>, Er
     Ok(found.into_iter().flatten().collect())
 }
 
-pub(crate) async fn oidc_provider(iam: &Client, arn: &str) -> Result<Option<OidcProvider>, Error> {
+pub(super) async fn oidc_provider(iam: &Client, arn: &str) -> Result<Option<OidcProvider>, Error> {
     let output = iam
         .get_open_id_connect_provider()
         .open_id_connect_provider_arn(arn)

@@ -8,10 +8,15 @@
 mod authorization;
 mod caller;
 mod cloudtrail;
+mod console;
 mod credential_report;
+mod documents;
+mod held;
 mod iam;
+mod keys;
 mod live;
 mod passwords;
+mod permissions;
 mod quarantine;
 mod reader;
 mod scan;
@@ -33,6 +38,11 @@ fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
 
 fn tag_map<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
     tags.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// Who `clients` act as, and the OIDC providers that identity trusts.
+pub async fn who(clients: &crate::aws::Clients) -> Result<crate::state::Caller, crate::error::Error> {
+    caller::caller(clients).await
 }
 
 /// Reads only what the policy manages.

@@ -10,16 +10,17 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use super::documents::PolicyDocuments;
 use super::live::{Live, LivePlan};
 use super::passwords::PasswordChanges;
 use super::scan::{self, Seen, Suspects};
-use super::user::{self, PolicyDocuments, UserRead};
+use super::user::{self, UserRead};
 use super::{caller, cloudtrail, iam, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
+use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
-use crate::quarantine::QuarantinePolicy;
 use crate::state::{Caller, Identity, Observed};
 use crate::work::{Facets, Key};
 
@@ -111,15 +112,18 @@ impl Reader {
                 let wanted = policy.mfa.as_ref().is_some_and(|m| m.require_for_root);
                 observed.root_mfa_enabled = when(wanted, iam::root_mfa(iam)).await?;
             }
-            Key::User(name) if scan::manages_users(policy) => {
+            Key::User(name) => {
+                // Unmanaged, a user is read only for what iam-warden may hold it in.
+                let facets = match scan::manages_users(policy) {
+                    true => facets,
+                    false => Facets::CONSOLE,
+                };
                 observed.users = self.user(policy, &caller, name, facets, seen).await?;
             }
-            Key::User(_) => {}
-            Key::Role(name) if policy.oidc_trust.is_some() => {
-                let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
-                observed.roles = Some(iam::role(iam, name, &deny_all).await?.into_iter().collect());
+            // Unmanaged, a role is read for the quarantine iam-warden may hold it in.
+            Key::Role(name) => {
+                observed.roles = Some(iam::role(iam, name, &caller).await?.into_iter().collect());
             }
-            Key::Role(_) => {}
             Key::OidcProvider(arn) => {
                 let one = async { Ok(iam::oidc_provider(iam, arn).await?.into_iter().collect()) };
                 observed.oidc_providers = when(policy.oidc_providers.is_some(), one).await?;
@@ -142,7 +146,7 @@ impl Reader {
         &self,
         policy: &Policy,
         caller: &Caller,
-        name: &str,
+        name: &Name,
         facets: Facets,
         seen: Option<&Seen>,
     ) -> Result<Vec<crate::state::User>, Error> {
@@ -153,15 +157,12 @@ impl Reader {
             move |active: bool, created: DateTime<Utc>| active && max_age.is_some_and(|limit| now - created >= limit);
         let read = UserRead {
             facets,
-            deny_policy: &caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa),
+            caller,
             skip_last_used: &past_max_age,
             documents: &self.documents,
             seen,
         };
-        let mut users: Vec<_> = user::user(&self.clients.iam, name.to_owned(), &read)
-            .await?
-            .into_iter()
-            .collect();
+        let mut users: Vec<_> = user::user(&self.clients.iam, name, &read).await?.into_iter().collect();
         self.passwords.complete(&mut users);
         Ok(users)
     }
@@ -180,7 +181,7 @@ impl Reader {
         for user in live.observed_mut().users.iter_mut().filter(|u| u.tags.is_none()) {
             let acts_on = plan.findings.iter().any(|f| {
                 f.is_actionable()
-                    && f.resource.user() == Some(user.name.as_str())
+                    && f.resource.user() == Some(&user.name)
                     && plan::tags_could_change(&policy.exemptions, f, now)
             });
             if acts_on {

@@ -12,15 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::authorization::{self, UserDetails, Wanted};
+use super::authorization::{self, UserDetails};
 use super::passwords::PasswordChanges;
 use super::{cloudtrail, credential_report, iam, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
+use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
-use crate::quarantine::QuarantinePolicy;
-use crate::state::{Caller, Observed, Role, User};
+use crate::state::{Caller, Console, Observed, Role, User};
 use crate::work::{Facets, Key, facets_of, key_for};
 
 /// What the full scan names: each key to read live and reconcile on its own.
@@ -29,11 +29,11 @@ pub struct Suspects {
     /// Every key the screen has a finding about, with the facets its findings
     /// are about, and every user the report does not describe, whole.
     pub keys: BTreeMap<Key, Facets>,
-    /// Deadlines of the keys that are not suspects; a suspect's reconcile finds its own.
+    /// Every deadline the screen saw, each with its key and the facets its rule judges.
     pub deadlines: Vec<(Key, Facets, DateTime<Utc>)>,
     /// What the authorization details showed of each user, live: a
     /// reconcile right after the scan need not read it again.
-    pub seen: HashMap<String, Seen>,
+    pub seen: HashMap<Name, Seen>,
 }
 
 /// A user's tags and MFA quarantine, as the authorization details showed them.
@@ -73,7 +73,7 @@ pub(super) async fn scan(
         .iter()
         .filter_map(|u| {
             let tags = u.tags.clone()?;
-            let quarantined = u.console.as_ref().is_some_and(|c| c.deny_policy_attached);
+            let quarantined = u.console.as_ref().is_some_and(|c| c.quarantined);
             Some((u.name.clone(), Seen { tags, quarantined }))
         })
         .collect();
@@ -98,11 +98,12 @@ pub(super) async fn scan(
         let entry = keys.entry(key).or_default();
         *entry = *entry | facets;
     }
+    // A suspect keeps its deadlines too: a rule it is not a suspect for may
+    // have one, and the queue merges them into one reconcile of every facet.
     let deadlines = plan
         .deadlines
         .into_iter()
         .map(|(rule, resource, at)| (key_for(&resource), facets_of(rule), at))
-        .filter(|(key, _, _)| !keys.contains_key(key))
         .collect();
     Ok(Suspects { keys, deadlines, seen })
 }
@@ -114,39 +115,38 @@ pub fn manages_users(policy: &Policy) -> bool {
         || policy.user_permissions.is_some()
 }
 
-/// The identities the policy manages, as the scan sees them.
+/// The identities, as the scan sees them.
 #[derive(Default)]
 struct Identities {
     /// Users as the credential report describes them, completed with their
-    /// tags and attached policies.
+    /// tags, their quarantine and their permissions from the live details;
+    /// or, when no rule judges users, as the details alone show them.
     users: Vec<User>,
     /// Users the report cannot describe.
-    unscreened: Vec<String>,
+    unscreened: Vec<Name>,
     roles: Option<Vec<Role>>,
 }
 
 /// Users and roles from one paginated read of the authorization details,
-/// and users screened through the credential report.
+/// and users screened through the credential report. Every user and role is
+/// read whatever the policy: a quarantine iam-warden holds must be found to
+/// be released.
 async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
-    let wanted = Wanted {
-        users: manages_users(policy),
-        permissions: policy.user_permissions.is_some(),
-        roles: policy.oidc_trust.is_some(),
-    };
-    let deny_all = caller.quarantine_arn(QuarantinePolicy::DenyAll);
+    let permissions = policy.user_permissions.is_some();
     let (report, details) = tokio::try_join!(
-        when(wanted.users, credential_report::credential_report(iam)),
-        authorization::authorization_details(iam, wanted, &deny_all),
+        when(manages_users(policy), credential_report::credential_report(iam)),
+        authorization::authorization_details(iam, permissions, caller),
     )?;
-    let roles = wanted.roles.then_some(details.roles);
+    let roles = Some(details.roles);
     let Some(report) = report else {
+        let users = details.users.into_iter().map(bare).collect();
         return Ok(Identities {
+            users,
+            unscreened: Vec::new(),
             roles,
-            ..Identities::default()
         });
     };
-    let deny_policy = caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
-    let (users, unscreened) = screen(report.users, details.users, &deny_policy, wanted.permissions);
+    let (users, unscreened) = screen(report.users, details.users, permissions);
     tracing::info!(
         report_age_seconds = (Utc::now() - report.generated).num_seconds(),
         users = users.len(),
@@ -160,25 +160,36 @@ async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy)
     })
 }
 
+/// A user as the details alone show it: its tags and whether the quarantine holds it.
+fn bare(detail: UserDetails) -> User {
+    User {
+        name: detail.name,
+        created: Some(detail.created),
+        tags: Some(detail.tags),
+        console: Some(Console {
+            login_profile: None,
+            mfa_devices: 0,
+            quarantined: detail.quarantined,
+        }),
+        access_keys: None,
+        permissions: None,
+    }
+}
+
 /// Pairs each live user with its report row. A row describes the user it was
 /// written for: the same name, created at the same second (the report's
 /// precision). A user with no such row was created since the report, or
 /// deleted and created again under the same name; rows of users that no
 /// longer exist are dropped. The live details complete the row: tags, the
 /// MFA quarantine, and the permissions when they are judged.
-fn screen(
-    rows: Vec<User>,
-    details: Vec<UserDetails>,
-    deny_policy: &str,
-    permissions: bool,
-) -> (Vec<User>, Vec<String>) {
-    let mut rows: HashMap<String, User> = rows.into_iter().map(|u| (u.name.clone(), u)).collect();
+fn screen(rows: Vec<User>, details: Vec<UserDetails>, permissions: bool) -> (Vec<User>, Vec<Name>) {
+    let mut rows: HashMap<Name, User> = rows.into_iter().map(|u| (u.name.clone(), u)).collect();
     let (mut users, mut unscreened) = (Vec::new(), Vec::new());
     for detail in details {
         match rows.remove(&detail.name) {
             Some(mut user) if user.created.map(|c| c.timestamp()) == Some(detail.created.timestamp()) => {
                 if let Some(console) = &mut user.console {
-                    console.deny_policy_attached = detail.attached.contains(deny_policy);
+                    console.quarantined = detail.quarantined;
                 }
                 user.tags = Some(detail.tags);
                 user.permissions = permissions.then_some(detail.permissions);
@@ -192,10 +203,8 @@ fn screen(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
-    use crate::state::{Console, Permissions};
+    use crate::state::Permissions;
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
@@ -203,26 +212,26 @@ mod tests {
 
     fn row(name: &str, created: &str) -> User {
         User {
-            name: name.to_owned(),
+            name: Name::from(name),
             created: Some(at(created)),
             tags: None,
             console: Some(Console {
                 login_profile: None,
                 mfa_devices: 0,
-                deny_policy_attached: false,
+                quarantined: false,
             }),
             access_keys: Some(Vec::new()),
             permissions: None,
         }
     }
 
-    fn live(name: &str, created: &str, attached: &[&str]) -> UserDetails {
+    fn live(name: &str, created: &str, quarantined: bool) -> UserDetails {
         UserDetails {
-            name: name.to_owned(),
+            name: Name::from(name),
             created: at(created),
             tags: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
             permissions: Permissions::default(),
-            attached: attached.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
+            quarantined,
         }
     }
 
@@ -235,14 +244,14 @@ mod tests {
         ];
         let details = vec![
             // The report's times have whole seconds; IAM's have fractions.
-            live("same-second", "2026-11-24T10:00:05.734Z", &["deny"]),
-            live("recreated", "2026-11-24T09:00:00.1Z", &[]),
-            live("newcomer", "2026-11-24T10:00:06Z", &[]),
+            live("same-second", "2026-11-24T10:00:05.734Z", true),
+            live("recreated", "2026-11-24T09:00:00.1Z", false),
+            live("newcomer", "2026-11-24T10:00:06Z", false),
         ];
-        let (users, unscreened) = screen(rows, details, "deny", true);
+        let (users, unscreened) = screen(rows, details, true);
         assert_eq!(users.len(), 1);
         assert!(
-            users[0].console.as_ref().unwrap().deny_policy_attached,
+            users[0].console.as_ref().unwrap().quarantined,
             "completed from the live details"
         );
         assert_eq!(users[0].tags.as_ref().unwrap()["team"], "a");

@@ -12,10 +12,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Change, Draft, Resource};
+use crate::name::Name;
 use crate::policy::{AccessKeysRule, KeyAction, Rule, display_duration};
 use crate::state::{AccessKey, LastUse, User};
 
 const RECORD_PREFIX: &str = "iam-warden/deactivated/";
+/// IAM's quota of tags on a user.
+const TAGS_PER_USER: usize = 50;
 
 /// The tag that records when iam-warden saw key `id` deactivated.
 pub fn deactivation_tag(id: &str) -> String {
@@ -70,6 +73,12 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
         let housekeeping = if key.active && records.names(user, key) {
             let reason = "the key is active again: its deactivation record goes";
             Some((Fix::ClearRecord, reason))
+        } else if !key.active && recorded.is_none() && full_of_tags(user) {
+            let reason = format!(
+                "inactive key with no deactivation record, and no room for one: the user holds {TAGS_PER_USER} tags, the most IAM allows; the key is never deleted until one can be written"
+            );
+            draft.warning(Rule::AccessKeys, resource.clone(), reason, key);
+            None
         } else if !key.active && recorded.is_none() {
             let reason = "inactive key with no deactivation record: deleteAfter counts from now";
             Some((Fix::Record, reason))
@@ -148,6 +157,11 @@ impl Records {
     }
 }
 
+/// The user's tags are read, and full.
+fn full_of_tags(user: &User) -> bool {
+    user.tags.as_ref().is_some_and(|tags| tags.len() >= TAGS_PER_USER)
+}
+
 /// What a finding about a key asks for.
 #[derive(Clone, Copy)]
 enum Fix {
@@ -158,7 +172,7 @@ enum Fix {
 }
 
 impl Fix {
-    fn change(self, user: String, id: String) -> Change {
+    fn change(self, user: Name, id: String) -> Change {
         match self {
             Fix::Deactivate => Change::DeactivateAccessKey { user, id },
             Fix::Delete => Change::DeleteAccessKey { user, id },

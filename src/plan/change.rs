@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::name::Name;
 use crate::policy::{PasswordPolicy, Rule};
 use crate::quarantine::{self, QuarantinePolicy};
 
@@ -18,60 +19,60 @@ pub enum Change {
         desired: PasswordPolicy,
     },
     AttachDenyPolicy {
-        user: String,
+        user: Name,
     },
     DetachDenyPolicy {
-        user: String,
+        user: Name,
     },
     DeleteLoginProfile {
-        user: String,
+        user: Name,
     },
     DeactivateAccessKey {
-        user: String,
+        user: Name,
         id: String,
     },
     DeleteAccessKey {
-        user: String,
+        user: Name,
         id: String,
     },
     /// Tags the user with when its key was deactivated; `deleteAfter` counts from it.
     RecordDeactivation {
-        user: String,
+        user: Name,
         id: String,
     },
     /// Removes that tag once the key is active again or gone.
     ClearDeactivationRecord {
-        user: String,
+        user: Name,
         id: String,
     },
     /// UpdateLoginProfile with `PasswordResetRequired`, no new password.
     RequirePasswordReset {
-        user: String,
+        user: Name,
     },
     DetachUserPolicy {
-        user: String,
+        user: Name,
         arn: String,
     },
     /// Deletes an inline user policy; the audit log keeps its document.
     DeleteUserPolicy {
-        user: String,
+        user: Name,
         name: String,
     },
     /// For admin access through a group: the group's own policies are never changed.
     RemoveUserFromGroup {
-        user: String,
-        group: String,
+        user: Name,
+        group: Name,
     },
     DeleteOidcProvider {
         arn: String,
     },
     /// Attaches `iam-warden-deny-all` to a role whose OIDC trust admits outsiders.
     QuarantineRole {
-        role: String,
+        role: Name,
     },
     /// Detaches it once the trust policy is in spec.
     LiftQuarantine {
-        role: String,
+        role: Name,
     },
     /// A trail is started from its home region.
     StartLogging {
@@ -217,29 +218,29 @@ pub enum Resource {
     Root,
     PasswordPolicy,
     User {
-        name: String,
+        name: Name,
     },
     Role {
-        name: String,
+        name: Name,
     },
     AccessKey {
-        user: String,
+        user: Name,
         id: String,
     },
     /// A managed policy attached to a user.
     UserPolicy {
-        user: String,
+        user: Name,
         arn: String,
     },
     /// A policy embedded in a user.
     InlinePolicy {
-        user: String,
+        user: Name,
         name: String,
     },
     /// A user's membership of a group.
     GroupMembership {
-        user: String,
-        group: String,
+        user: Name,
+        group: Name,
     },
     OidcProvider {
         arn: String,
@@ -259,7 +260,7 @@ pub enum Resource {
 
 impl Resource {
     /// The IAM user this resource belongs to, if any.
-    pub fn user(&self) -> Option<&str> {
+    pub fn user(&self) -> Option<&Name> {
         match self {
             Resource::User { name } => Some(name),
             Resource::AccessKey { user, .. }
@@ -270,7 +271,7 @@ impl Resource {
         }
     }
 
-    pub fn role(&self) -> Option<&str> {
+    pub fn role(&self) -> Option<&Name> {
         match self {
             Resource::Role { name } => Some(name),
             _ => None,

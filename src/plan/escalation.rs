@@ -7,8 +7,7 @@
 //! below; and the same methods as catalogued by Bishop Fox's iam-vulnerable
 //! and by pathfinding.cloud.
 
-use super::coverage::Glob;
-use crate::document::{Document, Effect, Statement};
+use super::grants::Grants;
 
 pub(super) struct EscalationSet {
     pub name: &'static str,
@@ -124,71 +123,11 @@ pub(super) const SETS: &[EscalationSet] = &[
     },
 ];
 
-/// What the unconditional `Allow` statements on every resource of some
-/// policies grant: the statements that matter for admin access and escalation.
-pub(super) struct Grants<'a>(Vec<&'a Statement>);
-
-impl<'a> Grants<'a> {
-    pub fn of(documents: impl IntoIterator<Item = &'a Document>) -> Grants<'a> {
-        let on_everything =
-            |s: &Statement| s.resource.iter().any(|r| r == "*") && s.not_resource.is_empty() && s.conditions.is_empty();
-        Grants(
-            documents
-                .into_iter()
-                .flat_map(|d| &d.statements)
-                .filter(|s| s.effect == Effect::Allow && on_everything(s))
-                .collect(),
-        )
-    }
-
-    pub fn allows(&self, action: &str) -> bool {
-        self.0.iter().any(|s| allows(s, action))
-    }
-
-    /// Why these grants amount to administrator access, if they do: every
-    /// action, or every IAM action, which is a step away from every action.
-    pub fn admin(&self) -> Option<String> {
-        self.0.iter().find_map(|s| {
-            let patterns: Vec<Glob> = s.action.iter().map(|a| Glob::like(&a.to_ascii_lowercase())).collect();
-            let covers = |action: &str| super::coverage::covered(&Glob::like(action), &patterns).is_ok();
-            if covers("*") {
-                return Some("allows every action on every resource".to_owned());
-            }
-            if covers("iam:*") {
-                return Some("allows every IAM action on every resource".to_owned());
-            }
-            let leaves_iam = !s.not_action.is_empty() && !s.not_action.iter().any(|p| touches_iam(p));
-            leaves_iam.then(|| {
-                format!(
-                    "allows everything but {} on every resource, which leaves every IAM action allowed",
-                    s.not_action.join(", ")
-                )
-            })
-        })
-    }
-
-    /// The known escalation sets these grants allow in full.
-    pub fn escalations(&self) -> Vec<&'static EscalationSet> {
-        SETS.iter()
-            .filter(|set| set.actions.iter().all(|a| self.allows(a)))
-            .collect()
-    }
-}
-
-fn allows(statement: &Statement, action: &str) -> bool {
-    let names = |patterns: &[String]| {
-        patterns
-            .iter()
-            .any(|p| Glob::like(&p.to_ascii_lowercase()).matches(action))
-    };
-    names(&statement.action) || (!statement.not_action.is_empty() && !names(&statement.not_action))
-}
-
-/// Whether a `NotAction` pattern excludes at least one IAM action.
-fn touches_iam(pattern: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
-    let literal = pattern.split(['*', '?']).next().unwrap_or_default();
-    "iam:".starts_with(literal) || literal.starts_with("iam:")
+/// The known escalation sets `grants` allow in full.
+pub(super) fn escalations(grants: &Grants) -> Vec<&'static EscalationSet> {
+    SETS.iter()
+        .filter(|set| set.actions.iter().all(|a| grants.allows(a)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -196,69 +135,30 @@ mod tests {
     use super::*;
     use crate::document;
 
-    fn grants(text: &str) -> (Vec<String>, Option<String>) {
+    fn sets(text: &str) -> Vec<String> {
         let document = document::parse(text).unwrap();
-        let grants = Grants::of([&document]);
-        (
-            grants.escalations().iter().map(|s| s.name.to_owned()).collect(),
-            grants.admin(),
-        )
-    }
-
-    #[test]
-    fn admin_is_every_action_or_every_iam_action_on_everything_without_condition() {
-        let cases = [
-            (
-                r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#,
-                true,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "Action": ["s3:*", "IAM:*"], "Resource": "*"}}"#,
-                true,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}"#,
-                true,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}}"#,
-                false,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::bucket/*"}}"#,
-                false,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}}"#,
-                false,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}"#,
-                false,
-            ),
-            (
-                r#"{"Statement": {"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}}"#,
-                false,
-            ),
-        ];
-        for (text, admin) in cases {
-            assert_eq!(grants(text).1.is_some(), admin, "{text}");
-        }
+        escalations(&Grants::of([&document], []))
+            .iter()
+            .map(|s| s.name.to_owned())
+            .collect()
     }
 
     #[test]
     fn escalation_sets_are_reported_only_when_every_action_is_allowed() {
-        let (sets, _) =
-            grants(r#"{"Statement": {"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*"}}"#);
-        assert_eq!(sets, ["create-policy-version"]);
-        let (sets, _) = grants(
+        let one = sets(r#"{"Statement": {"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*"}}"#);
+        assert_eq!(one, ["create-policy-version"]);
+        let two = sets(
             r#"{"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
-                                                 {"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"}]}"#,
+                              {"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"}]}"#,
         );
-        assert_eq!(sets, ["pass-role-to-lambda"]);
-        let (sets, _) = grants(r#"{"Statement": {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}}"#);
-        assert!(sets.is_empty(), "PassRole alone is one half of several sets");
-        let (sets, _) = grants(r#"{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#);
-        assert!(sets.is_empty());
+        assert_eq!(two, ["pass-role-to-lambda"]);
+        let half = sets(r#"{"Statement": {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}}"#);
+        assert!(half.is_empty(), "PassRole alone is one half of several sets");
+        assert!(sets(r#"{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#).is_empty());
+        let denied = sets(
+            r#"{"Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*"},
+                              {"Effect": "Deny", "Action": "iam:Create*", "Resource": "*"}]}"#,
+        );
+        assert!(denied.is_empty(), "a certain deny takes the set away");
     }
 }

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{Action, Draft, Finding, Resource};
-use crate::policy::{Exemption, Selector};
+use crate::name::Name;
+use crate::policy::{Exemption, Rule, Selector};
 use crate::state::Observed;
 
 /// Whether reading the user's tags could change `finding`, planned without
@@ -33,17 +34,13 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     }
     // A user whose tags were not read is exempt by no tag; a reconcile reads
     // them before it acts on any of its findings.
-    let user_tags: HashMap<&str, &BTreeMap<String, String>> = observed
+    let user_tags: HashMap<&Name, &BTreeMap<String, String>> = observed
         .users
         .iter()
-        .filter_map(|u| Some((u.name.as_str(), u.tags.as_ref()?)))
+        .filter_map(|u| Some((&u.name, u.tags.as_ref()?)))
         .collect();
-    let role_tags: HashMap<&str, &BTreeMap<String, String>> = observed
-        .roles
-        .iter()
-        .flatten()
-        .map(|r| (r.name.as_str(), &r.tags))
-        .collect();
+    let role_tags: HashMap<&Name, &BTreeMap<String, String>> =
+        observed.roles.iter().flatten().map(|r| (&r.name, &r.tags)).collect();
     let provider_tags: HashMap<&str, &BTreeMap<String, String>> = observed
         .oidc_providers
         .iter()
@@ -59,19 +56,10 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     {
         let tags = match &finding.resource {
             Resource::OidcProvider { arn, .. } => provider_tags.get(arn.as_str()).copied(),
-            Resource::Role { name } => role_tags.get(name.as_str()).copied(),
+            Resource::Role { name } => role_tags.get(name).copied(),
             resource => resource.user().and_then(|name| user_tags.get(name).copied()),
         };
-        let covering = exemptions.iter().find(|e| {
-            e.expires.is_none_or(|expires| now < expires)
-                && e.rules.as_ref().is_none_or(|rules| rules.contains(&finding.rule))
-                && match &e.selector {
-                    Selector::Users(users) => finding.resource.user().is_some_and(|u| users.contains(u)),
-                    Selector::Roles(roles) => finding.resource.role().is_some_and(|r| roles.contains(r)),
-                    Selector::Tag(key) => tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true"),
-                }
-        });
-        if let Some(exemption) = covering {
+        if let Some(exemption) = covering(exemptions, finding.rule, &finding.resource, tags, now) {
             finding.exempt = Some(exemption.reason.clone());
             lapses.extend(exemption.expires.map(|at| (finding.rule, finding.resource.clone(), at)));
         }
@@ -79,4 +67,25 @@ pub(super) fn apply(exemptions: &[Exemption], observed: &Observed, draft: &mut D
     for (rule, resource, at) in lapses {
         draft.deadline(rule, &resource, at);
     }
+}
+
+/// The exemption in force at `now` that covers `rule` on `resource`, whose
+/// tags are `tags` (`None`: not read, so no tag exemption is known to apply).
+/// Names compare without case, as IAM's do.
+pub(super) fn covering<'a>(
+    exemptions: &'a [Exemption],
+    rule: Rule,
+    resource: &Resource,
+    tags: Option<&BTreeMap<String, String>>,
+    now: DateTime<Utc>,
+) -> Option<&'a Exemption> {
+    exemptions.iter().find(|e| {
+        e.expires.is_none_or(|expires| now < expires)
+            && e.rules.as_ref().is_none_or(|rules| rules.contains(&rule))
+            && match &e.selector {
+                Selector::Users(users) => resource.user().is_some_and(|u| users.contains(u)),
+                Selector::Roles(roles) => resource.role().is_some_and(|r| roles.contains(r)),
+                Selector::Tag(key) => tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true"),
+            }
+    })
 }

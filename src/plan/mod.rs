@@ -7,12 +7,15 @@ mod cloudtrail;
 mod coverage;
 mod escalation;
 mod exempt;
+mod grants;
 mod mfa;
 mod oidc_providers;
 mod oidc_trust;
 mod password_policy;
 mod password_reset;
+mod permissions;
 mod quarantine_policies;
+mod release;
 #[cfg(test)]
 mod tests;
 mod user_permissions;
@@ -137,9 +140,10 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     if let (Some(desired), Some(current)) = (&policy.password_policy, &observed.password_policy) {
         password_policy::evaluate(desired, current, &mut draft);
     }
-    if let Some(rule) = &policy.mfa {
-        mfa::evaluate(rule, observed, &mut draft);
-    }
+    let held_users = match &policy.mfa {
+        Some(rule) => mfa::evaluate(rule, observed, &mut draft),
+        None => Default::default(),
+    };
     for user in &observed.users {
         if let Some(rule) = &policy.access_keys {
             access_keys::evaluate(rule, user, &mut draft);
@@ -148,7 +152,7 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
             password_reset::evaluate(rule, user, &mut draft);
         }
         if let Some(rule) = &policy.user_permissions {
-            user_permissions::evaluate(rule, user, &mut draft);
+            user_permissions::evaluate(rule, user, &observed.caller, &mut draft);
         }
     }
     if let (Some(rule), Some(providers)) = (&policy.oidc_providers, &observed.oidc_providers) {
@@ -157,9 +161,11 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     if let (Some(rule), Some(trails)) = (&policy.cloudtrail, &observed.trails) {
         cloudtrail::evaluate(rule, trails, &mut draft);
     }
-    if let (Some(rule), Some(roles)) = (&policy.oidc_trust, &observed.roles) {
-        oidc_trust::evaluate(rule, roles, &mut draft);
-    }
+    let held_roles = match (&policy.oidc_trust, &observed.roles) {
+        (Some(rule), Some(roles)) => oidc_trust::evaluate(rule, roles, &mut draft),
+        _ => Default::default(),
+    };
+    release::evaluate(policy, observed, &held_users, &held_roles, &mut draft);
     if let Some(live) = &observed.quarantine_policies {
         quarantine_policies::evaluate(live, observed.caller.partition(), &mut draft);
     }
@@ -185,7 +191,7 @@ pub fn quarantine_policy_findings(live: &[LiveQuarantinePolicy], partition: &str
 /// the crate root, for the fuzz targets.
 pub fn judge_trust_policy(policy: &Policy, trust_policy: &str) -> Vec<String> {
     let role = crate::state::Role {
-        name: "fuzzed".to_owned(),
+        name: crate::name::Name::from("fuzzed"),
         arn: "arn:aws:iam::123456789012:role/fuzzed".to_owned(),
         tags: Default::default(),
         trust_policy: crate::document::decode(trust_policy),

@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
+use crate::name::Name;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
@@ -34,13 +35,13 @@ fn policy(spec: &str) -> Policy {
 /// A user read live in every facet: no console, keys or policies, no tags.
 fn user(name: &str) -> User {
     User {
-        name: name.to_owned(),
+        name: Name::from(name),
         created: Some(ago(days(400))),
         tags: Some(BTreeMap::new()),
         console: Some(Console {
             login_profile: None,
             mfa_devices: 0,
-            deny_policy_attached: false,
+            quarantined: false,
         }),
         access_keys: Some(Vec::new()),
         permissions: Some(Permissions::default()),
@@ -76,7 +77,7 @@ impl Shape for User {
         self
     }
     fn quarantined(mut self, attached: bool) -> User {
-        self.console.as_mut().unwrap().deny_policy_attached = attached;
+        self.console.as_mut().unwrap().quarantined = attached;
         self
     }
     fn tags(self, tags: BTreeMap<String, String>) -> User {
@@ -987,7 +988,7 @@ fn github(operator: &str, sub: serde_json::Value) -> String {
 
 fn role(name: &str, trust_policy: String) -> Role {
     Role {
-        name: name.to_owned(),
+        name: Name::from(name),
         arn: format!("arn:aws:iam::123456789012:role/{name}"),
         tags: BTreeMap::new(),
         trust_policy,
@@ -1144,16 +1145,25 @@ fn oidc_trust_leaves_other_issuers_and_principals_to_their_owners() {
     let service = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}).to_string();
     let denied = serde_json::json!({"Statement": [{"Effect": "Deny",
         "Principal": {"Federated": format!("arn:aws:iam::1:oidc-provider/{GITHUB}")}, "Action": "sts:AssumeRoleWithWebIdentity"}]}).to_string();
-    let result = judged(
-        &p,
-        vec![
-            role("eks", eks),
-            role("terraform", terraform),
-            role("lambda", service),
-            role("deny", denied),
-        ],
-    );
+    let unscoped = github("StringLike", serde_json::json!("repo:*"));
+    let mut owned_by_aws = [
+        role("AWSServiceRoleForCI", unscoped.clone()),
+        role("AWSReservedSSO_Admin_0123", unscoped.clone()),
+    ];
+    owned_by_aws[0].arn = "arn:aws:iam::123456789012:role/aws-service-role/ci.amazonaws.com/AWSServiceRoleForCI".into();
+    owned_by_aws[1].arn =
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123".into();
+    let mut roles = vec![
+        role("eks", eks),
+        role("terraform", terraform),
+        role("lambda", service),
+        role("deny", denied),
+    ];
+    roles.extend(owned_by_aws);
+    let result = judged(&p, roles);
     assert!(result.findings.is_empty(), "{:?}", result.findings);
+    // The same trust on a role of the account's own is a finding.
+    assert_eq!(judged(&p, vec![role("mine", unscoped)]).findings.len(), 1);
 }
 
 #[test]
@@ -1261,4 +1271,157 @@ fn plan_serialises_as_plain_json() {
         json["findings"][0]["resource"],
         serde_json::json!({"kind": "access-key", "user": "a", "id": "AKIAOLD"})
     );
+}
+
+// ---- oidc-trust, judged exactly ----
+
+mod trust_witnesses {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::plan::coverage::Glob;
+
+    /// The admitted subjects of one condition value under `operator`.
+    fn admits(operator: &str, value: &str, subject: &str) -> bool {
+        match operator {
+            "StringLike" => Glob::like(value).matches(subject),
+            "StringEqualsIgnoreCase" => value.eq_ignore_ascii_case(subject),
+            _ => value == subject,
+        }
+    }
+
+    fn sub_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("repo:"),
+                Just("my-org/"),
+                Just("a"),
+                Just("*"),
+                Just("?"),
+                Just("X")
+            ],
+            0..5,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn operator() -> impl Strategy<Value = &'static str> {
+        prop_oneof![Just("StringLike"), Just("StringEquals"), Just("StringEqualsIgnoreCase")]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Every witness a finding names, every condition of its statement
+        /// admits and no allowed pattern matches; a statement whose
+        /// conditions no subject meets together is no finding.
+        #[test]
+        fn every_witness_meets_every_condition_and_no_allowed_pattern(
+            conditions in proptest::collection::btree_map(operator(), proptest::collection::vec(sub_text(), 1..3), 1..3),
+        ) {
+            let p = policy(TRUST);
+            let mut json = serde_json::json!({"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com"}});
+            for (operator, values) in &conditions {
+                json[*operator][format!("{GITHUB}:sub")] = serde_json::json!(values);
+            }
+            let result = judged(&p, vec![role("r", web_identity(GITHUB, json))]);
+            let admitted = |subject: &str| {
+                conditions.iter().all(|(op, values)| values.iter().any(|v| admits(op, v, subject)))
+            };
+            let allowed = |subject: &str| Glob::like("repo:my-org/*").matches(subject);
+            for finding in &result.findings {
+                for detail in finding.details.as_ref().and_then(|d| d.as_array()).into_iter().flatten() {
+                    if let Some(witness) = detail["witness"].as_str() {
+                        prop_assert!(admitted(witness), "{witness:?} is not admitted by {conditions:?}");
+                        prop_assert!(!allowed(witness), "{witness:?} is allowed");
+                    }
+                }
+            }
+            // Every breach here is a value with a witness every condition
+            // admits: a statement no subject meets makes none.
+            for finding in result.findings.iter().filter(|f| f.change.is_some()) {
+                let details = finding.details.as_ref().and_then(|d| d.as_array()).cloned().unwrap_or_default();
+                prop_assert!(
+                    details.iter().any(|d| d["problem"] == "uncovered" && d["witness"].is_string()),
+                    "{:?}", finding.reason
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn oidc_trust_judges_google_and_a_deny_that_scopes_the_subject() {
+    let p = policy(&TRUST.replace(
+        "      oidc.eks",
+        "      accounts.google.com: [\"1234567890\"]\n      oidc.eks",
+    ));
+    let google = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"accounts.google.com:aud": "app"}}}]});
+    let provider = format!("arn:aws:iam::123456789012:oidc-provider/{GITHUB}");
+    let denied = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com"}}},
+        {"Effect": "Deny", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringNotLike": {format!("{GITHUB}:sub"): "repo:my-org/*"}}}]});
+    let uncertain = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com"}}},
+        {"Effect": "Deny", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringNotLike": {format!("{GITHUB}:sub"): "repo:my-org/*"}, "Bool": {"aws:SecureTransport": "false"}}}]});
+    let cases = [
+        ("google", google.to_string(), Some(Action::QuarantineRole)),
+        ("denied", denied.to_string(), None),
+        ("uncertain", uncertain.to_string(), Some(Action::QuarantineRole)),
+    ];
+    for (name, trust, expected) in cases {
+        let result = judged(&p, vec![role(name, trust)]);
+        assert_eq!(
+            result.findings.first().map(Finding::action),
+            expected,
+            "{name}: {:?}",
+            result.findings
+        );
+    }
+}
+
+// ---- releasing quarantines ----
+
+#[test]
+fn a_quarantine_is_lifted_once_no_rule_holds_it() {
+    let held = |mut r: Role| {
+        r.quarantined = true;
+        r
+    };
+    let bad = || held(role("bad", github("StringLike", serde_json::json!("repo:*"))));
+    let exempt = "  exemptions:\n    - roles: [BAD]\n      reason: investigating\n";
+    let cases = [
+        (TRUST.to_owned(), bad(), None),
+        (
+            TRUST.replace("quarantine", "report"),
+            bad(),
+            Some("no longer quarantines"),
+        ),
+        (format!("{TRUST}{exempt}"), bad(), Some("an exemption covers the role")),
+        (
+            "  mfa: {requireForConsoleUsers: true, action: report}\n".to_owned(),
+            bad(),
+            Some("no longer has an oidcTrust section"),
+        ),
+        (
+            TRUST.to_owned(),
+            held(role("fixed", github("StringLike", serde_json::json!("repo:my-org/*")))),
+            Some("admits only allowed subjects again"),
+        ),
+    ];
+    for (spec, role, lifted) in cases {
+        let result = judged(&policy(&spec), vec![role]);
+        let lift = result.findings.iter().find(|f| f.action() == Action::LiftQuarantine);
+        assert_eq!(lift.is_some(), lifted.is_some(), "{spec}: {:?}", result.findings);
+        if let (Some(lift), Some(why)) = (lift, lifted) {
+            assert!(lift.reason.contains(why) && lift.exempt.is_none(), "{}", lift.reason);
+        }
+    }
 }

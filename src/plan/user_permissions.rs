@@ -6,29 +6,49 @@
 //! A directly attached policy is detached and an inline one deleted (its
 //! document goes to the audit log first). Admin access through a group
 //! removes the user from that group: the group's own policies are shared by
-//! its other members and are never changed.
+//! its other members and are never changed. A user whose permissions
+//! boundary is not admin-equivalent is not admin: its admin policies are
+//! reported, not changed.
 
 use serde::Serialize;
 
-use super::escalation::Grants;
+use super::permissions::{Parsed, Principal};
 use super::{Change, Draft, Resource};
-use crate::document::{self, Document};
 use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
-use crate::quarantine;
-use crate::state::{Group, ManagedPolicy, Permissions, User};
+use crate::quarantine::QuarantinePolicy;
+use crate::state::{Caller, Group, Permissions, User};
 
-/// AWS's own policies, which iam-warden judges by name rather than read.
-const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
-
-pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, draft: &mut Draft) {
+pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, caller: &Caller, draft: &mut Draft) {
     let Some(permissions) = &user.permissions else { return };
-    let own = own_policies(rule, user, permissions, draft);
+    let own = Own::of(user, permissions, caller);
+    let groups: Vec<(&Group, Vec<(&str, Parsed)>)> = permissions
+        .groups
+        .iter()
+        .map(|g| {
+            let attached = g.attached.iter().map(|p| (p.name.as_str(), Parsed::managed(p)));
+            let inline = g.inline.iter().map(|p| (p.name.as_str(), Parsed::inline(p)));
+            (g, attached.chain(inline).collect())
+        })
+        .collect();
+    let boundary = permissions.boundary.as_ref().map(|b| (b, Parsed::managed(b)));
+    let everything = own
+        .policies
+        .iter()
+        .map(|p| &p.parsed)
+        .chain(groups.iter().flat_map(|(_, parsed)| parsed.iter().map(|(_, p)| p)));
+    let principal = Principal::new(everything, boundary.as_ref().map(|(policy, parsed)| (*policy, parsed)));
+    let mut own_admin = false;
+    for policy in &own.policies {
+        own_admin |= judge(rule, user, &principal, policy, draft);
+    }
     if rule.forbid_admin {
-        groups(rule, user, permissions, draft);
+        for (group, parsed) in &groups {
+            through_group(rule, user, &principal, group, parsed, draft);
+        }
     }
     // An admin's every escalation is moot: the admin finding says it all.
-    if rule.report_escalation && !own.admin {
-        escalation(user, permissions, &own.documents, draft);
+    if rule.report_escalation && !own_admin {
+        escalation(user, permissions, &principal, &own, draft);
     }
 }
 
@@ -37,90 +57,159 @@ fn fix(rule: &UserPermissionsRule, change: Change) -> Option<Change> {
     (rule.action == PermissionsAction::Detach).then_some(change)
 }
 
-/// The user's attached and inline policies, each judged.
-fn own_policies<'a>(
-    rule: &'a UserPermissionsRule,
-    user: &'a User,
-    permissions: &Permissions,
+/// One of the user's own policies.
+struct OwnPolicy<'a> {
+    parsed: Parsed,
+    resource: Resource,
+    /// How a reason calls it.
+    what: String,
+    name: &'a str,
+    change: Change,
+    /// The policy as observed, for the audit log.
+    before: serde_json::Value,
+}
+
+/// The user's attached and inline policies, less iam-warden's own quarantine,
+/// which takes access away and is not the user's to lose.
+struct Own<'a> {
+    policies: Vec<OwnPolicy<'a>>,
+}
+
+impl<'a> Own<'a> {
+    fn of(user: &'a User, permissions: &'a Permissions, caller: &Caller) -> Own<'a> {
+        let ours = |arn: &str| QuarantinePolicy::ALL.iter().any(|q| caller.quarantine_arn(*q) == arn);
+        let attached = permissions
+            .attached
+            .iter()
+            .filter(|p| !ours(&p.arn))
+            .map(|policy| OwnPolicy {
+                parsed: Parsed::managed(policy),
+                resource: Resource::UserPolicy {
+                    user: user.name.clone(),
+                    arn: policy.arn.clone(),
+                },
+                what: format!("attached policy {}", policy.name),
+                name: &policy.name,
+                change: Change::DetachUserPolicy {
+                    user: user.name.clone(),
+                    arn: policy.arn.clone(),
+                },
+                before: serde_json::to_value(policy).unwrap_or_default(),
+            });
+        let inline = permissions
+            .inline
+            .iter()
+            .filter(|p| QuarantinePolicy::inline(&p.name, &p.document, caller.partition()).is_none())
+            .map(|policy| OwnPolicy {
+                parsed: Parsed::inline(policy),
+                resource: Resource::InlinePolicy {
+                    user: user.name.clone(),
+                    name: policy.name.clone(),
+                },
+                what: format!("inline policy {}", policy.name),
+                name: &policy.name,
+                change: Change::DeleteUserPolicy {
+                    user: user.name.clone(),
+                    name: policy.name.clone(),
+                },
+                before: serde_json::to_value(policy).unwrap_or_default(),
+            });
+        Own {
+            policies: attached.chain(inline).collect(),
+        }
+    }
+}
+
+/// A finding for the policy if it must go, or one saying it cannot be
+/// judged; `true` if it is admin-equivalent.
+fn judge(
+    rule: &UserPermissionsRule,
+    user: &User,
+    principal: &Principal,
+    policy: &OwnPolicy,
     draft: &mut Draft,
-) -> Own<'a> {
-    let mut own = Own {
-        rule,
-        user,
-        documents: Vec::new(),
-        admin: false,
+) -> bool {
+    let admin = principal.admin(&policy.parsed);
+    let what = &policy.what;
+    let found = match (
+        &admin,
+        rule.forbid_admin,
+        rule.allow_direct_policies,
+        &principal.bounded,
+    ) {
+        (Some(admin), true, true, Some(bounded)) => {
+            Some((format!("{what} is admin-equivalent: it {admin}; {bounded}"), None))
+        }
+        (Some(admin), true, _, None) => Some((
+            format!("{what} is admin-equivalent: it {admin}"),
+            fix(rule, policy.change.clone()),
+        )),
+        (_, _, false, _) => Some((
+            format!(
+                "{what} is given to the user directly; users get permissions through groups (allowDirectPolicies: false)"
+            ),
+            fix(rule, policy.change.clone()),
+        )),
+        _ => None,
     };
-    // iam-warden's own quarantine policies take access away; they are not the user's to lose.
-    for policy in permissions
-        .attached
-        .iter()
-        .filter(|p| !p.arn.contains(&format!(":policy{}", quarantine::PATH)))
-    {
-        let resource = Resource::UserPolicy {
-            user: user.name.clone(),
-            arn: policy.arn.clone(),
-        };
-        let what = format!("attached policy {}", policy.name);
-        let detach = Change::DetachUserPolicy {
-            user: user.name.clone(),
-            arn: policy.arn.clone(),
-        };
-        let judged = judge_managed(policy);
-        own.judge(
-            draft,
-            judged,
-            resource,
-            fix(rule, detach),
-            (&what, &policy.name),
-            policy,
-        );
+    match (found, &policy.parsed.document) {
+        (Some((reason, change)), _) => {
+            draft.violation(
+                Rule::UserPermissions,
+                policy.resource.clone(),
+                change,
+                reason,
+                &policy.before,
+            );
+        }
+        (None, Err(why)) => report_unreadable(draft, user, policy.name, why, &policy.before),
+        (None, Ok(_)) => {}
     }
-    for policy in &permissions.inline {
-        let resource = Resource::InlinePolicy {
-            user: user.name.clone(),
-            name: policy.name.clone(),
-        };
-        let what = format!("inline policy {}", policy.name);
-        let delete = Change::DeleteUserPolicy {
-            user: user.name.clone(),
-            name: policy.name.clone(),
-        };
-        let judged = judge_document(&policy.document);
-        own.judge(
-            draft,
-            judged,
-            resource,
-            fix(rule, delete),
-            (&what, &policy.name),
-            policy,
-        );
-    }
-    own
+    admin.is_some()
 }
 
 /// Admin access through a group: the user leaves the group.
-fn groups(rule: &UserPermissionsRule, user: &User, permissions: &Permissions, draft: &mut Draft) {
-    for group in &permissions.groups {
-        let Some(why) = group_admin(group) else { continue };
-        let resource = Resource::GroupMembership {
-            user: user.name.clone(),
-            group: group.name.clone(),
-        };
-        let reason = format!(
-            "admin-equivalent access through group {}: {why}; the user leaves the group, whose own policies other members share",
-            group.name
-        );
-        let leave = Change::RemoveUserFromGroup {
-            user: user.name.clone(),
-            group: group.name.clone(),
-        };
-        draft.violation(Rule::UserPermissions, resource, fix(rule, leave), reason, group);
-    }
+fn through_group(
+    rule: &UserPermissionsRule,
+    user: &User,
+    principal: &Principal,
+    group: &Group,
+    parsed: &[(&str, Parsed)],
+    draft: &mut Draft,
+) {
+    let Some(why) = parsed
+        .iter()
+        .find_map(|(name, parsed)| principal.admin(parsed).map(|why| format!("its policy {name} {why}")))
+    else {
+        return;
+    };
+    let resource = Resource::GroupMembership {
+        user: user.name.clone(),
+        group: group.name.clone(),
+    };
+    let leave = Change::RemoveUserFromGroup {
+        user: user.name.clone(),
+        group: group.name.clone(),
+    };
+    let (reason, change) = match &principal.bounded {
+        Some(bounded) => (
+            format!("admin-equivalent access through group {}: {why}; {bounded}", group.name),
+            None,
+        ),
+        None => (
+            format!(
+                "admin-equivalent access through group {}: {why}; the user leaves the group, whose own policies other members share",
+                group.name
+            ),
+            fix(rule, leave),
+        ),
+    };
+    draft.violation(Rule::UserPermissions, resource, change, reason, group);
 }
 
 /// The known escalation sets the user's own policies allow together, reported.
-fn escalation(user: &User, permissions: &Permissions, documents: &[Document], draft: &mut Draft) {
-    let escalations = Grants::of(documents).escalations();
+fn escalation(user: &User, permissions: &Permissions, principal: &Principal, own: &Own, draft: &mut Draft) {
+    let escalations = principal.escalations(own.policies.iter().map(|p| &p.parsed));
     if escalations.is_empty() {
         return;
     }
@@ -136,91 +225,6 @@ fn escalation(user: &User, permissions: &Permissions, documents: &[Document], dr
         name: user.name.clone(),
     };
     draft.violation(Rule::UserPermissions, resource, None, reason, permissions);
-}
-
-/// The user's own policies, judged one by one: what they grant together, for
-/// the escalation sets, and whether any is admin-equivalent.
-struct Own<'a> {
-    rule: &'a UserPermissionsRule,
-    user: &'a User,
-    documents: Vec<Document>,
-    admin: bool,
-}
-
-impl Own<'_> {
-    /// A finding for the policy if it must go (`fix`), or one saying it
-    /// cannot be judged; `what` is how a reason calls it.
-    fn judge(
-        &mut self,
-        draft: &mut Draft,
-        judged: Judged,
-        resource: Resource,
-        fix: Option<Change>,
-        (what, name): (&str, &str),
-        before: &impl Serialize,
-    ) {
-        if let Some(reason) = verdict(self.rule, what, &judged) {
-            draft.violation(Rule::UserPermissions, resource, fix, reason, before);
-        } else if let Err(why) = &judged.document {
-            report_unreadable(draft, self.user, name, why, before);
-        }
-        self.admin |= judged.admin.is_some();
-        self.documents.extend(judged.document.ok().flatten());
-    }
-}
-
-/// What one policy amounts to.
-struct Judged {
-    /// The parsed document; `Ok(None)` for a policy of AWS's, judged by name.
-    document: Result<Option<Document>, String>,
-    admin: Option<String>,
-}
-
-fn judge_managed(policy: &ManagedPolicy) -> Judged {
-    match &policy.document {
-        None if ADMIN_POLICIES.contains(&policy.name.as_str()) => Judged {
-            document: Ok(None),
-            admin: Some("is AWS's own admin-equivalent policy".to_owned()),
-        },
-        None => Judged {
-            document: Ok(None),
-            admin: None,
-        },
-        Some(text) => judge_document(text),
-    }
-}
-
-fn judge_document(text: &str) -> Judged {
-    match document::parse(text) {
-        Ok(document) => Judged {
-            admin: Grants::of([&document]).admin(),
-            document: Ok(Some(document)),
-        },
-        Err(why) => Judged {
-            document: Err(why),
-            admin: None,
-        },
-    }
-}
-
-/// Why a policy of the user's own must go, if it must.
-fn verdict(rule: &UserPermissionsRule, what: &str, judged: &Judged) -> Option<String> {
-    match (&judged.admin, rule.forbid_admin, rule.allow_direct_policies) {
-        (Some(admin), true, _) => Some(format!("{what} is admin-equivalent: it {admin}")),
-        (_, _, false) => Some(format!(
-            "{what} is given to the user directly; users get permissions through groups (allowDirectPolicies: false)"
-        )),
-        _ => None,
-    }
-}
-
-fn group_admin(group: &Group) -> Option<String> {
-    group
-        .attached
-        .iter()
-        .map(|p| (&p.name, judge_managed(p)))
-        .chain(group.inline.iter().map(|p| (&p.name, judge_document(&p.document))))
-        .find_map(|(name, judged)| judged.admin.map(|why| format!("its policy {name} {why}")))
 }
 
 fn report_unreadable(draft: &mut Draft, user: &User, name: &str, why: &str, before: &impl Serialize) {

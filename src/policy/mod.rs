@@ -14,6 +14,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::name::Name;
+
 pub use duration::{display as display_duration, parse as parse_duration};
 pub use issuer::IssuerPattern;
 pub use set::PolicySet;
@@ -210,8 +212,9 @@ pub struct Exemption {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selector {
-    Users(BTreeSet<String>),
-    Roles(BTreeSet<String>),
+    /// Names compare without case, as IAM's do.
+    Users(BTreeSet<Name>),
+    Roles(BTreeSet<Name>),
     /// Resources whose tag with this key has the value `true`.
     Tag(String),
 }

@@ -8,6 +8,8 @@ use strum::IntoEnumIterator;
 use chrono::{NaiveDate, TimeDelta};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
+use crate::name::Name;
+
 use super::document::{
     AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, OidcTrustSpec,
     PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
@@ -237,8 +239,12 @@ impl Checker {
     fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
         let spec = located.value();
         let selector = match (&spec.users, &spec.roles, &spec.tag) {
-            (Some(users), None, None) if !users.is_empty() => Some(Selector::Users(users.iter().cloned().collect())),
-            (None, Some(roles), None) if !roles.is_empty() => Some(Selector::Roles(roles.iter().cloned().collect())),
+            (Some(users), None, None) if !users.is_empty() => {
+                Some(Selector::Users(users.iter().map(|u| Name::from(u.as_str())).collect()))
+            }
+            (None, Some(roles), None) if !roles.is_empty() => {
+                Some(Selector::Roles(roles.iter().map(|r| Name::from(r.as_str())).collect()))
+            }
             (None, None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
             _ => {
                 self.error(

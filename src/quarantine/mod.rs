@@ -55,6 +55,15 @@ impl QuarantinePolicy {
         format!("arn:{partition}:iam::{account_id}:policy{PATH}{}", self.name())
     }
 
+    /// The quarantine an inline policy is, if it is one of iam-warden's: the
+    /// name of a quarantine policy (as it falls back to one where a quota
+    /// leaves no room for the managed policy) and the shipped document.
+    pub fn inline(name: &str, document: &str, partition: &str) -> Option<QuarantinePolicy> {
+        QuarantinePolicy::ALL
+            .into_iter()
+            .find(|q| q.name() == name && q.is_shipped(partition, document))
+    }
+
     /// Whether `live`, a document as IAM returns it (URL-encoded or raw),
     /// grants exactly what the shipped one does. Compared as JSON, so
     /// whitespace and key order do not matter.

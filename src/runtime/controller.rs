@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::{Dispatch, Ingest};
 use crate::metrics::Metrics;
+use crate::observe;
 use crate::policy::PolicySet;
 use crate::settings::Settings;
 use crate::work::{Answer, Facets, Task, Trigger};
@@ -125,7 +126,16 @@ impl Core {
     async fn members(&self, shutdown: &mut Pin<&mut impl Future<Output = ()>>) -> Option<Arc<Members>> {
         let connect = || Accounts::connect(self.clients.clone(), self.settings.accounts.clone());
         let accounts = until_shutdown("asking AWS who iam-warden runs as", shutdown, connect).await?;
-        let members = Arc::new(Members::new(accounts, &self.settings, self.metrics.clone()));
+        let home = match accounts.is_own() {
+            true => None,
+            false => Some(Arc::new(
+                until_shutdown("reading the identity iam-warden runs as", shutdown, || {
+                    observe::who(&self.clients)
+                })
+                .await?,
+            )),
+        };
+        let members = Arc::new(Members::new(accounts, &self.settings, self.metrics.clone(), home));
         until_shutdown("reading the accounts to serve", shutdown, || members.refresh()).await?;
         let owned = members.owned();
         tracing::info!(
@@ -182,6 +192,7 @@ impl Core {
             health: self.health.clone(),
             ledger: Ledger::new(self.metrics.clone()),
             latches: Mutex::new(latches),
+            recheck_after: self.settings.recheck_after,
         });
         workers::start(shared, self.settings.workers)
     }

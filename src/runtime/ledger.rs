@@ -15,7 +15,7 @@ use crate::outcome::Outcome;
 use crate::plan::Resource;
 use crate::policy::Rule;
 use crate::reconcile::Pass;
-use crate::work::{Key, Trigger, Work, key_for};
+use crate::work::{Facets, Key, Trigger, Work, facets_of, key_for};
 
 pub struct Ledger {
     metrics: Arc<Metrics>,
@@ -31,9 +31,11 @@ impl Ledger {
         }
     }
 
-    /// One reconcile of `work`: its decisions, the latency from event to
-    /// change, and the drift it left in place of what it judged.
-    pub fn reconciled(&self, work: &Work, pass: &Pass, triggers: &[Trigger]) {
+    /// One reconcile of `work` in `facets`: its decisions, the latency from
+    /// event to change, and, where this replica owns the account, the drift
+    /// it left in place of what it judged. A replica that handled an event of
+    /// an account another owns counts no drift of it: the owner does.
+    pub fn reconciled(&self, work: &Work, facets: Facets, owned: bool, pass: &Pass, triggers: &[Trigger]) {
         let earliest_event = triggers.iter().filter_map(|t| t.event_time).min();
         for decided in &pass.decided {
             let finding = &decided.finding;
@@ -46,16 +48,16 @@ impl Ledger {
                 self.metrics.event_to_remediation(seconds);
             }
         }
+        if !owned {
+            return;
+        }
         let remaining = pass
             .decided
             .iter()
             .filter(|d| d.remains())
             .map(|d| (d.finding.rule, d.finding.resource.clone()));
-        self.settle(
-            &work.account,
-            |rule, resource| covers(&work.key, rule, resource),
-            remaining,
-        );
+        let judged = |rule, resource: &Resource| covers(&work.key, facets, rule, resource);
+        self.settle(&work.account, judged, remaining);
     }
 
     /// A resync of `account`. It judged every resource; those it named as
@@ -84,12 +86,13 @@ impl Ledger {
     }
 }
 
-/// Whether a reconcile of `key` re-judged this finding.
-fn covers(key: &Key, rule: Rule, resource: &Resource) -> bool {
+/// Whether a reconcile of `key` in `facets` re-judged this finding: of a
+/// user, only the rules whose facets it read.
+fn covers(key: &Key, facets: Facets, rule: Rule, resource: &Resource) -> bool {
     match key {
         Key::PasswordPolicy => *resource == Resource::PasswordPolicy,
         Key::Root => *resource == Resource::Root,
-        Key::User(name) => resource.user() == Some(name),
+        Key::User(name) => resource.user() == Some(name) && facets.contains(facets_of(rule)),
         Key::Role(name) => resource.role() == Some(name),
         Key::OidcProvider(arn) => matches!(resource, Resource::OidcProvider { arn: a, .. } if a == arn),
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),

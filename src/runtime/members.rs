@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 use crate::shard::Shard;
+use crate::state::Caller;
 
 pub struct Members {
     accounts: Accounts,
@@ -24,6 +25,9 @@ pub struct Members {
     change_budget_window: Duration,
     metrics: Arc<Metrics>,
     served: RwLock<BTreeMap<AccountId, Arc<Member>>>,
+    /// The identity the daemon started as, where it differs from each
+    /// account's role: protected in its own account.
+    home: Option<Arc<Caller>>,
 }
 
 struct Member {
@@ -37,8 +41,9 @@ struct Member {
 
 impl Members {
     /// None served until the first [`Members::refresh`].
-    pub fn new(accounts: Accounts, settings: &Settings, metrics: Arc<Metrics>) -> Members {
+    pub fn new(accounts: Accounts, settings: &Settings, metrics: Arc<Metrics>, home: Option<Arc<Caller>>) -> Members {
         Members {
+            home,
             accounts,
             shard: settings.shard,
             dry_run: settings.dry_run,
@@ -142,7 +147,7 @@ impl Members {
             return Ok(reconciler.clone());
         }
         let made = match self.accounts.clients(id).await {
-            Ok(clients) => Reconciler::new(clients, self.dry_run, member.budget.clone()).await,
+            Ok(clients) => Reconciler::new(clients, self.dry_run, member.budget.clone(), self.home.clone()).await,
             Err(error) => Err(error),
         };
         self.reached(id, made.is_ok());

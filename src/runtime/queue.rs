@@ -272,6 +272,7 @@ impl WorkQueue {
 mod tests {
     use super::*;
 
+    use crate::name::Name;
     use crate::work::{Key, Work};
 
     fn queue() -> WorkQueue {
@@ -290,7 +291,7 @@ mod tests {
     }
 
     fn user(name: &str) -> Task {
-        own(Key::User(name.to_owned()))
+        own(Key::User(Name::from(name)))
     }
 
     fn trigger(id: &str) -> Trigger {
@@ -311,7 +312,7 @@ mod tests {
         let in_account = |account: &str, name: &str| {
             Task::Reconcile(Work {
                 account: AccountId::parse(account).unwrap(),
-                key: Key::User(name.to_owned()),
+                key: Key::User(Name::from(name)),
             })
         };
         let start = Instant::now();
@@ -505,5 +506,40 @@ mod tests {
         queue.close();
         assert!(receiver.await.is_err(), "unanswered: the message is not acked");
         assert!(queue.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_spellings_of_a_name_are_one_key_never_run_twice_at_once() {
+        let queue = queue();
+        let _upper = queue.wait_for(user("BREAK-GLASS"), Facets::KEYS, vec![trigger("1")]);
+        let _lower = queue.wait_for(user("break-glass"), Facets::CONSOLE, vec![trigger("2")]);
+        let lease = queue.next().await.unwrap();
+        assert_eq!(lease.triggers.len(), 2, "merged");
+        assert_eq!(lease.facets, Facets::KEYS | Facets::CONSOLE);
+        assert_eq!(queue.depth(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_done_after_its_followers_answers_once_they_have() {
+        let queue = queue();
+        let account = AccountId::parse("123456789012").unwrap();
+        let expand = Task::ExpandGroup(account, "admins".to_owned());
+        let message = queue.wait_for(expand, Facets::PERMISSIONS, vec![trigger("1")]);
+        let lease = queue.next().await.unwrap();
+        let followers = vec![
+            queue.wait_for(user("a"), Facets::PERMISSIONS, lease.triggers.clone()),
+            queue.wait_for(user("b"), Facets::PERMISSIONS, lease.triggers.clone()),
+        ];
+        queue.done_after(lease, followers);
+        let first = queue.next().await.unwrap();
+        assert_eq!(first.triggers, [trigger("1")], "the event goes on to each member");
+        queue.done(first, true);
+        let second = queue.next().await.unwrap();
+        queue.done(second, false);
+        assert_eq!(
+            message.await,
+            Ok(Err(Duration::from_secs(1))),
+            "one member failed: retried after its backoff"
+        );
     }
 }

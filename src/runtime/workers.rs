@@ -33,6 +33,8 @@ pub struct Shared {
     /// Owned accounts whose first resync has not been tried to the end;
     /// readiness waits for each latch to go.
     pub latches: Mutex<HashMap<AccountId, Latch>>,
+    /// How long after an event that changed nothing its key is read again.
+    pub recheck_after: std::time::Duration,
 }
 
 /// `count` workers, until the queue closes.
@@ -159,10 +161,12 @@ impl Shared {
             _ => None,
         });
         self.metrics.reconciled(work.key.kind(), elapsed, cause);
-        self.ledger.reconciled(work, &pass, &lease.triggers);
+        let owned = self.members.owns(&work.account);
+        self.ledger
+            .reconciled(work, lease.facets, owned, &pass, &lease.triggers);
         // Deadlines belong to the replica that owns the account; an event may
         // have brought the account's key here.
-        if self.members.owns(&work.account) {
+        if owned {
             for (key, facets, at) in &pass.deadlines {
                 let task = Task::Reconcile(Work {
                     account: work.account.clone(),
@@ -175,6 +179,13 @@ impl Shared {
         let deferred = pass.retry_at().map(Instant::from_std);
         if let Some(at) = deferred {
             self.queue.schedule(lease.task.clone(), lease.facets, at);
+        }
+        // IAM's reads lag its writes: an event whose reconcile found nothing
+        // to change may have been read before its change showed.
+        let applied = pass.decided.iter().any(|d| matches!(d.outcome, Outcome::Applied));
+        if !lease.triggers.is_empty() && !applied {
+            let again = Instant::now() + self.recheck_after;
+            self.queue.schedule(lease.task.clone(), lease.facets, again);
         }
         tracing::info!(
             key = %work.key,
@@ -201,6 +212,7 @@ impl Shared {
         self.metrics.reconciled(Kind::Group, started.elapsed(), error);
         match members {
             Ok(members) => {
+                tracing::info!(account = %account, %group, members = members.len(), "a group's policies changed: its members are reconciled");
                 let followers = members
                     .into_iter()
                     .map(|member| {
