@@ -68,7 +68,7 @@ fn role_actions(template: &str, from: &str, to: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every action deploy/iam-policy.json grants.
+/// Every action deploy/iam-policy.json allows (its `Deny` only fences what it allows).
 fn deploy_policy_actions() -> BTreeSet<String> {
     policy_actions("deploy/iam-policy.json")
 }
@@ -89,6 +89,7 @@ fn policy_actions(file: &str) -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|statement| statement["Effect"] == "Allow")
         .flat_map(actions)
         .collect()
 }
