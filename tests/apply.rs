@@ -237,6 +237,16 @@ async fn the_change_cap_stops_a_pass_after_that_many_changes() {
     let keys_only = PolicyFile::new(
         "apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata: {name: cap}\nspec:\n  accessKeys: {maxAge: 90d, maxUnused: 45d, deleteAfter: 180d, action: deactivate}\n",
     );
+    // frank has enrolled MFA since an earlier pass quarantined him: with no mfa
+    // section, this pass would lift the quarantine, one more change under the cap.
+    let deny = seeded["deny_policy_arn"].as_str().unwrap();
+    moto.iam()
+        .detach_user_policy()
+        .user_name("frank")
+        .policy_arn(deny)
+        .send()
+        .await
+        .unwrap();
     let run = moto.warden(&["apply", "--max-changes", "2", "--policy", &keys_only.path]);
     assert_eq!(run.code, 2);
     // Two of three deactivations; recording erin's inactive key is not a change anyone's access feels.

@@ -294,3 +294,83 @@ async fn the_role_iam_warden_runs_as_is_never_quarantined() {
     assert_eq!(decision["detail"], "the role iam-warden runs as is never changed");
     assert!(!quarantined(&moto, "iam-warden").await);
 }
+
+/// A trust policy of one statement for `principal`, with `conditions`, and more statements.
+fn statements(principal: Value, conditions: Value, more: &[Value]) -> String {
+    let first = json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": conditions});
+    let all: Vec<Value> = std::iter::once(first).chain(more.iter().cloned()).collect();
+    json!({"Version": "2012-10-17", "Statement": all}).to_string()
+}
+
+#[tokio::test]
+async fn web_identities_and_certain_denies_and_exact_conditions_are_judged_as_they_admit() {
+    let moto = Moto::start();
+    let provider = json!({"Federated": format!("arn:aws:iam::123456789012:oidc-provider/{GITHUB}")});
+    let aud = json!({format!("{GITHUB}:aud"): "sts.amazonaws.com"});
+    let sub = format!("{GITHUB}:sub");
+    let deny_others = json!({"Effect": "Deny", "Principal": provider, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringNotLike": {sub.clone(): "repo:my-org/*"}}});
+    let roles = [
+        // Google identities, any of them: nothing scopes the subject.
+        (
+            "google",
+            statements(
+                json!({"Federated": "accounts.google.com"}),
+                json!({"StringEquals": {"accounts.google.com:aud": "my-app.apps.googleusercontent.com"}}),
+                &[],
+            ),
+            true,
+        ),
+        // Unscoped, but a Deny of everything else scopes it exactly.
+        (
+            "denied-others",
+            statements(provider.clone(), json!({"StringEquals": aud}), &[deny_others]),
+            false,
+        ),
+        // In any case: REPO:MY-ORG/APP, which repo:my-org/* does not cover.
+        (
+            "ignoring-case",
+            statements(
+                provider.clone(),
+                json!({"StringEquals": aud, "StringEqualsIgnoreCase": {sub.clone(): "repo:my-org/app"}}),
+                &[],
+            ),
+            true,
+        ),
+        // No subject meets both conditions: nothing can assume the role.
+        (
+            "unsatisfiable",
+            statements(
+                provider.clone(),
+                json!({"StringEquals": {format!("{GITHUB}:aud"): "sts.amazonaws.com", sub.clone(): "repo:my-org*"},
+            "StringLike": {sub.clone(): ["repo:my-org/app:*", "repo:my-or*/x"]}}),
+                &[],
+            ),
+            false,
+        ),
+    ];
+    for (name, document, _) in &roles {
+        create_role(&moto, name, document).await;
+    }
+    let policy = PolicyFile::new(&POLICY.replace(
+        "      oidc.eks",
+        "      accounts.google.com: [\"1234567890\"]\n      oidc.eks",
+    ));
+    let plan = moto.warden(&["plan", "--output", "json", "--policy", &policy.path]);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap_or_else(|_| panic!("{}", plan.stderr));
+    let ignoring_case = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"]["name"] == "ignoring-case")
+        .unwrap();
+    assert_eq!(
+        ignoring_case["details"][0]["witness"], "REPO:MY-ORG/APP",
+        "{ignoring_case}"
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_ne!(apply.code, 1, "{}", apply.stderr);
+    for (name, _, expected) in &roles {
+        assert_eq!(quarantined(&moto, name).await, *expected, "{name}: {}", apply.stdout);
+    }
+}

@@ -569,3 +569,154 @@ async fn a_replica_that_owns_no_account_is_ready_too() {
         "one replica owns the only account, the other none, and both are ready"
     );
 }
+
+#[test]
+fn the_hub_s_own_role_and_its_cluster_issuer_are_protected_in_the_hub() {
+    let moto = Moto::start();
+    let hub = moto.seed(&["hub"]);
+    let central = support::Credentials {
+        key_id: hub["access_key_id"].as_str().unwrap().to_owned(),
+        secret: hub["secret_access_key"].as_str().unwrap().to_owned(),
+        session_token: hub["session_token"].as_str().map(str::to_owned),
+    };
+    // The hub is served like any member, through its iam-warden role.
+    let settings = PolicyFile::new("accounts:\n  list: [{id: \"123456789012\", name: hub}]\n");
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1\nkind: AccountPolicy\nmetadata: {name: hub}\nspec:\n  oidcProviders: {allowedIssuers: [token.actions.githubusercontent.com], action: delete}\n  oidcTrust:\n    subjects: {token.actions.githubusercontent.com: [\"repo:my-org/*\"]}\n    action: quarantine\n",
+    );
+    let apply = moto.warden_as(
+        central,
+        &["apply", "--config", &settings.path, "--policy", &policy.path],
+    );
+    assert_ne!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    let protected: BTreeSet<String> = apply
+        .audit()
+        .into_iter()
+        .filter(|r| r["outcome"] == "protected")
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        protected,
+        BTreeSet::from(["delete-oidc-provider".to_owned(), "quarantine-role".to_owned()]),
+        "{}",
+        apply.stdout
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let providers = runtime
+        .block_on(moto.iam().list_open_id_connect_providers().send())
+        .unwrap();
+    assert_eq!(
+        providers.open_id_connect_provider_list().len(),
+        1,
+        "the cluster's issuer stays"
+    );
+    let attached = runtime
+        .block_on(
+            moto.iam()
+                .list_attached_role_policies()
+                .role_name("iam-warden-central")
+                .send(),
+        )
+        .unwrap();
+    assert!(
+        attached.attached_policies().is_empty(),
+        "the hub's own role is never quarantined"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_include_entry_that_names_nothing_any_more_is_a_warning_and_the_rest_are_served() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "3"]);
+    let workloads = organization["ous"]["workloads"].as_str().unwrap();
+    // An OU deleted and an account closed since the settings were written.
+    let settings = PolicyFile::new(&format!(
+        "accounts:\n  organization:\n    include: [{workloads}, ou-gone-00000000, \"999999999999\"]\n  externalId: iam-warden\n"
+    ));
+    let policy = PolicyFile::new(KEYS_POLICY);
+    let check = moto.warden(&["check", "--policy", &policy.path, "--config", &settings.path]);
+    assert_eq!(check.code, 1, "check names what the settings name in vain");
+    assert!(
+        check.stderr.contains("ou-gone-00000000") && check.stderr.contains("999999999999"),
+        "{}",
+        check.stderr
+    );
+
+    let daemon = Daemon::start_via(
+        &moto.endpoint,
+        (TEST_KEY, TEST_KEY),
+        &[("config", &settings.path), ("policy", &policy.path)],
+    );
+    daemon.until_ready().await;
+    let in_workloads: Vec<String> = organization["accounts"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, ou)| ou.as_str() == Some(workloads))
+        .map(|(id, _)| id.clone())
+        .collect();
+    daemon
+        .until(60, "the accounts of the OU that exists fixed", async || {
+            let now = statuses(&moto);
+            in_workloads.iter().all(|id| now[id] == "Inactive")
+        })
+        .await;
+    let warned = daemon.records(
+        "accounts.organization.include names no active account and no OU of the Organization; the others are served",
+        None,
+    );
+    assert!(warned.iter().any(|r| r["entry"] == "ou-gone-00000000"), "{warned:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_replica_that_owns_an_account_counts_its_drift() {
+    let moto = Moto::start();
+    let organization = moto.seed(&["organization", "4"]);
+    let members = members(&organization);
+    let settings = settings(&organization, "");
+    // Drift that stays: every account's old key, reported.
+    let policy = PolicyFile::new(&KEYS_POLICY.replace("action: deactivate", "action: report"));
+    let queues = moto.queue_with_dlq(5, 5).await;
+    let start = |shard: &str| {
+        Daemon::start_via(
+            &moto.endpoint,
+            (TEST_KEY, TEST_KEY),
+            &[
+                ("config", &settings.path),
+                ("policy", &policy.path),
+                ("queue_url", &queues.url),
+                ("shard", shard),
+            ],
+        )
+    };
+    let replicas = [start("0/2"), start("1/2")];
+    for replica in &replicas {
+        replica.until_ready().await;
+    }
+    let keys: BTreeMap<String, String> = serde_json::from_value(moto.seed(&["organization-reactivate"])).unwrap();
+    for (account, key) in &keys {
+        queues.send(&forwarded(account, key)).await;
+    }
+    replicas[0]
+        .until(60, "every event handled", async || {
+            queues.pending(&queues.url).await == 0
+        })
+        .await;
+    let counted = async || {
+        let mut total = 0.0;
+        for replica in &replicas {
+            total += sample(
+                &replica.get("/metrics").await.1,
+                "iam_warden_violations{rule=\"access-keys\"}",
+            );
+        }
+        total
+    };
+    replicas[0]
+        .until(30, "each account's drift counted by its owner", async || {
+            counted().await == members.len() as f64
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(counted().await, members.len() as f64, "and by no other replica");
+}
