@@ -4,13 +4,27 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A twelve-digit AWS account id. Cheap to clone: every key of the work
 /// queue carries one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct AccountId(Arc<str>);
+
+impl TryFrom<String> for AccountId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<AccountId, String> {
+        AccountId::parse(&text)
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(id: AccountId) -> String {
+        id.0.to_string()
+    }
+}
 
 impl AccountId {
     pub fn parse(text: &str) -> Result<AccountId, String> {

@@ -101,6 +101,15 @@ impl Clients {
         )
     }
 
+    /// S3, for the journal: always as the identity iam-warden started as.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config)
+                .interceptor(CountRequests(self.requests.clone()))
+                .build(),
+        )
+    }
+
     /// Clients acting in another account through `role_arn`, assumed from
     /// this identity. The credentials are cached and refreshed before they
     /// expire; the HTTP client and its connections are shared. Fails, with

@@ -6,20 +6,22 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::account::Account;
 use crate::accounts::Accounts;
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::execute::ChangeBudget;
-use crate::execute::undo::{self, Selection, UndoResult};
+use crate::execute::undo::{self, UndoResult};
+use crate::execute::{ChangeBudget, Writes};
+use crate::journal::{self, History, Journal, Made, Selection};
 use crate::log;
 use crate::metrics::Metrics;
-use crate::observe::{self, Reader};
+use crate::observe;
 use crate::plan::Plan;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::{Pass, Reconciler};
 use crate::report;
 use crate::runtime::{controller, shutdown};
-use crate::settings::{LogFormat, Scope as AccountScope, Settings};
+use crate::settings::{JournalLocation, LogFormat, Scope as AccountScope, Settings};
 use crate::state::Caller;
 
 /// Keeps an AWS account's IAM hygiene at the state a policy file declares.
@@ -51,6 +53,10 @@ enum Command {
         output: Format,
     },
     /// One enforcement pass; exits 2 if findings remain afterwards.
+    ///
+    /// Each change is first written to the journal (setting `journal`, env
+    /// IAM_WARDEN_JOURNAL; by default ./iam-warden-journal.jsonl), which
+    /// `undo` reads.
     Apply {
         #[command(flatten)]
         scope: Scope,
@@ -61,18 +67,24 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         max_changes: usize,
     },
-    /// Reverse applied changes from their audit lines, newest first, where AWS
-    /// allows; say what cannot come back. Exits 2 if something cannot.
+    /// Reverse changes from the journal, newest first: each only if the
+    /// resource is still as iam-warden left it (else "changed since"), and
+    /// never stopping a trail. Exits 2 if something is not reversed.
     Undo {
-        /// The audit log (the JSON lines iam-warden writes on stderr); standard input if absent.
-        #[arg(long)]
-        audit_log: Option<PathBuf>,
-        /// Only the changes this CloudTrail event caused.
-        #[arg(long, conflicts_with = "since")]
+        /// The journal: a file, or s3://BUCKET/PREFIX/; by default the
+        /// settings' `journal` (./iam-warden-journal.jsonl).
+        #[arg(long, value_name = "LOCATION")]
+        journal: Option<JournalLocation>,
+        /// Only the changes this CloudTrail event led to, alone or with others.
+        #[arg(long, conflicts_with = "id")]
         event: Option<String>,
         /// Only changes made at or after this time (RFC 3339, like 2026-11-24T10:00:00Z).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "id")]
         since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Exactly this change, by its id in the journal: also a change an
+        /// earlier undo made, to undo that undo.
+        #[arg(long)]
+        id: Option<String>,
         /// Say what would be reversed, change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -144,12 +156,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => apply(&scope, dry_run, max_changes).await,
         Command::Run { config } => daemon(config.as_deref()).await,
         Command::Undo {
-            audit_log,
+            journal,
             event,
             since,
+            id,
             dry_run,
             reach,
-        } => undo_command(audit_log.as_deref(), Selection { event, since }, dry_run, &reach).await,
+        } => undo_command(journal, Selection { event, since, id }, dry_run, &reach).await,
         Command::Schema => {
             emit(&format!("{:#}\n", Policy::json_schema()));
             Ok(ExitCode::SUCCESS)
@@ -197,14 +210,15 @@ async fn check(scope: &Scope) -> Result<ExitCode, Error> {
 async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
     let metrics = Metrics::new();
-    let (accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
+    let (_, accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
     let results = accounts
         .each(&served, async |account, clients| {
             let Some((file, policy)) = policies.governing(account) else {
                 return Ok(None);
             };
             // Reads only: nothing is executed, so the budget is never asked.
-            let reconciler = Reconciler::new(clients, true, Arc::new(ChangeBudget::per_run(0)), home.clone()).await?;
+            let budget = Arc::new(ChangeBudget::per_run(0));
+            let reconciler = Reconciler::new(clients, Writes::DryRun, budget, home.clone()).await?;
             Ok(Some((file.clone(), reconciler.plan(policy).await?)))
         })
         .await;
@@ -225,7 +239,8 @@ async fn plan_command(scope: &Scope, output: Format) -> Result<ExitCode, Error> 
 async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitCode, Error> {
     let (policies, settings) = scope.load()?;
     let metrics = Metrics::new();
-    let (accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
+    let (base, accounts, served, home) = reach(&metrics, &settings, &scope.reach).await?;
+    let writes = writes(dry_run, &settings.journal, &base).await?;
     let results = accounts
         .each(&served, async |account, clients| {
             let Some((file, policy)) = policies.governing(account) else {
@@ -233,10 +248,13 @@ async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitC
             };
             // A budget per account: one account's drift never holds back another's fixes.
             let budget = Arc::new(ChangeBudget::per_run(max_changes));
-            let reconciler = Reconciler::new(clients, dry_run, budget, home.clone()).await?;
+            let reconciler = Reconciler::new(clients, writes.clone(), budget, home.clone()).await?;
             Ok(Some((file.clone(), reconciler.apply(policy).await?)))
         })
         .await;
+    if let Writes::Journaled(journal) = &writes {
+        journal.flush().await;
+    }
     let in_spec = |governed: &Option<(PathBuf, Pass)>| governed.as_ref().is_none_or(|(_, pass)| pass.remaining() == 0);
     let results = report::Accounts::new(accounts.is_own(), &served, results, in_spec)?;
     let many = !accounts.is_own();
@@ -246,58 +264,86 @@ async fn apply(scope: &Scope, dry_run: bool, max_changes: usize) -> Result<ExitC
     Ok(exit(&results))
 }
 
-/// The accounts a one-shot command works in, narrowed by `--account`, and
-/// the identity it runs as where that is not each account's own.
-async fn reach(
-    metrics: &Metrics,
-    settings: &Settings,
-    reach: &Reach,
-) -> Result<(Accounts, Vec<crate::account::Account>, Option<Arc<Caller>>), Error> {
+/// What a one-shot command starts from: the clients of the identity it runs
+/// as, the accounts it works in (narrowed by `--account`), and that identity
+/// where it is not each account's own.
+type Reached = (Clients, Accounts, Vec<Account>, Option<Arc<Caller>>);
+
+async fn reach(metrics: &Metrics, settings: &Settings, reach: &Reach) -> Result<Reached, Error> {
     let clients = Clients::from_env(metrics.aws_requests()).await;
     let home = match settings.accounts.scope {
         AccountScope::Own => None,
         _ => Some(Arc::new(observe::who(&clients).await?)),
     };
-    let accounts = Accounts::connect(clients, settings.accounts.clone()).await?;
+    let accounts = Accounts::connect(clients.clone(), settings.accounts.clone()).await?;
     let served = accounts.discover_only(&reach.accounts).await?;
-    Ok((accounts, served, home))
+    Ok((clients, accounts, served, home))
+}
+
+/// Where a command's changes go: the journal at `location`, or nowhere in a dry run.
+async fn writes(dry_run: bool, location: &JournalLocation, clients: &Clients) -> Result<Writes, Error> {
+    match dry_run {
+        true => Ok(Writes::DryRun),
+        false => Ok(Writes::Journaled(Journal::open(location, clients).await?)),
+    }
 }
 
 async fn undo_command(
-    audit_log: Option<&Path>,
+    journal: Option<JournalLocation>,
     selection: Selection,
     dry_run: bool,
     reach: &Reach,
 ) -> Result<ExitCode, Error> {
-    let text = match audit_log {
-        Some(path) => std::fs::read_to_string(path),
-        None => std::io::read_to_string(std::io::stdin()),
-    }
-    .map_err(|e| Error::Usage(format!("cannot read the audit log: {e}")))?;
-    let changes = undo::applied_changes(&text, &selection);
     let settings = Settings::load(reach.config.as_deref())?;
+    let location = journal.unwrap_or_else(|| settings.journal.clone());
     let metrics = Metrics::new();
-    let (accounts, served, _) = self::reach(&metrics, &settings, reach).await?;
-    let own = accounts.is_own();
+    let (base, accounts, served, home) = self::reach(&metrics, &settings, reach).await?;
+    let history = History::of(journal::read(&location, &base, selection.since).await?);
+    let picked = history.select(&selection);
+    // Accounts left out with --account were left out on purpose.
+    let unserved: Vec<&&Made> = picked
+        .iter()
+        .filter(|m| reach.accounts.is_empty() && !served.iter().any(|a| a.id == m.account))
+        .collect();
+    for made in &unserved {
+        eprintln!(
+            "undo: {} {} ({}) was made in account {}, which these settings do not serve; run undo with --config settings that do",
+            made.intent.change.action(),
+            made.intent.resource,
+            made.id,
+            made.account
+        );
+    }
+    let writes = writes(dry_run, &location, &base).await?;
     let results = accounts
-        .each(&served, async |_, clients| {
-            let caller = Reader::new(clients.clone()).await?.caller();
-            // Alone, every line is tried, and one from another account says so; in
-            // a fleet, each account puts back its own.
-            let mine: Vec<_> = changes
-                .iter()
-                .filter(|c| own || c["account"].as_str() == Some(caller.account_id.as_str()))
-                .cloned()
-                .collect();
-            Ok(undo::undo(&clients, &caller, &mine, dry_run).await)
+        .each(&served, async |account, clients| {
+            let mine: Vec<&Made> = picked.iter().filter(|m| m.account == account.id).copied().collect();
+            // Reversals are the operator's: no budget holds them back.
+            let budget = Arc::new(ChangeBudget::per_run(usize::MAX));
+            let reconciler = Reconciler::new(clients, writes.clone(), budget, home.clone()).await?;
+            Ok(reconciler.undo(&history, &mine).await)
         })
         .await;
-    let settled = |reversals: &Vec<undo::Reversal>| reversals.iter().all(|r| r.result != UndoResult::Irreversible);
-    let results = report::Accounts::new(own, &served, results, settled)?;
+    if let Writes::Journaled(journal) = &writes {
+        journal.flush().await;
+    }
+    let settled = |reversals: &Vec<undo::Reversal>| {
+        reversals.iter().all(|r| {
+            matches!(
+                r.result,
+                UndoResult::Reversed | UndoResult::DryRun | UndoResult::NotMade
+            )
+        })
+    };
+    let results = report::Accounts::new(accounts.is_own(), &served, results, settled)?;
     emit(&results.text(|reversals| report::undo_table(reversals)));
     log_requests(&metrics);
     let failed = results.any(|reversals| reversals.iter().any(|r| r.result == UndoResult::Failed));
-    Ok(if failed { ExitCode::FAILURE } else { exit(&results) })
+    Ok(match (failed, unserved.is_empty()) {
+        (true, _) => ExitCode::FAILURE,
+        (false, false) => ExitCode::from(DRIFT),
+        (false, true) => exit(&results),
+    })
 }
 
 async fn daemon(config: Option<&Path>) -> Result<ExitCode, Error> {

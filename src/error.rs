@@ -46,6 +46,10 @@ pub enum Error {
     /// Work for an account this iam-warden no longer serves.
     #[error("account {0} is no longer served")]
     NotServed(crate::account::AccountId),
+    /// The journal cannot be opened, written or read: no change is made
+    /// without its intent on record.
+    #[error("journal: {0}")]
+    Journal(String),
     #[error("cannot watch the policy file: {0}")]
     Watch(String),
     #[error("cannot listen on {0}")]

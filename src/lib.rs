@@ -24,7 +24,10 @@
 //!   resync, and the `plan` and `apply` commands over an account.
 //! - `execute`: the only code that changes AWS, one arm per change, with
 //!   dry-run, audit mode, the change budget, self-protection, the fresh read
-//!   before an irreversible change, the audit log, and `undo`.
+//!   before an irreversible change, the journal's intent before each change,
+//!   the audit log, and `undo`, which reverses through the same arms.
+//! - `journal`: the record of every change, durable before the change, in a
+//!   file or S3, and read back as history for `undo`.
 //! - `observe`: reading AWS, in two kinds the types keep apart: a live read
 //!   of one key and the plans made from it, or the full scan's suspects
 //!   (keys, facets and deadlines, never a plan).
@@ -61,6 +64,7 @@ mod error;
 mod execute;
 mod http;
 mod ingest;
+mod journal;
 mod log;
 mod metrics;
 mod name;

@@ -11,7 +11,9 @@ use futures::StreamExt;
 
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::execute::{ChangeBudget, Executor, Fresh, Rejudge};
+use crate::execute::undo::{self, Reversal};
+use crate::execute::{ChangeBudget, Executor, Fresh, Rejudge, Writes};
+use crate::journal::{History, Made};
 use crate::observe::{Reader, Seen, Suspects};
 use crate::outcome::{Decided, Outcome};
 use crate::plan::{Finding, Plan, Resource};
@@ -76,11 +78,11 @@ impl Reconciler {
     /// role, in `home`'s own account.
     pub async fn new(
         clients: Clients,
-        dry_run: bool,
+        writes: Writes,
         budget: Arc<ChangeBudget>,
         home: Option<Arc<Caller>>,
     ) -> Result<Reconciler, Error> {
-        let executor = Executor::new(clients.clone(), dry_run, budget, home);
+        let executor = Executor::new(clients.clone(), writes, budget, home);
         Ok(Reconciler {
             reader: Reader::new(clients).await?,
             executor,
@@ -129,13 +131,15 @@ impl Reconciler {
         let started = Utc::now();
         let plan = self.reader.judge(policy, key, facets, seen).await?;
         let deadlines = plan.deadlines.clone();
-        let event_id = triggers.first().and_then(|t| t.event_id.as_deref());
+        let mut events: Vec<String> = triggers.iter().filter_map(|t| t.event_id.clone()).collect();
+        events.sort();
+        events.dedup();
         let judge = Judge {
             reader: &self.reader,
             executor: &self.executor,
             policy,
         };
-        let decided = self.executor.execute(plan, &self.caller(), event_id, &judge).await;
+        let decided = self.executor.execute(plan, &self.caller(), &events, &judge).await;
         for decision in &decided {
             // The user must choose a new password: once it no longer must, it has, after now.
             if let (Some(crate::plan::Change::RequirePasswordReset { user }), Outcome::Applied) =
@@ -145,6 +149,11 @@ impl Reconciler {
             }
         }
         Ok(Pass::of(decided, &deadlines))
+    }
+
+    /// `iam-warden undo` in this account: `picked` reversed, newest first.
+    pub async fn undo(&self, history: &History, picked: &[&Made]) -> Vec<Reversal> {
+        undo::undo(&self.reader, &self.executor, history, picked).await
     }
 
     /// The full scan: the keys to reconcile, and the deadlines of the others.

@@ -146,7 +146,7 @@ fn table(findings: &[(&Finding, &str, Option<String>)], status_title: &str) -> S
 /// What `undo` did with each applied change, newest first.
 pub fn undo_table(reversals: &[Reversal]) -> String {
     if reversals.is_empty() {
-        return "No applied change matches.\n".to_owned();
+        return "No change in the journal matches.\n".to_owned();
     }
     let mut text = String::new();
     let width = |column: fn(&Reversal) -> &str, title: &str| {
@@ -160,17 +160,15 @@ pub fn undo_table(reversals: &[Reversal]) -> String {
     let (action, resource) = (width(|r| &r.action, "ACTION"), width(|r| &r.resource, "RESOURCE"));
     let _ = writeln!(
         text,
-        "{:action$}  {:resource$}  {:12}  DETAIL",
-        "ACTION", "RESOURCE", "RESULT"
+        "{:16}  {:action$}  {:resource$}  {:13}  DETAIL",
+        "ID", "ACTION", "RESOURCE", "RESULT"
     );
     for r in reversals {
-        let result = serde_json::to_value(r.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let result = <&str>::from(r.result).replace('_', " ");
         let _ = writeln!(
             text,
-            "{:action$}  {:resource$}  {result:12}  {}",
+            "{:16}  {:action$}  {:resource$}  {result:13}  {}",
+            r.id,
             r.action,
             r.resource,
             r.detail.as_deref().unwrap_or("")
@@ -179,10 +177,13 @@ pub fn undo_table(reversals: &[Reversal]) -> String {
     let count = |result: UndoResult| reversals.iter().filter(|r| r.result == result).count();
     let _ = writeln!(
         text,
-        "\nReversed {}, dry-run {}, cannot be reversed {}, failed {}.",
+        "\nReversed {}, dry-run {}, not made {}, changed since {}, cannot be reversed {}, protected {}, failed {}.",
         count(UndoResult::Reversed),
         count(UndoResult::DryRun),
+        count(UndoResult::NotMade),
+        count(UndoResult::ChangedSince),
         count(UndoResult::Irreversible),
+        count(UndoResult::Protected),
         count(UndoResult::Failed)
     );
     text

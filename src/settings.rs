@@ -42,6 +42,73 @@ pub struct Settings {
     /// changed nothing is reconciled again this much later.
     #[serde(deserialize_with = "duration")]
     pub recheck_after: Duration,
+    /// Where the record of every change is made durable before the change.
+    pub journal: JournalLocation,
+}
+
+/// Where the journal is kept: a local file, appended and synced, or a
+/// bucket prefix (`s3://BUCKET/PREFIX/`), which outlives the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum JournalLocation {
+    File(PathBuf),
+    S3 {
+        bucket: String,
+        /// Empty, or ending in `/`.
+        prefix: String,
+    },
+}
+
+/// The journal of `apply` and `run` when no setting names one.
+pub const DEFAULT_JOURNAL: &str = "iam-warden-journal.jsonl";
+
+impl Default for JournalLocation {
+    fn default() -> JournalLocation {
+        JournalLocation::File(PathBuf::from(DEFAULT_JOURNAL))
+    }
+}
+
+impl TryFrom<String> for JournalLocation {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<JournalLocation, String> {
+        text.parse()
+    }
+}
+
+impl std::str::FromStr for JournalLocation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<JournalLocation, String> {
+        let Some(rest) = text.strip_prefix("s3://") else {
+            return match text.is_empty() {
+                true => Err("journal: a file path or s3://BUCKET/PREFIX/".to_owned()),
+                false => Ok(JournalLocation::File(PathBuf::from(text))),
+            };
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("journal `{text}` names no bucket: write s3://BUCKET/PREFIX/"));
+        }
+        let prefix = match prefix {
+            "" => String::new(),
+            p if p.ends_with('/') => p.to_owned(),
+            p => format!("{p}/"),
+        };
+        Ok(JournalLocation::S3 {
+            bucket: bucket.to_owned(),
+            prefix,
+        })
+    }
+}
+
+impl std::fmt::Display for JournalLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalLocation::File(path) => write!(f, "{}", path.display()),
+            JournalLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 /// Which accounts, and how each is reached (design.md §7).
@@ -181,12 +248,13 @@ impl Default for Settings {
             max_reconciles_per_account: 2,
             shard: Shard::ALL,
             recheck_after: Duration::from_secs(30),
+            journal: JournalLocation::default(),
         }
     }
 }
 
 /// The keys a file or the environment may set.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "policy",
     "queue_url",
     "listen",
@@ -201,6 +269,7 @@ const KEYS: [&str; 14] = [
     "max_reconciles_per_account",
     "shard",
     "recheck_after",
+    "journal",
 ];
 
 impl Settings {
@@ -344,6 +413,35 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_journal_is_a_file_or_an_s3_prefix() {
+        let journal = |value: &str| Settings::from_sources(None, env(&[("IAM_WARDEN_JOURNAL", value)]));
+        assert_eq!(
+            Settings::from_sources(None, env(&[])).unwrap().journal,
+            JournalLocation::File(PathBuf::from(DEFAULT_JOURNAL))
+        );
+        assert_eq!(
+            journal("/var/lib/iam-warden/journal.jsonl").unwrap().journal,
+            JournalLocation::File(PathBuf::from("/var/lib/iam-warden/journal.jsonl"))
+        );
+        for (value, prefix) in [("s3://records/iam-warden", "iam-warden/"), ("s3://records", "")] {
+            let location = journal(value).unwrap().journal;
+            assert_eq!(
+                location,
+                JournalLocation::S3 {
+                    bucket: "records".to_owned(),
+                    prefix: prefix.to_owned()
+                }
+            );
+            assert_eq!(
+                location.to_string(),
+                format!("s3://records/{prefix}"),
+                "printed as it is read"
+            );
+        }
+        assert!(journal("s3:///iam-warden/").is_err(), "no bucket");
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub struct Trigger {
     pub event_time: Option<DateTime<Utc>>,
     /// The call set the user's password, at `event_time`.
     pub sets_password: bool,
+    /// Carried by the reconcile again a while later, as IAM's reads may lag
+    /// its writes: that one is not rechecked again.
+    pub recheck: bool,
 }
 
 /// What a waiter on a task is told: it (and whatever it led to) succeeded,

@@ -1,5 +1,6 @@
 //! The audit log: one JSON line on stderr per decision, with the before-state
-//! of the resource, so any change can be traced, and undone by `iam-warden undo`.
+//! of the resource, for log pipelines. `undo` never reads it: it reads the
+//! journal, written before each change.
 
 use std::io::Write;
 
@@ -23,11 +24,12 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     before: &'a serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<&'a str>,
+    /// The CloudTrail events behind it, if any.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    events: &'a [String],
 }
 
-pub(super) fn record(account: &str, finding: &Finding, outcome: &Outcome, event_id: Option<&str>) {
+pub(super) fn record(account: &str, finding: &Finding, outcome: &Outcome, events: &[String]) {
     write(&Record {
         time: now(),
         log: "audit",
@@ -39,29 +41,7 @@ pub(super) fn record(account: &str, finding: &Finding, outcome: &Outcome, event_
         outcome: outcome.label(),
         detail: outcome.detail(finding),
         before: &finding.before,
-        event_id,
-    });
-}
-
-/// A policy version deleted to make room for a restore: its document is gone
-/// from IAM, so the audit log keeps it.
-pub(super) fn deleted_version(account: &str, finding: &Finding, version: &str, document: &str, event_id: Option<&str>) {
-    let before = serde_json::json!({
-        "deletedVersion": version,
-        "document": serde_json::from_str::<serde_json::Value>(document).unwrap_or_else(|_| document.into()),
-    });
-    write(&Record {
-        time: now(),
-        log: "audit",
-        account,
-        rule: finding.rule,
-        action: finding.action(),
-        resource: &finding.resource,
-        reason: "IAM keeps five versions: the oldest non-default one was deleted to make room",
-        outcome: "applied",
-        detail: None,
-        before: &before,
-        event_id,
+        events,
     });
 }
 

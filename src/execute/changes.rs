@@ -3,11 +3,12 @@
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{StatusType, Tag};
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
-use super::{EventId, Executor, audit, quarantine};
+use super::{Executor, Under, audit, quarantine, reversals};
 use crate::aws::Call;
 use crate::error::Error;
+use crate::journal::Ended;
 use crate::name::Name;
 use crate::outcome::Outcome;
 use crate::plan::{self, Change, Finding};
@@ -30,15 +31,18 @@ impl Executor {
         change: &Change,
         finding: &Finding,
         caller: &Caller,
-        event_id: EventId<'_>,
+        under: Under<'_>,
     ) -> Result<(), Error> {
         let iam = &self.clients.iam;
+        let stamp = plan::stamp(under.entry.time);
         let deny_without_mfa = || caller.quarantine_arn(QuarantinePolicy::DenyWithoutMfa);
+        let deny_all = || caller.quarantine_arn(QuarantinePolicy::DenyAll);
         match change {
-            Change::UpdatePasswordPolicy { desired } => update_password_policy(iam, desired).await,
+            Change::UpdatePasswordPolicy { desired, .. } => update_password_policy(iam, desired).await,
+            Change::DeletePasswordPolicy { .. } => reversals::delete_password_policy(iam).await,
             Change::AttachDenyPolicy { user } => {
                 let holder = Holder::User(user);
-                self.quarantine(QuarantinePolicy::DenyWithoutMfa, holder, caller, event_id)
+                self.quarantine(QuarantinePolicy::DenyWithoutMfa, holder, caller, under)
                     .await
             }
             Change::DetachDenyPolicy { user } => {
@@ -46,23 +50,29 @@ impl Executor {
                 lift(iam, holder, QuarantinePolicy::DenyWithoutMfa, &deny_without_mfa()).await
             }
             Change::DeleteLoginProfile { user } => delete_login_profile(iam, user).await,
-            Change::DeactivateAccessKey { user, id } => deactivate_access_key(iam, user, id).await,
+            Change::DeactivateAccessKey { user, id } => deactivate_access_key(iam, user, id, &stamp).await,
+            Change::ActivateAccessKey { user, id } => activate_access_key(iam, user, id).await,
             Change::DeleteAccessKey { user, id } => delete_access_key(iam, user, id).await,
-            Change::RecordDeactivation { user, id } => record_deactivation(iam, user, id).await,
-            Change::ClearDeactivationRecord { user, id } => clear_deactivation_record(iam, user, id).await,
-            Change::RequirePasswordReset { user } => require_password_reset(iam, user).await,
+            Change::RecordDeactivation { user, id } => tag(iam, user, &plan::deactivation_tag(id), &stamp).await,
+            Change::ClearDeactivationRecord { user, id } => untag(iam, user, &plan::deactivation_tag(id)).await,
+            Change::RequirePasswordReset { user } => require_password_reset(iam, user, &stamp).await,
+            Change::CancelPasswordReset { user } => cancel_password_reset(iam, user).await,
             Change::DetachUserPolicy { user, arn } => detach_user_policy(iam, user, arn).await,
-            Change::DeleteUserPolicy { user, name } => delete_user_policy(iam, user, name).await,
+            Change::AttachUserPolicy { user, arn } => attach_user_policy(iam, user, arn).await,
+            Change::DeleteUserPolicy { user, name, .. } => delete_user_policy(iam, user, name).await,
+            Change::PutUserPolicy { user, name, document } => {
+                reversals::put_user_policy(iam, user, name, document).await
+            }
             Change::RemoveUserFromGroup { user, group } => remove_user_from_group(iam, user, group).await,
-            Change::DeleteOidcProvider { arn } => delete_oidc_provider(iam, arn).await,
+            Change::AddUserToGroup { user, group } => reversals::add_user_to_group(iam, user, group).await,
+            Change::DeleteOidcProvider { provider } => delete_oidc_provider(iam, &provider.arn).await,
+            Change::CreateOidcProvider { provider } => reversals::create_oidc_provider(iam, provider).await,
             Change::QuarantineRole { role } => {
                 let holder = Holder::Role(role);
-                self.quarantine(QuarantinePolicy::DenyAll, holder, caller, event_id)
-                    .await
+                self.quarantine(QuarantinePolicy::DenyAll, holder, caller, under).await
             }
             Change::LiftQuarantine { role } => {
-                let arn = caller.quarantine_arn(QuarantinePolicy::DenyAll);
-                lift(iam, Holder::Role(role), QuarantinePolicy::DenyAll, &arn).await
+                lift(iam, Holder::Role(role), QuarantinePolicy::DenyAll, &deny_all()).await
             }
             Change::StartLogging { trail, region } => {
                 let start = self
@@ -75,7 +85,7 @@ impl Executor {
                 start.during("cloudtrail:StartLogging").map(drop)
             }
             Change::RestoreQuarantinePolicy { policy, arn } => {
-                self.restore(finding, *policy, arn, caller, event_id).await
+                self.restore(change, finding, (*policy, arn), caller, under).await
             }
         }
     }
@@ -86,21 +96,13 @@ impl Executor {
         quarantine: QuarantinePolicy,
         holder: Holder<'_>,
         caller: &Caller,
-        event_id: EventId<'_>,
+        under: Under<'_>,
     ) -> Result<(), Error> {
-        self.ensure(quarantine, caller, event_id).await?;
+        self.ensure(quarantine, caller, under).await?;
         let iam = &self.clients.iam;
         let arn = caller.quarantine_arn(quarantine);
         let attached = match holder {
-            Holder::User(user) => {
-                let attach = iam
-                    .attach_user_policy()
-                    .user_name(user.as_str())
-                    .policy_arn(arn)
-                    .send()
-                    .await;
-                attach.during("iam:AttachUserPolicy").map(drop)
-            }
+            Holder::User(user) => attach_user_policy(iam, user, &arn).await,
             Holder::Role(role) => {
                 let attach = iam
                     .attach_role_policy()
@@ -121,20 +123,16 @@ impl Executor {
 
     /// Before attaching a quarantine policy: it exists, and its default
     /// version is the shipped document. A tampered one is restored first,
-    /// through the same decision and audit line as any finding.
-    async fn ensure(&self, quarantine: QuarantinePolicy, caller: &Caller, event_id: EventId<'_>) -> Result<(), Error> {
+    /// through the same decision, journal and audit line as any finding.
+    async fn ensure(&self, quarantine: QuarantinePolicy, caller: &Caller, under: Under<'_>) -> Result<(), Error> {
         if self.checked.recently(quarantine) {
             return Ok(());
         }
         let _restoring = self.restoring.lock().await;
         if let Some(tampered) = quarantine::create_or_read(&self.clients.iam, caller, quarantine).await? {
             for finding in plan::quarantine_policy_findings(&[tampered], caller.partition(), Utc::now()) {
-                let Some(Change::RestoreQuarantinePolicy { policy, arn }) = &finding.change else {
-                    continue;
-                };
-                let restored = self.restore(&finding, *policy, arn, caller, event_id).await;
-                let outcome = restored.map_or_else(Outcome::Failed, |()| Outcome::Applied);
-                audit::record(&caller.account_id, &finding, &outcome, event_id);
+                let outcome = Box::pin(self.journaled(&finding, caller, under.events, None)).await;
+                audit::record(&caller.account_id, &finding, &outcome, under.events);
                 if let Outcome::Failed(error) = outcome {
                     return Err(error);
                 }
@@ -145,20 +143,47 @@ impl Executor {
     }
 
     /// Makes the shipped document the policy's default version again; the
-    /// replaced document is the finding's before-state, and a version deleted
-    /// to make room gets an audit line of its own.
+    /// replaced document is the finding's before-state. A version deleted to
+    /// make room has an intent of its own, with its document, written first.
     async fn restore(
         &self,
+        change: &Change,
         finding: &Finding,
-        policy: QuarantinePolicy,
-        arn: &str,
+        (policy, arn): (QuarantinePolicy, &str),
         caller: &Caller,
-        event_id: EventId<'_>,
+        under: Under<'_>,
     ) -> Result<(), Error> {
-        let deleted = quarantine::restore(&self.clients.iam, caller, policy, arn).await?;
-        for (version, document) in deleted {
-            audit::deleted_version(&caller.account_id, finding, &version, &document, event_id);
+        let iam = &self.clients.iam;
+        if let Some(oldest) = quarantine::oldest_if_full(iam, arn).await? {
+            let making_room = Finding {
+                reason: "IAM keeps five versions: the oldest non-default one is deleted to make room".to_owned(),
+                before: serde_json::json!({
+                    "deletedVersion": oldest.id,
+                    "document": serde_json::from_str::<serde_json::Value>(&oldest.document)
+                        .unwrap_or_else(|_| oldest.document.clone().into()),
+                }),
+                ..finding.clone()
+            };
+            let intent = super::intent_of(&making_room, change, under.events, None);
+            let entry = under.journal.intend(&caller.account_id, intent).await?;
+            let outcome = match quarantine::delete_version(iam, arn, &oldest.id).await {
+                Ok(()) => Outcome::Applied,
+                Err(error) => Outcome::Failed(error),
+            };
+            let ended = match &outcome {
+                Outcome::Failed(_) => Ended::Failed,
+                _ => Ended::Applied,
+            };
+            under
+                .journal
+                .conclude(&entry, ended, outcome.detail(&making_room))
+                .await;
+            audit::record(&caller.account_id, &making_room, &outcome, under.events);
+            if let Outcome::Failed(error) = outcome {
+                return Err(error);
+            }
         }
+        quarantine::make_default(iam, caller, policy, arn).await?;
         self.checked.mark(policy);
         Ok(())
     }
@@ -180,6 +205,11 @@ async fn update_password_policy(iam: &Client, desired: &PasswordPolicy) -> Resul
         .await
         .during("iam:UpdateAccountPasswordPolicy")
         .map(drop)
+}
+
+async fn attach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), Error> {
+    let attach = iam.attach_user_policy().user_name(user).policy_arn(arn).send().await;
+    attach.during("iam:AttachUserPolicy").map(drop)
 }
 
 async fn detach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), Error> {
@@ -259,18 +289,11 @@ async fn delete_login_profile(iam: &Client, user: &str) -> Result<(), Error> {
 }
 
 /// Deactivates the key, and records when: `deleteAfter` counts from it.
-async fn deactivate_access_key(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
-    let update = iam
-        .update_access_key()
-        .user_name(user)
-        .access_key_id(id)
-        .status(StatusType::Inactive)
-        .send()
-        .await;
-    match update.or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)? {
+async fn deactivate_access_key(iam: &Client, user: &str, id: &str, stamp: &str) -> Result<(), Error> {
+    match set_key_status(iam, user, id, StatusType::Inactive).await? {
         // The key is inactive whatever becomes of its record; a user at its 50
         // tags keeps the key, never deleted without one, and the plan says so.
-        Some(_) => match record_deactivation(iam, user, id).await {
+        Some(()) => match tag(iam, user, &plan::deactivation_tag(id), stamp).await {
             Err(Error::LimitExceeded { .. }) => Ok(()),
             recorded => recorded,
         },
@@ -278,21 +301,55 @@ async fn deactivate_access_key(iam: &Client, user: &str, id: &str) -> Result<(),
     }
 }
 
+/// `None` when the key is gone.
+async fn set_key_status(
+    iam: &Client,
+    user: &str,
+    id: &str,
+    status: StatusType,
+) -> Result<Option<()>, Error> {
+    let update = iam
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(id)
+        .status(status)
+        .send()
+        .await;
+    update
+        .or_absent("iam:UpdateAccessKey", NO_SUCH_ENTITY)
+        .map(|done| done.map(drop))
+}
+
 async fn delete_access_key(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
     let delete = iam.delete_access_key().user_name(user).access_key_id(id).send().await;
     delete.or_absent("iam:DeleteAccessKey", NO_SUCH_ENTITY)?;
-    clear_deactivation_record(iam, user, id).await
+    untag(iam, user, &plan::deactivation_tag(id)).await
 }
 
-/// No new password: the user chooses one at the next sign-in.
-async fn require_password_reset(iam: &Client, user: &str) -> Result<(), Error> {
+/// No new password: the user chooses one at the next sign-in. Recorded on
+/// the user, so the reset is required once, whatever the credential report says.
+async fn require_password_reset(iam: &Client, user: &str, stamp: &str) -> Result<(), Error> {
+    if set_password_reset(iam, user, true).await?.is_none() {
+        return Ok(());
+    }
+    match tag(iam, user, plan::PASSWORD_RESET_TAG, stamp).await {
+        // The reset holds; without its record it may be required again once.
+        Err(Error::LimitExceeded { .. }) => Ok(()),
+        recorded => recorded,
+    }
+}
+
+/// `None` when the user has no login profile.
+async fn set_password_reset(iam: &Client, user: &str, required: bool) -> Result<Option<()>, Error> {
     let update = iam
         .update_login_profile()
         .user_name(user)
-        .password_reset_required(true)
+        .password_reset_required(required)
         .send()
         .await;
-    update.or_absent("iam:UpdateLoginProfile", NO_SUCH_ENTITY).map(drop)
+    update
+        .or_absent("iam:UpdateLoginProfile", NO_SUCH_ENTITY)
+        .map(|done| done.map(drop))
 }
 
 async fn delete_user_policy(iam: &Client, user: &str, name: &str) -> Result<(), Error> {
@@ -321,23 +378,29 @@ async fn delete_oidc_provider(iam: &Client, arn: &str) -> Result<(), Error> {
         .map(drop)
 }
 
-async fn record_deactivation(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+/// One of the records iam-warden keeps on a user.
+async fn tag(iam: &Client, user: &str, key: &str, value: &str) -> Result<(), Error> {
     let tag = Tag::builder()
-        .key(plan::deactivation_tag(id))
-        .value(now)
+        .key(key)
+        .value(value)
         .build()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let tag_user = iam.tag_user().user_name(user).tags(tag).send().await;
     tag_user.or_absent("iam:TagUser", NO_SUCH_ENTITY).map(drop)
 }
 
-async fn clear_deactivation_record(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
-    let untag = iam
-        .untag_user()
-        .user_name(user)
-        .tag_keys(plan::deactivation_tag(id))
-        .send()
-        .await;
+async fn untag(iam: &Client, user: &str, key: &str) -> Result<(), Error> {
+    let untag = iam.untag_user().user_name(user).tag_keys(key).send().await;
     untag.or_absent("iam:UntagUser", NO_SUCH_ENTITY).map(drop)
+}
+
+/// Reactivates the key, and removes its deactivation record.
+async fn activate_access_key(iam: &Client, user: &str, id: &str) -> Result<(), Error> {
+    set_key_status(iam, user, id, StatusType::Active).await?;
+    untag(iam, user, &plan::deactivation_tag(id)).await
+}
+
+async fn cancel_password_reset(iam: &Client, user: &str) -> Result<(), Error> {
+    set_password_reset(iam, user, false).await?;
+    untag(iam, user, plan::PASSWORD_RESET_TAG).await
 }

@@ -1,12 +1,14 @@
 //! The only place that changes AWS. Exemptions, self-protection, dry-run and
-//! audit mode, the change budget, and the fresh read before an irreversible
-//! change are all decided here, once, for every rule. It takes only a plan
-//! made from a live read.
+//! audit mode, the change budget, the fresh read before an irreversible
+//! change, and the journal's intent before every change are all decided
+//! here, once, for every rule. It takes only a plan made from a live read,
+//! or, for `undo`, a reversal judged on one.
 
 mod audit;
 mod budget;
 mod changes;
 mod quarantine;
+mod reversals;
 pub mod undo;
 
 use std::future::Future;
@@ -16,7 +18,8 @@ pub use budget::ChangeBudget;
 
 use crate::aws::Clients;
 use crate::error::Error;
-use crate::observe::LivePlan;
+use crate::journal::{Ended, Entry, Intent, Journal};
+use crate::observe::{LivePlan, LiveReversal};
 use crate::outcome::{Decided, Outcome};
 use crate::plan::{Change, Finding, Resource};
 use crate::policy::Mode;
@@ -35,12 +38,18 @@ pub trait Rejudge {
     fn rejudge(&self, finding: &Finding) -> impl Future<Output = Result<Fresh, Error>> + Send;
 }
 
-/// The CloudTrail event a pass answers, for the audit log.
-pub type EventId<'a> = Option<&'a str>;
+/// What the executor does with the changes it decides to make.
+#[derive(Clone)]
+pub enum Writes {
+    /// Nothing: each is logged as `dry_run`.
+    DryRun,
+    /// Each is made, its intent first made durable in the journal.
+    Journaled(Journal),
+}
 
 pub struct Executor {
     clients: Clients,
-    dry_run: bool,
+    writes: Writes,
     budget: Arc<ChangeBudget>,
     checked: quarantine::Checked,
     /// The identity iam-warden started as, before it assumed an account's role:
@@ -52,11 +61,20 @@ pub struct Executor {
     restoring: tokio::sync::Mutex<()>,
 }
 
+/// What a change is made under: the journal, its entry there (whose time is
+/// that of any record the change leaves), and the events that led to it.
+#[derive(Clone, Copy)]
+struct Under<'a> {
+    journal: &'a Journal,
+    entry: &'a Entry,
+    events: &'a [String],
+}
+
 impl Executor {
-    pub fn new(clients: Clients, dry_run: bool, budget: Arc<ChangeBudget>, home: Option<Arc<Caller>>) -> Executor {
+    pub fn new(clients: Clients, writes: Writes, budget: Arc<ChangeBudget>, home: Option<Arc<Caller>>) -> Executor {
         Executor {
             clients,
-            dry_run,
+            writes,
             budget,
             home,
             checked: quarantine::Checked::default(),
@@ -70,11 +88,12 @@ impl Executor {
     }
 
     /// Decides and carries out every finding, in order, one audit line each.
+    /// `events`: every CloudTrail event that led to this pass.
     pub async fn execute(
         &self,
         plan: LivePlan,
         caller: &Caller,
-        event_id: EventId<'_>,
+        events: &[String],
         rejudge: &impl Rejudge,
     ) -> Vec<Decided> {
         let audit_mode = plan.mode == Mode::Audit;
@@ -86,12 +105,24 @@ impl Executor {
             };
             let (finding, outcome) = match self.unchanged(&finding, caller, audit_mode) {
                 Some(outcome) => (finding, outcome),
-                None => self.change(finding, caller, event_id, rejudge).await,
+                None => self.change(finding, caller, events, rejudge).await,
             };
-            audit::record(&caller.account_id, &finding, &outcome, event_id);
+            audit::record(&caller.account_id, &finding, &outcome, events);
             decided.push(Decided { finding, outcome });
         }
         decided
+    }
+
+    /// Makes a reversal `undo` judged on a live read: the change that puts
+    /// back the change `undoes`, journaled like any other.
+    pub async fn reverse(&self, reversal: LiveReversal, caller: &Caller, undoes: &str) -> Decided {
+        let finding = reversal.into_finding();
+        let outcome = match self.protection(caller, &finding.resource) {
+            Some(why) => Outcome::Protected(why),
+            None => self.journaled(&finding, caller, &[], Some(undoes)).await,
+        };
+        audit::record(&caller.account_id, &finding, &outcome, &[]);
+        Decided { finding, outcome }
     }
 
     /// The outcome of a finding that changes nothing; `None` for one to change.
@@ -102,7 +133,7 @@ impl Executor {
             Some(Outcome::Reported)
         } else if let Some(why) = self.protection(caller, &finding.resource) {
             Some(Outcome::Protected(why))
-        } else if self.dry_run || audit_mode {
+        } else if matches!(self.writes, Writes::DryRun) || audit_mode {
             Some(Outcome::DryRun)
         } else {
             None
@@ -115,7 +146,7 @@ impl Executor {
         &self,
         finding: Finding,
         caller: &Caller,
-        event_id: EventId<'_>,
+        events: &[String],
         rejudge: &impl Rejudge,
     ) -> (Finding, Outcome) {
         let Some(change) = &finding.change else {
@@ -136,12 +167,35 @@ impl Executor {
             },
             false => finding,
         };
-        let change = finding.change.as_ref().expect("a change was confirmed");
-        let outcome = match self.make(change, &finding, caller, event_id).await {
-            Ok(()) => Outcome::Applied,
-            Err(error) => Outcome::Failed(error),
-        };
+        let outcome = self.journaled(&finding, caller, events, None).await;
         (finding, outcome)
+    }
+
+    /// Writes the intent of the finding's change, makes the change, and
+    /// writes its outcome. No intent on record, no change.
+    async fn journaled(&self, finding: &Finding, caller: &Caller, events: &[String], undoes: Option<&str>) -> Outcome {
+        let (Writes::Journaled(journal), Some(change)) = (&self.writes, &finding.change) else {
+            return Outcome::DryRun;
+        };
+        let entry = match journal
+            .intend(&caller.account_id, intent_of(finding, change, events, undoes))
+            .await
+        {
+            Ok(entry) => entry,
+            Err(error) => return Outcome::Failed(error),
+        };
+        let under = Under {
+            journal,
+            entry: &entry,
+            events,
+        };
+        let made = self.make(change, finding, caller, under).await;
+        let (ended, detail) = match &made {
+            Ok(()) => (Ended::Applied, None),
+            Err(error) => (Ended::Failed, Some(error.to_string())),
+        };
+        journal.conclude(&entry, ended, detail).await;
+        made.map_or_else(Outcome::Failed, |()| Outcome::Applied)
     }
 
     /// The finding as a fresh read judges it, if it still calls for the same
@@ -168,6 +222,19 @@ impl Executor {
                 (finding, Some(Outcome::Protected(why)))
             }
         }
+    }
+}
+
+/// The journal's record of what `finding` is about to change.
+fn intent_of(finding: &Finding, change: &Change, events: &[String], undoes: Option<&str>) -> Intent {
+    Intent {
+        rule: finding.rule,
+        resource: finding.resource.clone(),
+        change: change.clone(),
+        reason: finding.reason.clone(),
+        before: finding.before.clone(),
+        events: events.to_vec(),
+        undoes: undoes.map(str::to_owned),
     }
 }
 

@@ -77,56 +77,73 @@ pub(super) async fn create_or_read(
     )))
 }
 
-/// Makes the shipped document the default version, first deleting the
-/// oldest non-default version if IAM's limit of five is reached. Returns the
-/// documents of the versions it deleted, for the audit log.
-pub(super) async fn restore(
-    iam: &Client,
-    caller: &Caller,
-    policy: QuarantinePolicy,
-    arn: &str,
-) -> Result<Vec<(String, String)>, Error> {
+/// A version of a quarantine policy, with its document.
+pub(super) struct Version {
+    pub id: String,
+    pub document: String,
+}
+
+/// The oldest non-default version, when IAM's five are taken and one must
+/// go to make room for the shipped document.
+pub(super) async fn oldest_if_full(iam: &Client, arn: &str) -> Result<Option<Version>, Error> {
     let versions = iam
         .list_policy_versions()
         .policy_arn(arn)
         .send()
         .await
         .during("iam:ListPolicyVersions")?;
-    let mut deleted = Vec::new();
-    if versions.versions().len() >= MAX_VERSIONS {
-        let oldest = versions
-            .versions()
-            .iter()
-            .filter(|v| !v.is_default_version())
-            .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
-        if let Some(id) = oldest.and_then(|v| v.version_id()) {
-            let version = iam
-                .get_policy_version()
-                .policy_arn(arn)
-                .version_id(id)
-                .send()
-                .await
-                .during("iam:GetPolicyVersion")?;
-            let document = version
-                .policy_version()
-                .and_then(|v| v.document())
-                .map(crate::document::decode)
-                .unwrap_or_default();
-            iam.delete_policy_version()
-                .policy_arn(arn)
-                .version_id(id)
-                .send()
-                .await
-                .or_absent("iam:DeletePolicyVersion", "NoSuchEntity")?;
-            deleted.push((id.to_owned(), document));
-        }
+    if versions.versions().len() < MAX_VERSIONS {
+        return Ok(None);
     }
+    let oldest = versions
+        .versions()
+        .iter()
+        .filter(|v| !v.is_default_version())
+        .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
+    let Some(id) = oldest.and_then(|v| v.version_id()) else {
+        return Ok(None);
+    };
+    let version = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(id)
+        .send()
+        .await
+        .during("iam:GetPolicyVersion")?;
+    let document = version
+        .policy_version()
+        .and_then(|v| v.document())
+        .map(crate::document::decode)
+        .unwrap_or_default();
+    Ok(Some(Version {
+        id: id.to_owned(),
+        document,
+    }))
+}
+
+pub(super) async fn delete_version(iam: &Client, arn: &str, id: &str) -> Result<(), Error> {
+    iam.delete_policy_version()
+        .policy_arn(arn)
+        .version_id(id)
+        .send()
+        .await
+        .or_absent("iam:DeletePolicyVersion", "NoSuchEntity")
+        .map(drop)
+}
+
+/// Makes the shipped document the policy's default version.
+pub(super) async fn make_default(
+    iam: &Client,
+    caller: &Caller,
+    policy: QuarantinePolicy,
+    arn: &str,
+) -> Result<(), Error> {
     iam.create_policy_version()
         .policy_arn(arn)
         .policy_document(policy.document(caller.partition()))
         .set_as_default(true)
         .send()
         .await
-        .during("iam:CreatePolicyVersion")?;
-    Ok(deleted)
+        .during("iam:CreatePolicyVersion")
+        .map(drop)
 }

@@ -193,6 +193,7 @@ impl Ingest {
             event_id: event.id.clone(),
             event_time: event.time,
             sets_password: event.sets_password,
+            recheck: false,
         };
         let targets = match &event.effect {
             Effect::Reconcile(targets) => targets,

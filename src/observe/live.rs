@@ -1,13 +1,14 @@
 //! What a reconcile read live, just now, and the plans made from it: the
-//! only plans the executor takes. Both are made here and nowhere else, so
-//! "only live reads may act" is a fact of the types, not a convention.
+//! only plans the executor takes; and for `undo`, the reversals judged on
+//! one. All are made here and nowhere else, so "only live reads may act" is
+//! a fact of the types, not a convention.
 
 use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 
-use crate::plan::{self, Plan};
-use crate::policy::Policy;
+use crate::plan::{self, Change, Finding, Plan, Resource, Severity};
+use crate::policy::{Policy, Rule};
 use crate::state::Observed;
 
 /// State read live from AWS, of the keys a reconcile is about.
@@ -30,6 +31,56 @@ impl Live {
 
     pub fn plan(&self, policy: &Policy, now: DateTime<Utc>) -> LivePlan {
         LivePlan(plan::plan(policy, &self.0, now))
+    }
+}
+
+/// The change that reverses one iam-warden made, on a resource a live read
+/// found still as that change left it.
+#[derive(Debug)]
+pub struct LiveReversal(Finding);
+
+/// Why a change is not reversed.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Nothing can, or iam-warden never will, put it back.
+    Never(&'static str),
+    /// The resource is no longer as the change left it: someone changed it since.
+    ChangedSince(String),
+}
+
+/// A change from the journal: what it did, to what, and when.
+pub struct Made<'a> {
+    pub rule: Rule,
+    pub resource: &'a Resource,
+    pub change: &'a Change,
+    pub time: DateTime<Utc>,
+}
+
+impl Live {
+    /// The reversal of `made`, if the resource is still as it left it.
+    pub fn reversal(&self, made: &Made<'_>) -> Result<LiveReversal, Refusal> {
+        let inverse = made.change.inverse().map_err(Refusal::Never)?;
+        plan::still_as_left(made.change, &self.0, made.time).map_err(Refusal::ChangedSince)?;
+        Ok(LiveReversal(Finding {
+            rule: made.rule,
+            resource: made.resource.clone(),
+            severity: Severity::Violation,
+            reason: format!(
+                "undo of {} made {}",
+                made.change.action(),
+                made.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            change: Some(inverse),
+            exempt: None,
+            before: plan::current(made.resource, &self.0),
+            details: None,
+        }))
+    }
+}
+
+impl LiveReversal {
+    pub fn into_finding(self) -> Finding {
+        self.0
     }
 }
 

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-pub use live::LivePlan;
+pub use live::{LivePlan, LiveReversal, Made, Refusal};
 pub(crate) use quarantine::quarantine_policy;
 pub use reader::Reader;
 pub use scan::{Seen, Suspects};

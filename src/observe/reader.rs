@@ -85,6 +85,36 @@ impl Reader {
         }
     }
 
+    /// Everything `key` names, whatever the policy manages: what `undo`
+    /// judges a reversal on.
+    pub async fn current(&self, key: &Key) -> Result<Live, Error> {
+        let caller = self.caller();
+        let iam = &self.clients.iam;
+        let mut observed = Observed {
+            caller: (*caller).clone(),
+            ..Observed::default()
+        };
+        match key {
+            Key::User(name) => {
+                let read = UserRead {
+                    facets: Facets::ALL,
+                    caller: &caller,
+                    skip_last_used: &|_, _| false,
+                    documents: &self.documents,
+                    seen: None,
+                };
+                observed.users = user::user(iam, name, &read).await?.into_iter().collect();
+            }
+            Key::Role(name) => observed.roles = Some(iam::role(iam, name, &caller).await?.into_iter().collect()),
+            Key::OidcProvider(arn) => {
+                observed.oidc_providers = Some(iam::oidc_provider(iam, arn).await?.into_iter().collect());
+            }
+            Key::PasswordPolicy => observed.password_policy = Some(iam::password_policy(iam).await?),
+            Key::Root | Key::OidcProviders | Key::Trails | Key::QuarantinePolicies => {}
+        }
+        Ok(Live::new(observed))
+    }
+
     /// The role iam-warden runs as may have come to trust a provider since
     /// start-up: read its trust again, right before a provider is deleted.
     pub async fn refresh_trust(&self) -> Arc<Caller> {

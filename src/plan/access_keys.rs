@@ -11,19 +11,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Change, Draft, Resource};
+use super::{Change, Draft, Resource, records};
 use crate::name::Name;
 use crate::policy::{AccessKeysRule, KeyAction, Rule, display_duration};
 use crate::state::{AccessKey, LastUse, User};
 
-const RECORD_PREFIX: &str = "iam-warden/deactivated/";
 /// IAM's quota of tags on a user.
 const TAGS_PER_USER: usize = 50;
-
-/// The tag that records when iam-warden saw key `id` deactivated.
-pub fn deactivation_tag(id: &str) -> String {
-    format!("{RECORD_PREFIX}{id}")
-}
 
 pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
     let Some(keys) = &user.access_keys else { return };
@@ -115,8 +109,8 @@ impl Records {
                 .iter()
                 .flatten()
                 .filter_map(|(key, value)| {
-                    let id = key.strip_prefix(RECORD_PREFIX)?;
-                    let at = DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc));
+                    let id = key.strip_prefix(records::DEACTIVATION_PREFIX)?;
+                    let at = records::parse(value);
                     Some((id.to_owned(), at))
                 })
                 .collect(),

@@ -8,15 +8,22 @@ use serde::{Deserialize, Serialize};
 use crate::name::Name;
 use crate::policy::{PasswordPolicy, Rule};
 use crate::quarantine::{self, QuarantinePolicy};
+use crate::state::OidcProvider;
 
-/// One change in AWS. It names everything it acts on, so the executor needs
-/// nothing else to make it, and it is what the audit log records.
+/// One change in AWS. It names everything it acts on, and carries whatever
+/// it destroys (an inline policy's document, a provider, the previous
+/// password policy), so the executor needs nothing else to make it, the
+/// journal holds all that `undo` needs, and [`Change::inverse`] is pure.
+///
+/// The plan makes the first group; `undo` makes the second, as inverses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Change {
     /// The whole desired policy: fields left out would be reset.
     UpdatePasswordPolicy {
         desired: PasswordPolicy,
+        /// The policy it replaces; `None` where the account had none.
+        previous: Option<PasswordPolicy>,
     },
     AttachDenyPolicy {
         user: Name,
@@ -45,7 +52,8 @@ pub enum Change {
         user: Name,
         id: String,
     },
-    /// UpdateLoginProfile with `PasswordResetRequired`, no new password.
+    /// UpdateLoginProfile with `PasswordResetRequired`, no new password, and
+    /// a record on the user of when.
     RequirePasswordReset {
         user: Name,
     },
@@ -53,10 +61,11 @@ pub enum Change {
         user: Name,
         arn: String,
     },
-    /// Deletes an inline user policy; the audit log keeps its document.
+    /// Deletes an inline user policy.
     DeleteUserPolicy {
         user: Name,
         name: String,
+        document: String,
     },
     /// For admin access through a group: the group's own policies are never changed.
     RemoveUserFromGroup {
@@ -64,7 +73,7 @@ pub enum Change {
         group: Name,
     },
     DeleteOidcProvider {
-        arn: String,
+        provider: OidcProvider,
     },
     /// Attaches `iam-warden-deny-all` to a role whose OIDC trust admits outsiders.
     QuarantineRole {
@@ -83,6 +92,37 @@ pub enum Change {
     RestoreQuarantinePolicy {
         policy: QuarantinePolicy,
         arn: String,
+    },
+    // Made only by `undo`, each the inverse of one above.
+    /// The account had no password policy before iam-warden set one.
+    DeletePasswordPolicy {
+        previous: PasswordPolicy,
+    },
+    /// Reactivates a key, and removes its deactivation record.
+    ActivateAccessKey {
+        user: Name,
+        id: String,
+    },
+    /// Lifts a required password reset, and removes its record.
+    CancelPasswordReset {
+        user: Name,
+    },
+    AttachUserPolicy {
+        user: Name,
+        arn: String,
+    },
+    PutUserPolicy {
+        user: Name,
+        name: String,
+        document: String,
+    },
+    AddUserToGroup {
+        user: Name,
+        group: Name,
+    },
+    /// Creates the provider again with its URL, client ids, thumbprints and tags.
+    CreateOidcProvider {
+        provider: OidcProvider,
     },
 }
 
@@ -111,6 +151,13 @@ pub enum Action {
     LiftQuarantine,
     StartLogging,
     RestoreQuarantinePolicy,
+    DeletePasswordPolicy,
+    ActivateAccessKey,
+    CancelPasswordReset,
+    AttachUserPolicy,
+    PutUserPolicy,
+    AddUserToGroup,
+    CreateOidcProvider,
     Report,
 }
 
@@ -134,6 +181,93 @@ impl Change {
             Change::LiftQuarantine { .. } => Action::LiftQuarantine,
             Change::StartLogging { .. } => Action::StartLogging,
             Change::RestoreQuarantinePolicy { .. } => Action::RestoreQuarantinePolicy,
+            Change::DeletePasswordPolicy { .. } => Action::DeletePasswordPolicy,
+            Change::ActivateAccessKey { .. } => Action::ActivateAccessKey,
+            Change::CancelPasswordReset { .. } => Action::CancelPasswordReset,
+            Change::AttachUserPolicy { .. } => Action::AttachUserPolicy,
+            Change::PutUserPolicy { .. } => Action::PutUserPolicy,
+            Change::AddUserToGroup { .. } => Action::AddUserToGroup,
+            Change::CreateOidcProvider { .. } => Action::CreateOidcProvider,
+        }
+    }
+
+    /// The change that puts this one back, or why nothing can.
+    pub fn inverse(&self) -> Result<Change, &'static str> {
+        use Change::*;
+        Ok(match self.clone() {
+            UpdatePasswordPolicy {
+                desired,
+                previous: Some(previous),
+            } => UpdatePasswordPolicy {
+                desired: previous,
+                previous: Some(desired),
+            },
+            UpdatePasswordPolicy {
+                desired,
+                previous: None,
+            } => DeletePasswordPolicy { previous: desired },
+            DeletePasswordPolicy { previous } => UpdatePasswordPolicy {
+                desired: previous,
+                previous: None,
+            },
+            AttachDenyPolicy { user } => DetachDenyPolicy { user },
+            DetachDenyPolicy { user } => AttachDenyPolicy { user },
+            DeactivateAccessKey { user, id } => ActivateAccessKey { user, id },
+            ActivateAccessKey { user, id } => DeactivateAccessKey { user, id },
+            RequirePasswordReset { user } => CancelPasswordReset { user },
+            CancelPasswordReset { user } => RequirePasswordReset { user },
+            DetachUserPolicy { user, arn } => AttachUserPolicy { user, arn },
+            AttachUserPolicy { user, arn } => DetachUserPolicy { user, arn },
+            DeleteUserPolicy { user, name, document } => PutUserPolicy { user, name, document },
+            PutUserPolicy { user, name, document } => DeleteUserPolicy { user, name, document },
+            RemoveUserFromGroup { user, group } => AddUserToGroup { user, group },
+            AddUserToGroup { user, group } => RemoveUserFromGroup { user, group },
+            DeleteOidcProvider { provider } => CreateOidcProvider { provider },
+            CreateOidcProvider { provider } => DeleteOidcProvider { provider },
+            QuarantineRole { role } => LiftQuarantine { role },
+            LiftQuarantine { role } => QuarantineRole { role },
+            DeleteLoginProfile { .. } => {
+                return Err("a deleted console password cannot come back: give the user a new login profile");
+            }
+            DeleteAccessKey { .. } => {
+                return Err("a deleted key's secret cannot come back: create a new access key for the user");
+            }
+            StartLogging { .. } => return Err("iam-warden never stops a trail: stop it yourself if you must"),
+            RestoreQuarantinePolicy { .. } => return Err("iam-warden never puts a tampered quarantine policy back"),
+            RecordDeactivation { .. } | ClearDeactivationRecord { .. } => {
+                return Err("a record iam-warden keeps goes and comes with the change it records");
+            }
+        })
+    }
+
+    /// The user it changes, if it changes one.
+    pub fn user(&self) -> Option<&Name> {
+        use Change::*;
+        match self {
+            AttachDenyPolicy { user }
+            | DetachDenyPolicy { user }
+            | DeleteLoginProfile { user }
+            | DeactivateAccessKey { user, .. }
+            | DeleteAccessKey { user, .. }
+            | RecordDeactivation { user, .. }
+            | ClearDeactivationRecord { user, .. }
+            | RequirePasswordReset { user }
+            | DetachUserPolicy { user, .. }
+            | DeleteUserPolicy { user, .. }
+            | RemoveUserFromGroup { user, .. }
+            | ActivateAccessKey { user, .. }
+            | CancelPasswordReset { user }
+            | AttachUserPolicy { user, .. }
+            | PutUserPolicy { user, .. }
+            | AddUserToGroup { user, .. } => Some(user),
+            UpdatePasswordPolicy { .. }
+            | DeleteOidcProvider { .. }
+            | QuarantineRole { .. }
+            | LiftQuarantine { .. }
+            | StartLogging { .. }
+            | RestoreQuarantinePolicy { .. }
+            | DeletePasswordPolicy { .. }
+            | CreateOidcProvider { .. } => None,
         }
     }
 
@@ -209,7 +343,7 @@ impl fmt::Display for Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Resource {
     /// The account's trails as a whole.

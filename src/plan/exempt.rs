@@ -11,13 +11,17 @@ use crate::policy::{Exemption, Rule, Selector};
 use crate::state::Observed;
 
 /// Whether reading the user's tags could change `finding`, planned without
-/// them: an exemption by tag could cover it, or it hangs on a deactivation
-/// record. Deactivating a key writes its record whatever was there, so with
-/// no tag exemption in the policy a key event needs no tag read.
+/// them: an exemption by tag could cover it, or it hangs on a record
+/// iam-warden keeps (of a deactivation, or of a password reset required).
+/// Deactivating a key writes its record whatever was there, so with no tag
+/// exemption in the policy a key event needs no tag read.
 pub fn tags_could_change(exemptions: &[Exemption], finding: &Finding, now: DateTime<Utc>) -> bool {
     let on_records = matches!(
         finding.action(),
-        Action::DeleteAccessKey | Action::RecordDeactivation | Action::ClearDeactivationRecord
+        Action::DeleteAccessKey
+            | Action::RecordDeactivation
+            | Action::ClearDeactivationRecord
+            | Action::RequirePasswordReset
     );
     let by_tag = !finding.change.as_ref().is_some_and(|c| c.restores())
         && exemptions.iter().any(|e| {

@@ -15,7 +15,9 @@ mod password_policy;
 mod password_reset;
 mod permissions;
 mod quarantine_policies;
+mod records;
 mod release;
+mod reversal;
 #[cfg(test)]
 mod tests;
 mod user_permissions;
@@ -23,9 +25,10 @@ mod user_permissions;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use access_keys::deactivation_tag;
 pub use change::{Action, Change, Resource, actions_of};
 pub use exempt::tags_could_change;
+pub use records::{PASSWORD_RESET_TAG, deactivation_tag, stamp};
+pub use reversal::{current, still_as_left};
 
 use crate::policy::{Mode, Policy, Rule};
 use crate::state::{LiveQuarantinePolicy, Observed};

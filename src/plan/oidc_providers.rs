@@ -17,7 +17,7 @@ pub(super) fn evaluate(rule: &OidcProvidersRule, providers: &[OidcProvider], dra
             .any(|pattern| pattern.matches(&provider.url))
         {
             let change = (rule.action == OidcAction::Delete).then(|| Change::DeleteOidcProvider {
-                arn: provider.arn.clone(),
+                provider: provider.clone(),
             });
             let reason = format!("issuer {} matches no allowedIssuers pattern", provider.url);
             draft.violation(Rule::OidcProviders, resource, change, reason, provider);

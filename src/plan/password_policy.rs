@@ -12,8 +12,13 @@ pub(super) fn evaluate(desired: &PasswordPolicy, current: &Observation<PasswordP
             format!("differs in {}", differences(desired, current).join(", "))
         }
     };
+    let previous = match current {
+        Observation::Absent => None,
+        Observation::Present(current) => Some(current.clone()),
+    };
     let change = Change::UpdatePasswordPolicy {
         desired: desired.clone(),
+        previous,
     };
     draft.violation(
         Rule::PasswordPolicy,

@@ -5,9 +5,12 @@
 //! When a password was last set, IAM says only in the credential report. A
 //! user is judged only where that is known: from the report, from a password
 //! change seen in an event since, or from a login profile created after the
-//! date (which set a password then).
+//! date (which set a password then). A reset iam-warden required is recorded
+//! on the user: a password has been chosen since then (or must be), so a
+//! report still showing the old one, or a replica that did not see the
+//! `ChangePassword`, never requires it twice.
 
-use super::{Change, Draft, Resource};
+use super::{Change, Draft, Resource, records};
 use crate::policy::{PasswordResetRule, Rule};
 use crate::state::User;
 
@@ -19,7 +22,8 @@ pub(super) fn evaluate(rule: &PasswordResetRule, user: &User, draft: &mut Draft)
         // Already bound to choose a new password: exactly what the rule asks.
         return;
     }
-    let last_set = match profile.password_last_changed {
+    let known = profile.password_last_changed.max(records::password_reset(user));
+    let last_set = match known {
         Some(changed) => changed.max(profile.created),
         None if profile.created >= rule.set_before => profile.created,
         None => return,

@@ -111,6 +111,7 @@ impl<'a> Own<'a> {
                 change: Change::DeleteUserPolicy {
                     user: user.name.clone(),
                     name: policy.name.clone(),
+                    document: policy.document.clone(),
                 },
                 before: serde_json::to_value(policy).unwrap_or_default(),
             });

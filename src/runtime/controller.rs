@@ -23,8 +23,10 @@ use crate::account::AccountId;
 use crate::accounts::Accounts;
 use crate::aws::Clients;
 use crate::error::Error;
+use crate::execute::Writes;
 use crate::http::{self, Endpoints, Health};
 use crate::ingest::sqs::{Dispatch, Ingest};
+use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::observe;
 use crate::policy::PolicySet;
@@ -87,10 +89,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         workers = core.settings.workers,
         queue = core.settings.queue_url.as_deref().unwrap_or("none: resync only"),
         dry_run = core.settings.dry_run,
+        journal = %core.settings.journal,
         "iam-warden running"
     );
     shutdown.await;
     core.drain([&timers, &workers, &handlers]).await;
+    if let Writes::Journaled(journal) = members.writes() {
+        journal.flush().await;
+    }
     Ok(())
 }
 
@@ -135,7 +141,22 @@ impl Core {
                 .await?,
             )),
         };
-        let members = Arc::new(Members::new(accounts, &self.settings, self.metrics.clone(), home));
+        let writes = match self.settings.dry_run {
+            true => Writes::DryRun,
+            false => Writes::Journaled(
+                until_shutdown("opening the journal", shutdown, || {
+                    Journal::open(&self.settings.journal, &self.clients)
+                })
+                .await?,
+            ),
+        };
+        let members = Arc::new(Members::new(
+            accounts,
+            &self.settings,
+            writes,
+            self.metrics.clone(),
+            home,
+        ));
         until_shutdown("reading the accounts to serve", shutdown, || members.refresh()).await?;
         let owned = members.owned();
         tracing::info!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::account::{Account, AccountId};
 use crate::accounts::Accounts;
 use crate::error::Error;
-use crate::execute::ChangeBudget;
+use crate::execute::{ChangeBudget, Writes};
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
@@ -20,7 +20,7 @@ use crate::state::Caller;
 pub struct Members {
     accounts: Accounts,
     shard: Shard,
-    dry_run: bool,
+    writes: Writes,
     max_changes_per_hour: usize,
     change_budget_window: Duration,
     metrics: Arc<Metrics>,
@@ -41,17 +41,28 @@ struct Member {
 
 impl Members {
     /// None served until the first [`Members::refresh`].
-    pub fn new(accounts: Accounts, settings: &Settings, metrics: Arc<Metrics>, home: Option<Arc<Caller>>) -> Members {
+    pub fn new(
+        accounts: Accounts,
+        settings: &Settings,
+        writes: Writes,
+        metrics: Arc<Metrics>,
+        home: Option<Arc<Caller>>,
+    ) -> Members {
         Members {
             home,
             accounts,
             shard: settings.shard,
-            dry_run: settings.dry_run,
+            writes,
             max_changes_per_hour: settings.max_changes_per_hour,
             change_budget_window: settings.change_budget_window,
             metrics,
             served: RwLock::default(),
         }
+    }
+
+    /// What every account's changes go through: the journal, or nothing in a dry run.
+    pub fn writes(&self) -> &Writes {
+        &self.writes
     }
 
     /// Reads the account list again; returns the accounts this replica now
@@ -147,7 +158,10 @@ impl Members {
             return Ok(reconciler.clone());
         }
         let made = match self.accounts.clients(id).await {
-            Ok(clients) => Reconciler::new(clients, self.dry_run, member.budget.clone(), self.home.clone()).await,
+            Ok(clients) => {
+                let writes = self.writes.clone();
+                Reconciler::new(clients, writes, member.budget.clone(), self.home.clone()).await
+            }
             Err(error) => Err(error),
         };
         self.reached(id, made.is_ok());

@@ -114,6 +114,12 @@ impl WorkQueue {
         self.merge(key, facets, due, None, Vec::new());
     }
 
+    /// The same, for the events behind it: a recheck after an event keeps
+    /// them, so a change it makes is the events' doing.
+    pub fn schedule_for(&self, key: Task, facets: Facets, due: Instant, triggers: Vec<Trigger>) {
+        self.merge(key, facets, due, None, triggers);
+    }
+
     /// Queues `key` now, or when its backoff ends; the receiver says whether
     /// the next run of it succeeded, and is dropped unanswered if the queue
     /// closes first.
@@ -230,7 +236,9 @@ impl WorkQueue {
             let retry_at = Instant::now() + delay;
             state.failures.insert(lease.task.clone(), (failures, retry_at));
             if !state.closed {
-                state.pending_entry(lease.task, lease.facets, retry_at, Instant::max);
+                // A retry is still the events' doing.
+                let entry = state.pending_entry(lease.task, lease.facets, retry_at, Instant::max);
+                entry.triggers.extend(lease.triggers);
             }
             Err(delay)
         };
@@ -296,6 +304,7 @@ mod tests {
 
     fn trigger(id: &str) -> Trigger {
         Trigger {
+            recheck: false,
             event_id: Some(id.to_owned()),
             event_time: None,
             sets_password: false,

@@ -20,7 +20,7 @@ use crate::observe;
 use crate::outcome::Outcome;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::Reconciler;
-use crate::work::{Key, Kind, Task, Work};
+use crate::work::{Key, Kind, Task, Trigger, Work};
 
 /// What every worker shares.
 pub struct Shared {
@@ -183,9 +183,18 @@ impl Shared {
         // IAM's reads lag its writes: an event whose reconcile found nothing
         // to change may have been read before its change showed.
         let applied = pass.decided.iter().any(|d| matches!(d.outcome, Outcome::Applied));
-        if !lease.triggers.is_empty() && !applied {
+        if lease.triggers.iter().any(|t| !t.recheck) && !applied {
             let again = Instant::now() + self.recheck_after;
-            self.queue.schedule(lease.task.clone(), lease.facets, again);
+            let triggers = lease
+                .triggers
+                .iter()
+                .map(|t| Trigger {
+                    recheck: true,
+                    ..t.clone()
+                })
+                .collect();
+            self.queue
+                .schedule_for(lease.task.clone(), lease.facets, again, triggers);
         }
         tracing::info!(
             key = %work.key,
