@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge, keys, run_warden_with_env};
+use support::{Daemon, Moto, PolicyFile, TEST_KEY, attached, eventbridge, inline, keys, run_warden_with_env};
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 const GITHUB: &str = "token.actions.githubusercontent.com";
@@ -35,26 +35,6 @@ async fn attach(moto: &Moto, user: &str, arn: &str) {
         .send()
         .await
         .unwrap();
-}
-
-async fn attached(moto: &Moto, user: &str) -> BTreeSet<String> {
-    let listed = moto
-        .iam()
-        .list_attached_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    listed
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect()
-}
-
-async fn inline(moto: &Moto, user: &str) -> Vec<String> {
-    let listed = moto.iam().list_user_policies().user_name(user).send().await.unwrap();
-    listed.policy_names().to_vec()
 }
 
 async fn put_inline(moto: &Moto, user: &str, name: &str, document: &Value) {
@@ -243,7 +223,7 @@ async fn a_full_quota_neither_stops_a_quarantine_nor_fails_a_deactivation_foreve
         .send()
         .await
         .unwrap();
-    let document: Value = serde_json::from_str(&percent(document.policy_document())).unwrap();
+    let document = support::policy_document(document.policy_document());
     assert_eq!(document["Statement"][0]["Effect"], "Deny");
     assert!(
         !keys(&moto, "tagged").await[&key],
@@ -279,12 +259,6 @@ async fn a_full_quota_neither_stops_a_quarantine_nor_fails_a_deactivation_foreve
         .unwrap();
     moto.warden(&["apply", "--policy", &rules.path]);
     assert_eq!(held(&moto, "wide").await, "none", "lifted the way it was held");
-}
-
-fn percent(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use support::{Daemon, Moto, PolicyFile, TEST_KEY, eventbridge, key_event, run_warden_with_input, total};
+use support::{Daemon, Moto, PolicyFile, attached, eventbridge, inline, key_event, total};
 
 fn permissions_policy(allow_direct: bool) -> PolicyFile {
     PolicyFile::new(&format!(
@@ -27,26 +27,6 @@ spec:
 }
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
-
-async fn attached(moto: &Moto, user: &str) -> BTreeSet<String> {
-    let listed = moto
-        .iam()
-        .list_attached_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    listed
-        .attached_policies()
-        .iter()
-        .map(|p| p.policy_arn().unwrap().to_owned())
-        .collect()
-}
-
-async fn inline(moto: &Moto, user: &str) -> Vec<String> {
-    let listed = moto.iam().list_user_policies().user_name(user).send().await.unwrap();
-    listed.policy_names().to_vec()
-}
 
 async fn members(moto: &Moto, group: &str) -> BTreeSet<String> {
     let got = moto.iam().get_group().group_name(group).send().await.unwrap();
@@ -188,14 +168,8 @@ async fn admin_access_and_direct_policies_are_taken_away_escalation_is_reported_
             .contains("lambda:CreateFunction")
     );
 
-    // Everything comes back.
-    let audit_log = format!("{}\n{}", first.stderr, second.stderr);
-    let undo = run_warden_with_input(
-        &moto.endpoint,
-        &(TEST_KEY, TEST_KEY).into(),
-        &["undo"],
-        Some(&audit_log),
-    );
+    // Everything comes back, from the journal both applies wrote.
+    let undo = moto.warden(&["undo"]);
     assert_eq!(undo.code, 0, "every change reversed:\n{}\n{}", undo.stdout, undo.stderr);
     assert!(attached(&moto, "admin-attached").await.contains(ADMIN));
     assert_eq!(inline(&moto, "admin-inline").await, ["everything"]);
@@ -271,6 +245,30 @@ spec:
         0,
         "a profile that already requires a new password is left alone"
     );
+
+    // The user chooses a new password. The credential report, hours old,
+    // still shows the old one, and this process never saw the ChangePassword.
+    let chosen = moto.iam().update_login_profile().user_name("old-password-1");
+    chosen
+        .password("A-new-Passw0rd-chosen!")
+        .password_reset_required(false)
+        .send()
+        .await
+        .unwrap();
+    let again = moto.warden(&["apply", "--policy", &policy.path]);
+    assert!(
+        again.audit_for("require-password-reset").is_empty(),
+        "required once: {}",
+        again.stderr
+    );
+    let profile = moto
+        .iam()
+        .get_login_profile()
+        .user_name("old-password-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(!profile.login_profile().unwrap().password_reset_required());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -210,7 +210,7 @@ async fn fixing_a_trust_policy_lifts_its_quarantine_and_a_detached_quarantine_co
         sent.elapsed().as_millis()
     );
     let lifted = daemon.audit_line(5, "lift-quarantine", "applied").await;
-    assert!(lifted["event_id"].as_str().is_some(), "caused by the event");
+    assert!(lifted["events"][0].as_str().is_some(), "caused by the event");
 }
 
 #[tokio::test]

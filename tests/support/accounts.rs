@@ -74,3 +74,25 @@ pub async fn backdate_record(moto: &Moto, user: &str, key: &str, days: i64) {
         .unwrap();
     moto.iam().tag_user().user_name(user).tags(tag).send().await.unwrap();
 }
+
+/// The ARNs of the managed policies attached to `user`.
+pub async fn attached(moto: &Moto, user: &str) -> std::collections::BTreeSet<String> {
+    let listed = moto
+        .iam()
+        .list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
+/// The names of `user`'s inline policies.
+pub async fn inline(moto: &Moto, user: &str) -> Vec<String> {
+    let listed = moto.iam().list_user_policies().user_name(user).send().await.unwrap();
+    listed.policy_names().to_vec()
+}

@@ -17,6 +17,8 @@ pub struct Daemon {
     proxy: Option<Proxy>,
     /// The events queue it reads, to tell when the start-up work has settled.
     queue: Option<(aws_sdk_sqs::Client, String)>,
+    /// Its journal: the `journal` setting, else a file beside its endpoint.
+    journal: PathBuf,
 }
 
 impl Daemon {
@@ -66,6 +68,8 @@ impl Daemon {
         } else {
             command.arg("run");
         }
+        let named = settings.iter().find(|(key, _)| *key == "journal");
+        let journal = named.map_or_else(|| crate::journal_for(endpoint), |(_, path)| PathBuf::from(path));
         let child = command
             .current_dir(root())
             .env_remove("AWS_PROFILE")
@@ -76,6 +80,7 @@ impl Daemon {
             .env("IAM_WARDEN_LOG_FORMAT", "json")
             .env("IAM_WARDEN_RESYNC_INTERVAL", "1h")
             .env("IAM_WARDEN_LISTEN", "127.0.0.1:0")
+            .env("IAM_WARDEN_JOURNAL", &journal)
             .envs(
                 settings
                     .iter()
@@ -92,6 +97,7 @@ impl Daemon {
             _dir: dir,
             proxy: None,
             queue: None,
+            journal,
         }
     }
 
@@ -99,6 +105,11 @@ impl Daemon {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The journal it writes: the `journal` setting, else a file beside its endpoint.
+    pub fn journal(&self) -> &std::path::Path {
+        &self.journal
     }
 
     /// The log as written, every line.

@@ -115,6 +115,11 @@ impl Moto {
         run_warden(&self.endpoint, &credentials.into(), args)
     }
 
+    /// The journal of the runs against this emulator.
+    pub fn journal(&self) -> std::path::PathBuf {
+        crate::journal_for(&self.endpoint)
+    }
+
     /// Makes reads lag writes by `seconds`, as IAM's eventual consistency can
     /// (0: not at all): GetRole shows a role's previous trust policy, and
     /// ListAttachedUserPolicies leaves out a policy attached since.
@@ -179,12 +184,68 @@ impl Moto {
     pub fn cloudtrail(&self) -> aws_sdk_cloudtrail::Client {
         aws_sdk_cloudtrail::Client::new(&self.sdk_config())
     }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::new(&self.sdk_config())
+    }
+
+    /// A journal bucket as `deploy/aws/iam-warden.yaml` makes it: versioned,
+    /// with Object Lock in governance mode. Returns its `s3://` location.
+    pub async fn journal_bucket(&self, bucket: &str) -> String {
+        use aws_sdk_s3::types::{
+            DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+        };
+        let s3 = self.s3();
+        s3.create_bucket()
+            .bucket(bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .expect("the journal bucket");
+        let retention = DefaultRetention::builder()
+            .mode(ObjectLockRetentionMode::Governance)
+            .days(1)
+            .build();
+        let lock = ObjectLockConfiguration::builder()
+            .object_lock_enabled(ObjectLockEnabled::Enabled)
+            .rule(ObjectLockRule::builder().default_retention(retention).build())
+            .build();
+        s3.put_object_lock_configuration()
+            .bucket(bucket)
+            .object_lock_configuration(lock)
+            .send()
+            .await
+            .expect("the journal bucket's lock");
+        format!("s3://{bucket}/iam-warden/")
+    }
+
+    /// Every record under `location` (`s3://BUCKET/PREFIX/`), object by object in key order.
+    pub async fn journal_objects(&self, location: &str) -> Vec<(String, Vec<serde_json::Value>)> {
+        let (bucket, prefix) = location
+            .trim_start_matches("s3://")
+            .split_once('/')
+            .expect("s3://BUCKET/PREFIX/");
+        let s3 = self.s3();
+        let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+        let mut objects = Vec::new();
+        for key in listed.contents().iter().filter_map(|o| o.key()) {
+            let object = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+            let body = object.body.collect().await.unwrap().into_bytes();
+            let records = String::from_utf8_lossy(&body)
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON record per line"))
+                .collect();
+            objects.push((key.to_owned(), records));
+        }
+        objects
+    }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+        let _ = std::fs::remove_file(crate::journal_for(&self.endpoint));
     }
 }
 

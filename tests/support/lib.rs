@@ -20,11 +20,11 @@ mod warden;
 
 use std::path::{Path, PathBuf};
 
-pub use accounts::{active_keys, backdate_record, keys, old_keys, reactivate_and_announce, tags};
+pub use accounts::{active_keys, attached, backdate_record, inline, keys, old_keys, reactivate_and_announce, tags};
 pub use daemon::{Daemon, sample, total};
 pub use emulator::{Credentials, Moto, TEST_KEY};
 pub use events::{Queues, eventbridge, key_event};
-pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_env, run_warden_with_input};
+pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_env, start_warden};
 
 /// The project's root directory.
 fn root() -> &'static Path {
@@ -32,6 +32,30 @@ fn root() -> &'static Path {
         .parent()
         .and_then(Path::parent)
         .expect("tests/support is two levels below the root")
+}
+
+/// The journal of every iam-warden run against `endpoint` that names no
+/// other: one file per endpoint, removed with the emulator or proxy there.
+pub fn journal_for(endpoint: &str) -> PathBuf {
+    let dir = root().join("target/test-journals");
+    std::fs::create_dir_all(&dir).expect("the test journals' directory");
+    let port = endpoint.rsplit(':').next().unwrap_or(endpoint);
+    dir.join(format!("journal-{port}.jsonl"))
+}
+
+/// The records of the journal at `path`, in the order written; none if there is none.
+pub fn journal_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every journal line is a JSON record"))
+        .collect()
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON), parsed.
+pub fn policy_document(encoded: &str) -> serde_json::Value {
+    let text = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&text).expect("a policy document is JSON")
 }
 
 /// The Python that has moto: `IAM_WARDEN_PYTHON`, else the project's `.venv`.

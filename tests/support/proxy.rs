@@ -9,7 +9,10 @@
 //!   in, from AssumeRole's answers, and so which accounts made which calls.
 //! - **Faults.** It can cut the link (dropping every open connection and each
 //!   new one at once), answer a share of IAM calls with AWS's own `Throttling`
-//!   error, and refuse with `AccessDenied` any call a test picks.
+//!   error, refuse with `AccessDenied` any call a test picks, or hold the
+//!   calls it picks unanswered until it releases them. A held call goes on to
+//!   the emulator when released even if its caller is gone, as a request
+//!   that reached AWS before its caller died does.
 //!
 //! One request per connection: the proxy reads each request and response
 //! whole, so it can tell services and actions apart, and a cut drops a long
@@ -75,6 +78,9 @@ struct Faults {
     throttled: AtomicU64,
     refuse: Mutex<Vec<Refusal>>,
     refused: AtomicU64,
+    hold: Mutex<Option<Refusal>>,
+    held: AtomicU64,
+    released: watch::Sender<bool>,
     echo: Mutex<Option<Echo>>,
     echoed: AtomicU64,
     /// The account of each assumed role's access key.
@@ -100,6 +106,9 @@ impl Proxy {
             throttled: AtomicU64::new(0),
             refuse: Mutex::default(),
             refused: AtomicU64::new(0),
+            hold: Mutex::default(),
+            held: AtomicU64::new(0),
+            released: watch::channel(true).0,
             echo: Mutex::default(),
             echoed: AtomicU64::new(0),
             assumed: Mutex::default(),
@@ -163,6 +172,23 @@ impl Proxy {
         self.faults.refused.load(Ordering::Relaxed)
     }
 
+    /// Holds every call `pick` picks, unanswered, until [`Proxy::release`].
+    pub fn hold(&self, pick: impl Fn(&Call) -> bool + Send + Sync + 'static) {
+        *self.faults.hold.lock().unwrap() = Some(Box::new(pick));
+        self.faults.released.send_replace(false);
+    }
+
+    /// Sends every held call on, and holds no more.
+    pub fn release(&self) {
+        self.faults.hold.lock().unwrap().take();
+        self.faults.released.send_replace(true);
+    }
+
+    /// Calls held so far.
+    pub fn held(&self) -> u64 {
+        self.faults.held.load(Ordering::Relaxed)
+    }
+
     /// The accounts whose assumed roles made `action` through this proxy, successfully.
     pub fn accounts_calling(&self, action: &str) -> BTreeSet<String> {
         self.faults
@@ -183,6 +209,7 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.server.abort();
+        let _ = std::fs::remove_file(crate::journal_for(&self.endpoint));
     }
 }
 
@@ -200,6 +227,10 @@ async fn forward(client: TcpStream, upstream: &str, faults: &Faults) {
         return;
     };
     let call = parse_call(&head, &body);
+    if call.as_ref().is_some_and(|call| faults.holds(call)) {
+        faults.held.fetch_add(1, Ordering::Relaxed);
+        let _ = faults.released.subscribe().wait_for(|released| *released).await;
+    }
     if let Some(response) = call.as_ref().and_then(|call| faults.fault_for(call)) {
         let _ = client.get_mut().write_all(response.as_bytes()).await;
         return;
@@ -334,6 +365,10 @@ fn error_response(status: &str, code: &str, message: &str) -> String {
 }
 
 impl Faults {
+    fn holds(&self, call: &Call) -> bool {
+        self.hold.lock().unwrap().as_ref().is_some_and(|pick| pick(call))
+    }
+
     fn fault_for(&self, call: &Call) -> Option<String> {
         if self.refuse.lock().unwrap().iter().any(|refuse| refuse(call)) {
             self.refused.fetch_add(1, Ordering::Relaxed);

@@ -1,9 +1,9 @@
 //! One-shot runs of the real binary, and policy files for it.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use crate::emulator::Credentials;
-use crate::{binary, root};
+use crate::{binary, journal_for, root};
 
 pub struct Run {
     pub code: i32,
@@ -31,40 +31,14 @@ impl Run {
 }
 
 pub fn run_warden(endpoint: &str, credentials: &Credentials, args: &[&str]) -> Run {
-    run_warden_with_input(endpoint, credentials, args, None)
-}
-
-/// Runs the binary with `input` on its standard input, as `undo` reads an audit log.
-pub fn run_warden_with_input(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>) -> Run {
-    invoke(endpoint, credentials, args, input, &[])
+    run_warden_with_env(endpoint, credentials, args, &[])
 }
 
 /// Runs the binary with more environment variables, such as a pod's.
 pub fn run_warden_with_env(endpoint: &str, credentials: &Credentials, args: &[&str], env: &[(&str, &str)]) -> Run {
-    invoke(endpoint, credentials, args, None, env)
-}
-
-fn invoke(endpoint: &str, credentials: &Credentials, args: &[&str], input: Option<&str>, env: &[(&str, &str)]) -> Run {
-    use std::io::Write;
-    let mut command = Command::new(binary());
-    command
-        .current_dir(root())
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("AWS_PROFILE")
-        .env_remove("RUST_LOG")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    credentials.apply(&mut command);
-    let mut child = command.spawn().expect("iam-warden runs");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input.unwrap_or_default().as_bytes()).unwrap();
-    drop(stdin);
-    let output: Output = child.wait_with_output().expect("iam-warden runs");
+    let output: Output = command(endpoint, credentials, args, env)
+        .output()
+        .expect("iam-warden runs");
     let run = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -72,6 +46,32 @@ fn invoke(endpoint: &str, credentials: &Credentials, args: &[&str], input: Optio
     };
     assert!(!run.stderr.contains("panicked"), "iam-warden panicked:\n{}", run.stderr);
     run
+}
+
+/// Starts the binary without waiting for it, to stop it mid-way.
+pub fn start_warden(endpoint: &str, credentials: &Credentials, args: &[&str], env: &[(&str, &str)]) -> Child {
+    command(endpoint, credentials, args, env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iam-warden starts")
+}
+
+fn command(endpoint: &str, credentials: &Credentials, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .current_dir(root())
+        .args(args)
+        .env("IAM_WARDEN_JOURNAL", journal_for(endpoint))
+        .envs(env.iter().copied())
+        .env_remove("AWS_PROFILE")
+        .env_remove("RUST_LOG")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    credentials.apply(&mut command);
+    command
 }
 
 /// A policy file in a temporary directory, from `config/policy.yaml` with edits.
