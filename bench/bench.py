@@ -171,9 +171,9 @@ def one_shot(warden, endpoint, *args):
     """Runs a CLI pass: exit code, wall seconds, peak RSS (sampled every 2 ms),
     and AWS calls by operation."""
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen([warden, *args], env={**ENV, "AWS_ENDPOINT_URL": endpoint},
-                                   stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    with tempfile.TemporaryFile("w+") as stderr, tempfile.TemporaryDirectory() as journal:
+        env = {**ENV, "AWS_ENDPOINT_URL": endpoint, "IAM_WARDEN_JOURNAL": f"{journal}/journal.jsonl"}
+        process = subprocess.Popen([warden, *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
         peak = 0
         while process.poll() is None:
             peak = max(peak, peak_rss_kib(process.pid))
@@ -218,6 +218,8 @@ class Daemon:
                "IAM_WARDEN_LISTEN": "127.0.0.1:0", "IAM_WARDEN_RESYNC_INTERVAL": "1h",
                # 610 fixes in a few minutes: the default cap of 100 an hour would stop them.
                "IAM_WARDEN_MAX_CHANGES_PER_HOUR": "100000",
+               # Beside the log, unless a `journal` setting names an S3 prefix.
+               "IAM_WARDEN_JOURNAL": str(Path(log_path).with_name("journal.jsonl")),
                **{f"IAM_WARDEN_{name.upper()}": str(value) for name, value in settings.items()}}
         command = [warden, "run", *(["--config", str(config)] if config else [])]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
