@@ -302,12 +302,7 @@ async fn deactivate_access_key(iam: &Client, user: &str, id: &str, stamp: &str) 
 }
 
 /// `None` when the key is gone.
-async fn set_key_status(
-    iam: &Client,
-    user: &str,
-    id: &str,
-    status: StatusType,
-) -> Result<Option<()>, Error> {
+async fn set_key_status(iam: &Client, user: &str, id: &str, status: StatusType) -> Result<Option<()>, Error> {
     let update = iam
         .update_access_key()
         .user_name(user)
