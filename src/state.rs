@@ -71,6 +71,10 @@ pub struct LoginProfile {
     /// credential report, so this is the later of the report's time, the
     /// profile's creation and any password change seen in an event since.
     pub password_last_changed: Option<DateTime<Utc>>,
+    /// When the password was last used to sign in: from GetUser when rule
+    /// `console-access` needs it, else not read; from the report, as it was
+    /// hours ago.
+    pub password_last_used: LastUse,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -187,7 +187,7 @@ pub fn key_for(resource: &Resource) -> Key {
 pub fn facets_of(rule: Rule) -> Facets {
     match rule {
         Rule::AccessKeys => Facets::KEYS,
-        Rule::Mfa | Rule::PasswordReset => Facets::CONSOLE,
+        Rule::Mfa | Rule::PasswordReset | Rule::ConsoleAccess => Facets::CONSOLE,
         Rule::UserPermissions => Facets::PERMISSIONS,
         _ => Facets::ALL,
     }

@@ -89,6 +89,7 @@ fn parse(csv_bytes: &[u8]) -> Result<Vec<User>, Error> {
             created,
             reset_required: false,
             password_last_changed: timestamp(field("password_last_changed")),
+            password_last_used: timestamp(field("password_last_used")).map_or(LastUse::Never, LastUse::At),
         });
         users.push(User {
             name: Name::from(name),
@@ -141,6 +142,7 @@ bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,not_suppo
                 created: at("2026-01-02T03:04:05Z"),
                 reset_required: false,
                 password_last_changed: Some(at("2026-01-02T03:04:05Z")),
+                password_last_used: LastUse::Never,
             })
         );
         assert_eq!(console.mfa_devices, 0);

@@ -100,6 +100,7 @@ impl Reader {
                     facets: Facets::ALL,
                     caller: &caller,
                     skip_last_used: &|_, _| false,
+                    password_last_used: false,
                     documents: &self.documents,
                     seen: None,
                 };
@@ -189,6 +190,7 @@ impl Reader {
             facets,
             caller,
             skip_last_used: &past_max_age,
+            password_last_used: policy.console_access.is_some(),
             documents: &self.documents,
             seen,
         };

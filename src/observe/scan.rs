@@ -112,6 +112,7 @@ pub fn manages_users(policy: &Policy) -> bool {
     policy.mfa.as_ref().is_some_and(|m| m.require_for_console_users)
         || policy.access_keys.is_some()
         || policy.password_reset.is_some()
+        || policy.console_access.is_some()
         || policy.user_permissions.is_some()
 }
 

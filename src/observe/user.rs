@@ -26,6 +26,8 @@ pub(super) struct UserRead<'a> {
     pub caller: &'a Caller,
     /// Keys no decision needs the last use of (they are past `maxAge`): it is not read.
     pub skip_last_used: &'a (dyn Fn(bool, chrono::DateTime<chrono::Utc>) -> bool + Sync),
+    /// Read when the console password was last used (rule `console-access`).
+    pub password_last_used: bool,
     pub documents: &'a PolicyDocuments,
     /// What the full scan that named the user read of it, seconds ago, live:
     /// its tags and whether the quarantine holds it need no second read.
@@ -38,7 +40,10 @@ pub(super) async fn user(iam: &Client, name: &Name, read: &UserRead<'_>) -> Resu
     // With the permissions, the quarantine shows in the full lists of policies.
     let check = (!wants(Facets::PERMISSIONS) && read.seen.is_none()).then_some(read.caller);
     let (console, keys, permissions) = tokio::try_join!(
-        facet(wants(Facets::CONSOLE), console::read(iam, name, check)),
+        facet(
+            wants(Facets::CONSOLE),
+            console::read(iam, name, check, read.password_last_used)
+        ),
         facet(wants(Facets::KEYS), keys::read(iam, name, read.skip_last_used)),
         facet(wants(Facets::PERMISSIONS), permissions::read(iam, name, read.documents)),
     )?;

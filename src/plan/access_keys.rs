@@ -24,7 +24,8 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
     let records = Records::of(user);
     // Records matter only where keys are deleted, and are kept only where iam-warden may change things.
     let keeps_records = rule.action == KeyAction::Deactivate && rule.delete_after.is_some();
-    for key in keys {
+    let mut surplus = surplus(rule, keys, draft.now);
+    for (at, key) in keys.iter().enumerate() {
         let resource = Resource::AccessKey {
             user: user.name.clone(),
             id: key.id.clone().unwrap_or_default(),
@@ -38,7 +39,7 @@ pub(super) fn evaluate(rule: &AccessKeysRule, user: &User, draft: &mut Draft) {
         };
         let recorded = records.deactivated(user, key);
         let reason = if key.active {
-            active_violation(rule, key, &mut limits)
+            active_violation(rule, key, &mut limits).or_else(|| Some((surplus.remove(&at)?, Fix::Deactivate)))
         } else {
             // Where no record is kept, creation is the earliest the key can have been deactivated.
             let since = if keeps_records { recorded } else { Some(key.created) };
@@ -229,6 +230,43 @@ fn active_violation(rule: &AccessKeysRule, key: &AccessKey, limits: &mut Limits)
     });
     let reasons: Vec<String> = too_old.into_iter().chain(unused).collect();
     (!reasons.is_empty()).then(|| (reasons.join("; "), Fix::Deactivate))
+}
+
+/// CIS 2.12: past `maxActive`, the active keys that no other limit
+/// deactivates, used least recently first, each with its reason. Never used
+/// counts as the oldest use; a last use not read counts as the newest, so a
+/// key is never deactivated on a guess.
+fn surplus(rule: &AccessKeysRule, keys: &[AccessKey], now: DateTime<Utc>) -> BTreeMap<usize, String> {
+    let Some(max) = rule.max_active else {
+        return BTreeMap::new();
+    };
+    let mut scratch = Limits { now, ahead: Vec::new() };
+    let mut staying: Vec<(usize, &AccessKey)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| key.active && active_violation(rule, key, &mut scratch).is_none())
+        .collect();
+    let count = staying.len();
+    staying.sort_by_key(|(_, key)| {
+        let used = match key.last_used {
+            LastUse::Never => (0, None),
+            LastUse::At(at) => (1, Some(at)),
+            LastUse::NotRead => (2, None),
+        };
+        (used, key.created, key.id.clone())
+    });
+    staying
+        .into_iter()
+        .take(count.saturating_sub(max))
+        .map(|(at, key)| {
+            let used = match key.last_used.time() {
+                Some(used) => format!("last used {}", used.format("%Y-%m-%d")),
+                None => "never used".to_owned(),
+            };
+            let reason = format!("{count} active keys, over maxActive {max}: this one is used least recently ({used})");
+            (at, reason)
+        })
+        .collect()
 }
 
 /// Due once it has been both inactive and unused for `deleteAfter`.

@@ -321,6 +321,7 @@ pub fn actions_of(rule: Rule) -> &'static [Action] {
             Action::DeleteLoginProfile,
             Action::RestoreQuarantinePolicy,
         ],
+        Rule::ConsoleAccess => &[Action::DeleteLoginProfile],
         Rule::AccessKeys => &[Action::DeactivateAccessKey, Action::DeleteAccessKey],
         Rule::UserPermissions => &[
             Action::DetachUserPolicy,

@@ -4,6 +4,7 @@
 mod access_keys;
 mod change;
 mod cloudtrail;
+mod console_access;
 mod coverage;
 mod escalation;
 mod exempt;
@@ -153,6 +154,9 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
         }
         if let Some(rule) = &policy.password_reset {
             password_reset::evaluate(rule, user, &mut draft);
+        }
+        if let Some(rule) = &policy.console_access {
+            console_access::evaluate(rule, user, &mut draft);
         }
         if let Some(rule) = &policy.user_permissions {
             user_permissions::evaluate(rule, user, &observed.caller, &mut draft);

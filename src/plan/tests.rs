@@ -53,6 +53,7 @@ fn console_user(name: &str, profile_age: TimeDelta) -> User {
         created: ago(profile_age),
         reset_required: false,
         password_last_changed: None,
+        password_last_used: LastUse::NotRead,
     }))
 }
 
@@ -266,6 +267,67 @@ fn root_without_mfa_is_reported_only() {
     );
 }
 
+// ---- console-access ----
+
+const CONSOLE_ACCESS: &str = "  consoleAccess:\n    maxUnused: 45d\n    action: disable-console\n";
+
+fn signing_in(name: &str, profile_age: TimeDelta, last_used: LastUse) -> User {
+    user(name).login_profile(Some(LoginProfile {
+        created: ago(profile_age),
+        reset_required: false,
+        password_last_changed: None,
+        password_last_used: last_used,
+    }))
+}
+
+#[test]
+fn a_console_password_unused_past_max_unused_goes() {
+    let p = policy(CONSOLE_ACCESS);
+    let users = vec![
+        signing_in("idle", days(400), LastUse::At(ago(days(60)))),
+        signing_in("never", days(46), LastUse::Never),
+        signing_in("recent", days(400), LastUse::At(ago(days(2)))),
+        signing_in("young", days(10), LastUse::Never),
+        // Used before the profile was deleted and made again: the new one counts from its creation.
+        signing_in("remade", days(5), LastUse::At(ago(days(300)))),
+        signing_in("unread", days(400), LastUse::NotRead),
+        user("no-console"),
+    ];
+    let result = plan(&p, &with_users(users), now());
+    assert_eq!(
+        actions(&result),
+        [
+            (Rule::ConsoleAccess, "user/idle".into(), Action::DeleteLoginProfile),
+            (Rule::ConsoleAccess, "user/never".into(), Action::DeleteLoginProfile),
+        ]
+    );
+    assert_eq!(
+        result.findings[0].reason,
+        format!(
+            "console password last used {}: 60d unused, over maxUnused 45d",
+            ago(days(60)).format("%Y-%m-%d")
+        )
+    );
+    assert!(
+        result.findings[1]
+            .reason
+            .starts_with("console password never used since the login profile was created")
+    );
+    assert_eq!(
+        result.next_deadline,
+        Some(ago(days(10)) + days(45)),
+        "when the first compliant password reaches maxUnused: the young one never used"
+    );
+
+    let reported = policy(&CONSOLE_ACCESS.replace("disable-console", "report"));
+    let result = plan(
+        &reported,
+        &with_users(vec![signing_in("idle", days(400), LastUse::Never)]),
+        now(),
+    );
+    assert!(result.findings[0].change.is_none(), "report only");
+}
+
 // ---- access-keys ----
 
 #[test]
@@ -289,6 +351,66 @@ fn only_the_old_key_of_two_is_deactivated() {
         result.findings[0].before["id"], "AKIAOLD",
         "the audit log keeps the key as it was"
     );
+}
+
+#[test]
+fn past_max_active_the_key_used_least_recently_is_deactivated() {
+    let p = policy(&KEYS.replace("    action: deactivate\n", "    maxActive: 1\n    action: deactivate\n"));
+    let key_ids = |result: &Plan| {
+        actions(result)
+            .into_iter()
+            .map(|(_, resource, _)| resource)
+            .collect::<Vec<_>>()
+    };
+    let two_used = user("alice").keys(vec![
+        key("AKIARECENT", days(20), Some(days(1)), true),
+        key("AKIASTALE", days(10), Some(days(9)), true),
+    ]);
+    let result = plan(&p, &with_users(vec![two_used]), now());
+    assert_eq!(key_ids(&result), ["access-key/alice/AKIASTALE"]);
+    assert_eq!(
+        result.findings[0].reason,
+        format!(
+            "2 active keys, over maxActive 1: this one is used least recently (last used {})",
+            ago(days(9)).format("%Y-%m-%d")
+        )
+    );
+
+    let never_used = user("bob").keys(vec![
+        key("AKIAUSED", days(20), Some(days(30)), true),
+        key("AKIANEVER", days(2), None, true),
+    ]);
+    let result = plan(&p, &with_users(vec![never_used]), now());
+    assert_eq!(
+        key_ids(&result),
+        ["access-key/bob/AKIANEVER"],
+        "never used is the oldest use"
+    );
+
+    // A key another limit deactivates already brings the user down to one.
+    let one_old = user("carol").keys(vec![
+        key("AKIAOLD", days(120), Some(days(1)), true),
+        key("AKIANEW", days(3), Some(days(2)), true),
+    ]);
+    let result = plan(&p, &with_users(vec![one_old]), now());
+    assert_eq!(key_ids(&result), ["access-key/carol/AKIAOLD"], "not its sibling too");
+
+    let one_active = user("dave").keys(vec![
+        key("AKIAACTIVE", days(20), Some(days(1)), true),
+        key("AKIAOFF", days(10), Some(days(9)), false),
+    ]);
+    assert!(
+        plan(&p, &with_users(vec![one_active]), now()).in_spec(),
+        "inactive keys do not count"
+    );
+
+    let under_report = policy(&KEYS.replace("    action: deactivate\n", "    maxActive: 1\n    action: report\n"));
+    let both = user("erin").keys(vec![
+        key("AKIAONE", days(20), Some(days(1)), true),
+        key("AKIATWO", days(10), Some(days(2)), true),
+    ]);
+    let result = plan(&under_report, &with_users(vec![both]), now());
+    assert!(result.findings[0].change.is_none(), "report only");
 }
 
 #[test]
@@ -919,6 +1041,7 @@ fn with_password(name: &str, created: &str, changed: Option<&str>, reset_require
         created: created.parse().unwrap(),
         reset_required,
         password_last_changed: changed.map(|c| c.parse().unwrap()),
+        password_last_used: LastUse::NotRead,
     }))
 }
 

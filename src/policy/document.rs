@@ -8,7 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction, TrustAction};
+use super::{ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction, TrustAction};
 
 /// A value with the line and column it was read from.
 #[derive(Debug, Deserialize)]
@@ -118,6 +118,7 @@ pub(super) struct Spec {
     pub mode: Mode,
     pub password_policy: Option<PasswordPolicySpec>,
     pub mfa: Option<MfaSpec>,
+    pub console_access: Option<ConsoleAccessSpec>,
     pub access_keys: Option<AccessKeysSpec>,
     pub oidc_providers: Option<OidcProvidersSpec>,
     pub cloud_trail: Option<CloudTrailSpec>,
@@ -175,6 +176,20 @@ pub(super) struct MfaSpec {
     pub require_for_root: bool,
 }
 
+/// CIS 2.11: console passwords that are not used are removed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ConsoleAccessSpec {
+    /// A console password unused this long, like `45d`; one never used
+    /// counts from the login profile's creation.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub max_unused: Located<String>,
+    /// `report`, or `disable-console`: delete the login profile (the
+    /// password cannot come back; `undo` says so).
+    #[serde(default)]
+    pub action: ConsoleAction,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct AccessKeysSpec {
@@ -190,6 +205,11 @@ pub(super) struct AccessKeysSpec {
     /// Report keys that reach maxAge within this window.
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub warn_before: Option<Located<String>>,
+    /// At most this many active keys per user (CIS 2.12: 1). Past it, the
+    /// active keys used least recently are deactivated; never used counts as
+    /// the oldest use. IAM allows two keys per user.
+    #[schemars(range(min = 1, max = 2))]
+    pub max_active: Option<Located<u32>>,
     #[serde(default)]
     pub action: KeyAction,
 }

@@ -41,6 +41,7 @@ pub enum Rule {
     PasswordPolicy,
     PasswordReset,
     Mfa,
+    ConsoleAccess,
     AccessKeys,
     UserPermissions,
     OidcProviders,
@@ -74,6 +75,15 @@ pub enum MfaAction {
     #[default]
     Report,
     DenyUntilMfa,
+    DisableConsole,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsoleAction {
+    #[default]
+    Report,
+    /// Deletes the login profile: the password cannot come back.
     DisableConsole,
 }
 
@@ -127,6 +137,7 @@ pub struct Policy {
     pub password_policy: Option<PasswordPolicy>,
     pub password_reset: Option<PasswordResetRule>,
     pub mfa: Option<MfaRule>,
+    pub console_access: Option<ConsoleAccessRule>,
     pub access_keys: Option<AccessKeysRule>,
     pub oidc_providers: Option<OidcProvidersRule>,
     pub cloudtrail: Option<CloudTrailRule>,
@@ -173,12 +184,20 @@ pub struct MfaRule {
     pub require_for_root: bool,
 }
 
+/// CIS 2.11: a console password unused this long goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleAccessRule {
+    pub max_unused: TimeDelta,
+    pub action: ConsoleAction,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessKeysRule {
     pub max_age: Option<TimeDelta>,
     pub max_unused: Option<TimeDelta>,
     pub delete_after: Option<TimeDelta>,
     pub warn_before: Option<TimeDelta>,
+    pub max_active: Option<usize>,
     pub action: KeyAction,
 }
 

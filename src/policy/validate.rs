@@ -11,12 +11,13 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 use crate::name::Name;
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec, OidcTrustSpec,
-    PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
+    AccessKeysSpec, CloudTrailSpec, ConsoleAccessSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec,
+    OidcTrustSpec, PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
 };
 use super::{
-    AccessKeysRule, AccountSelector, CloudTrailRule, Diagnostic, Exemption, IssuerPattern, MfaRule, OidcProvidersRule,
-    OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule, duration,
+    AccessKeysRule, AccountSelector, CloudTrailRule, ConsoleAccessRule, Diagnostic, Exemption, IssuerPattern, MfaRule,
+    OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule,
+    duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -83,6 +84,7 @@ impl Checker {
             password_reset,
             password_policy: spec.password_policy.map(|p| self.password_policy(p)),
             mfa: spec.mfa.map(|m| self.mfa(m)),
+            console_access: spec.console_access.and_then(|c| self.console_access(c)),
             access_keys: spec.access_keys.map(|k| self.access_keys(k)),
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
@@ -145,13 +147,25 @@ impl Checker {
         }
     }
 
+    fn console_access(&mut self, spec: ConsoleAccessSpec) -> Option<ConsoleAccessRule> {
+        Some(ConsoleAccessRule {
+            max_unused: self.duration(&spec.max_unused)?,
+            action: spec.action,
+        })
+    }
+
     fn access_keys(&mut self, spec: AccessKeysSpec) -> AccessKeysRule {
+        let max_active = spec
+            .max_active
+            .as_ref()
+            .map(|m| self.in_range("maxActive", m, 1, 2) as usize);
         let mut duration = |v: &Option<Located<String>>| v.as_ref().and_then(|v| self.duration(v));
         let rule = AccessKeysRule {
             max_age: duration(&spec.max_age),
             max_unused: duration(&spec.max_unused),
             delete_after: duration(&spec.delete_after),
             warn_before: duration(&spec.warn_before),
+            max_active,
             action: spec.action,
         };
         if let (Some(warn), None) = (&spec.warn_before, &spec.max_age) {

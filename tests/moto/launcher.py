@@ -29,6 +29,7 @@ Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
   POST /_warden_test/age
     {"access_key_id": "AKIA...", "create_date": "...", "last_used": "..."}
     {"user": "alice", "create_date": "..."}   (also ages the login profile)
+    {"user": "alice", "password_last_used": "..."}   as GetUser and the report show it
   POST /_warden_test/credential-report
     {"expire": true}   the next GenerateCredentialReport builds a new report
   POST /_warden_test/lag
@@ -354,7 +355,11 @@ def age(body):
         if "last_used" in body:
             key.last_used = AccessKeyLastUsed(parse_time(body["last_used"]), "iam", "us-east-1")
     elif "user" in body:
-        iam.users[body["user"]].create_date = parse_time(body["create_date"])
+        user = iam.users[body["user"]]
+        if "create_date" in body:
+            user.create_date = parse_time(body["create_date"])
+        if "password_last_used" in body:
+            user.password_last_used = parse_time(body["password_last_used"])
     else:
         raise KeyError("name access_key_id or user")
 

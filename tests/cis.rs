@@ -1,0 +1,139 @@
+//! The controls of the CIS AWS Foundations Benchmark's IAM section that
+//! iam-warden enforces (design.md §8.3), against the emulator. Each test
+//! asserts on what the emulator holds afterwards.
+
+use serde_json::json;
+use support::{Moto, PolicyFile, keys, tags};
+
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::TimeDelta::days(days)).to_rfc3339()
+}
+
+async fn console_user(moto: &Moto, name: &str, profile_days: i64, last_used_days: Option<i64>) {
+    let iam = moto.iam();
+    iam.create_user().user_name(name).send().await.unwrap();
+    let profile = iam
+        .create_login_profile()
+        .user_name(name)
+        .password("An-Initial-Passw0rd!");
+    profile.send().await.unwrap();
+    moto.age(&json!({"user": name, "create_date": days_ago(profile_days)}));
+    if let Some(days) = last_used_days {
+        moto.age(&json!({"user": name, "password_last_used": days_ago(days)}));
+    }
+}
+
+async fn has_console(moto: &Moto, user: &str) -> bool {
+    moto.iam().get_login_profile().user_name(user).send().await.is_ok()
+}
+
+/// A user with two active keys, the first last used `first_used_days` ago.
+async fn two_keys(moto: &Moto, user: &str, first_used_days: i64, second_used_days: i64) -> (String, String) {
+    let iam = moto.iam();
+    iam.create_user().user_name(user).send().await.unwrap();
+    let mut made = Vec::new();
+    for used in [first_used_days, second_used_days] {
+        let created = iam.create_access_key().user_name(user).send().await.unwrap();
+        let id = created.access_key().unwrap().access_key_id().to_owned();
+        moto.age(&json!({"access_key_id": id, "create_date": days_ago(30), "last_used": days_ago(used)}));
+        made.push(id);
+    }
+    (made[0].clone(), made[1].clone())
+}
+
+#[tokio::test]
+async fn an_unused_console_password_is_removed_and_one_in_use_stays() {
+    let moto = Moto::start();
+    console_user(&moto, "idle", 400, Some(60)).await;
+    console_user(&moto, "never-signed-in", 50, None).await;
+    console_user(&moto, "in-use", 400, Some(1)).await;
+    console_user(&moto, "new-joiner", 10, None).await;
+    console_user(&moto, "break-glass", 400, Some(200)).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-11}
+spec:
+  consoleAccess: {maxUnused: 45d, action: disable-console}
+  exemptions:
+    - users: [BREAK-GLASS]
+      rules: [console-access]
+      reason: sealed break-glass account, audited monthly
+",
+    );
+    let plan = moto.warden(&["plan", "--policy", &policy.path]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("console password last used"), "{}", plan.stdout);
+
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(!has_console(&moto, "idle").await, "unused for 60 days");
+    assert!(!has_console(&moto, "never-signed-in").await, "never used in 50 days");
+    assert!(has_console(&moto, "in-use").await);
+    assert!(has_console(&moto, "new-joiner").await, "not yet 45 days");
+    assert!(has_console(&moto, "break-glass").await, "exempt, in other letters");
+    let deleted = apply.audit_for("delete-login-profile");
+    assert_eq!(deleted.iter().filter(|r| r["outcome"] == "applied").count(), 2);
+    assert_eq!(deleted.iter().filter(|r| r["outcome"] == "exempt").count(), 1);
+
+    let undo = moto.warden(&["undo"]);
+    assert_eq!(undo.code, 2, "a password cannot come back:\n{}", undo.stdout);
+    assert!(!has_console(&moto, "idle").await);
+}
+
+#[tokio::test]
+async fn the_console_password_is_judged_on_its_live_last_use_not_the_report_s() {
+    let moto = Moto::start();
+    console_user(&moto, "returning", 400, Some(60)).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-11}
+spec:
+  consoleAccess: {maxUnused: 45d, action: disable-console}
+",
+    );
+    let plan = moto.warden(&["plan", "--policy", &policy.path]);
+    assert_eq!(plan.code, 2, "the report shows 60 days unused:\n{}", plan.stdout);
+    // The user signs in; the credential report, generated already, still shows the old date.
+    moto.age(&json!({"user": "returning", "password_last_used": days_ago(0)}));
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        has_console(&moto, "returning").await,
+        "judged on GetUser's PasswordLastUsed"
+    );
+}
+
+#[tokio::test]
+async fn past_max_active_the_key_used_least_recently_is_deactivated_and_recorded() {
+    let moto = Moto::start();
+    let (stale, recent) = two_keys(&moto, "alice", 20, 1).await;
+    let (fresh, old_use) = two_keys(&moto, "bob", 2, 10).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-12}
+spec:
+  accessKeys: {maxAge: 90d, maxActive: 1, deleteAfter: 30d, action: deactivate}
+",
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let alice = keys(&moto, "alice").await;
+    assert!(!alice[&stale] && alice[&recent], "{alice:?}");
+    let bob = keys(&moto, "bob").await;
+    assert!(bob[&fresh] && !bob[&old_use], "{bob:?}");
+    assert!(
+        tags(&moto, "alice")
+            .await
+            .contains_key(&format!("iam-warden/deactivated/{stale}")),
+        "the deletion grace counts from the recorded deactivation"
+    );
+    let again = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(again.outcomes("applied"), 0, "one active key each: in spec");
+
+    let undo = moto.warden(&["undo"]);
+    assert_eq!(undo.code, 0, "{}", undo.stdout);
+    assert!(keys(&moto, "alice").await[&stale], "reactivated");
+}
