@@ -11,7 +11,6 @@ mod record;
 mod s3;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -22,9 +21,6 @@ use crate::account::AccountId;
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::settings::JournalLocation;
-
-/// How long an outcome in S3 waits for an intent to ride with.
-const OUTCOME_WAITS: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Journal(Arc<Sink>);
@@ -72,8 +68,9 @@ impl Journal {
                 if s3.conclude(record) {
                     let journal = self.clone();
                     tokio::spawn(async move {
-                        tokio::time::sleep(OUTCOME_WAITS).await;
-                        journal.flush().await;
+                        if let Sink::S3(s3) = &*journal.0 {
+                            s3.flush_when_stale().await;
+                        }
                     });
                 }
             }

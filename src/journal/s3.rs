@@ -1,13 +1,15 @@
 //! The journal in S3, under `s3://BUCKET/PREFIX/`: it outlives the pod, and
 //! every replica writes to it. An intent is its own object, written before
-//! the change; outcomes wait (a moment at most) to ride with the next intent,
-//! so a change costs one `PutObject`, and a reconcile that changes nothing
-//! costs none.
+//! the change; outcomes wait (2 s at most) to ride with the next intent, so
+//! while changes come a change costs one `PutObject`, a burst's last
+//! outcomes one more, and a reconcile that changes nothing costs none.
 //!
 //! Objects are named `PREFIX/YYYY/MM/DD/HHMMSS.mmmZ-ID.jsonl`, so they list
 //! in time order and `undo --since` starts where it should.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -21,12 +23,17 @@ use crate::error::Error;
 /// Objects fetched at once when the journal is read.
 const READS_IN_FLIGHT: usize = 8;
 
+/// How long an outcome waits for an intent to ride with.
+const OUTCOME_WAITS: Duration = Duration::from_secs(2);
+
 pub(super) struct S3Sink {
     client: Client,
     bucket: String,
     prefix: String,
-    /// Outcomes not yet written.
+    /// Outcomes not yet written, oldest first.
     pending: Mutex<Vec<Record>>,
+    /// A task waits to write outcomes no intent carried.
+    flush_waiting: AtomicBool,
 }
 
 impl S3Sink {
@@ -47,6 +54,7 @@ impl S3Sink {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             pending: Mutex::new(Vec::new()),
+            flush_waiting: AtomicBool::new(false),
         })
     }
 
@@ -68,12 +76,34 @@ impl S3Sink {
         written
     }
 
-    /// Keeps an outcome until the next write; `true` if it is the first
-    /// waiting, and so a flush should follow soon.
+    /// Keeps an outcome until the next intent carries it; `true` if no task
+    /// waits to write it otherwise, and one ([`S3Sink::flush_when_stale`]) must start.
     pub(super) fn conclude(&self, outcome: Record) -> bool {
-        let mut pending = self.pending();
-        pending.push(outcome);
-        pending.len() == 1
+        self.pending().push(outcome);
+        !self.flush_waiting.swap(true, Ordering::AcqRel)
+    }
+
+    /// Writes the outcomes that waited `OUTCOME_WAITS` with no intent to
+    /// carry them; returns once none waits.
+    pub(super) async fn flush_when_stale(&self) {
+        loop {
+            let oldest = self.pending().first().map(|outcome| outcome.time);
+            let Some(oldest) = oldest else {
+                self.flush_waiting.store(false, Ordering::Release);
+                // An outcome kept in between saw this task waiting, and started none.
+                if self.pending().is_empty() || self.flush_waiting.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                continue;
+            };
+            let waited = (Utc::now() - oldest).to_std().unwrap_or_default();
+            if waited < OUTCOME_WAITS {
+                tokio::time::sleep(OUTCOME_WAITS - waited).await;
+            } else if let Err(error) = self.flush().await {
+                tracing::error!(%error, "the journal did not take the outcomes waiting; they are tried again");
+                tokio::time::sleep(OUTCOME_WAITS).await;
+            }
+        }
     }
 
     /// Writes the outcomes waiting, if any.
