@@ -105,6 +105,21 @@ fn every_semantic_error_is_reported_at_its_place() {
 }
 
 #[test]
+fn forbidden_policies_are_managed_policy_arns_and_max_active_fits_iam() {
+    let (code, stderr) = check(&format!(
+        "{HEAD}  accessKeys:\n    maxActive: 3\n  userPermissions:\n    forbiddenPolicies: [AWSCloudShellFullAccess]\n"
+    ));
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&stderr),
+        [
+            "FILE:7:16: maxActive must be between 1 and 2, not 3",
+            "FILE:9:25: `AWSCloudShellFullAccess` is not a managed policy's ARN, like arn:aws:iam::aws:policy/AWSCloudShellFullAccess",
+        ]
+    );
+}
+
+#[test]
 fn warn_before_must_fit_inside_max_age() {
     let (_, stderr) = check(&format!("{HEAD}  accessKeys:\n    maxAge: 10d\n    warnBefore: 14d\n"));
     assert_eq!(errors(&stderr), ["FILE:8:17: warnBefore must be shorter than maxAge"]);

@@ -3,7 +3,7 @@
 //! asserts on what the emulator holds afterwards.
 
 use serde_json::json;
-use support::{Moto, PolicyFile, keys, tags};
+use support::{Moto, PolicyFile, attached, keys, tags};
 
 fn days_ago(days: i64) -> String {
     (chrono::Utc::now() - chrono::TimeDelta::days(days)).to_rfc3339()
@@ -136,4 +136,41 @@ spec:
     let undo = moto.warden(&["undo"]);
     assert_eq!(undo.code, 0, "{}", undo.stdout);
     assert!(keys(&moto, "alice").await[&stale], "reactivated");
+}
+
+#[tokio::test]
+async fn a_forbidden_policy_is_detached_and_undo_attaches_it_again() {
+    let moto = Moto::start();
+    let shell = "arn:aws:iam::aws:policy/AWSCloudShellFullAccess";
+    let reader = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let iam = moto.iam();
+    iam.create_user().user_name("dev").send().await.unwrap();
+    for arn in [shell, reader] {
+        iam.attach_user_policy()
+            .user_name("dev")
+            .policy_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-21}
+spec:
+  userPermissions:
+    forbiddenPolicies: [arn:aws:iam::aws:policy/AWSCloudShellFullAccess]
+    action: detach
+",
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(
+        attached(&moto, "dev").await,
+        std::collections::BTreeSet::from([reader.to_owned()]),
+        "only the forbidden one goes"
+    );
+    let undo = moto.warden(&["undo"]);
+    assert_eq!(undo.code, 0, "{}", undo.stdout);
+    assert!(attached(&moto, "dev").await.contains(shell));
 }

@@ -887,6 +887,62 @@ fn permission_findings(plan: &Plan) -> Vec<(String, Action)> {
 }
 
 #[test]
+fn a_forbidden_policy_is_detached_in_any_partition_even_where_direct_policies_are_allowed() {
+    let p = policy(
+        "  userPermissions:\n    forbidAdmin: true\n    forbiddenPolicies: [arn:aws:iam::aws:policy/AWSCloudShellFullAccess]\n    action: detach\n",
+    );
+    let gov_cloud = ManagedPolicy {
+        arn: "arn:aws-us-gov:iam::aws:policy/AWSCloudShellFullAccess".into(),
+        ..aws_policy("AWSCloudShellFullAccess")
+    };
+    let users = vec![
+        with_permissions(
+            "shell",
+            Permissions {
+                attached: vec![aws_policy("AWSCloudShellFullAccess"), aws_policy("ReadOnlyAccess")],
+                ..Default::default()
+            },
+        ),
+        with_permissions(
+            "gov",
+            Permissions {
+                attached: vec![gov_cloud],
+                ..Default::default()
+            },
+        ),
+        // A policy of the same name in a customer account is another policy.
+        with_permissions(
+            "lookalike",
+            Permissions {
+                attached: vec![ManagedPolicy {
+                    arn: "arn:aws:iam::123456789012:policy/AWSCloudShellFullAccess".into(),
+                    ..aws_policy("AWSCloudShellFullAccess")
+                }],
+                ..Default::default()
+            },
+        ),
+    ];
+    let result = plan(&p, &with_users(users), now());
+    assert_eq!(
+        permission_findings(&result),
+        [
+            (
+                "user-policy/gov/AWSCloudShellFullAccess".to_owned(),
+                Action::DetachUserPolicy
+            ),
+            (
+                "user-policy/shell/AWSCloudShellFullAccess".to_owned(),
+                Action::DetachUserPolicy
+            ),
+        ]
+    );
+    assert_eq!(
+        result.findings[0].reason,
+        "attached policy AWSCloudShellFullAccess is forbidden by forbiddenPolicies"
+    );
+}
+
+#[test]
 fn user_permissions_detach_admin_and_direct_policies_and_leave_groups_alone() {
     let admins = Group {
         name: "admins".into(),

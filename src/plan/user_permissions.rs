@@ -1,7 +1,7 @@
 //! Rule `user-permissions`: users get their permissions through groups (CIS
 //! 1.15), no user has admin-equivalent access, directly or through a group,
-//! and users whose own policies allow a known privilege-escalation set are
-//! reported.
+//! no user has a forbidden managed policy attached (CIS 2.21), and users
+//! whose own policies allow a known privilege-escalation set are reported.
 //!
 //! A directly attached policy is detached and an inline one deleted (its
 //! document goes to the audit log first). Admin access through a group
@@ -64,6 +64,8 @@ struct OwnPolicy<'a> {
     /// How a reason calls it.
     what: String,
     name: &'a str,
+    /// A managed policy's ARN; `None` for an inline policy.
+    arn: Option<&'a str>,
     change: Change,
     /// The policy as observed, for the audit log.
     before: serde_json::Value,
@@ -90,6 +92,7 @@ impl<'a> Own<'a> {
                 },
                 what: format!("attached policy {}", policy.name),
                 name: &policy.name,
+                arn: Some(&policy.arn),
                 change: Change::DetachUserPolicy {
                     user: user.name.clone(),
                     arn: policy.arn.clone(),
@@ -108,6 +111,7 @@ impl<'a> Own<'a> {
                 },
                 what: format!("inline policy {}", policy.name),
                 name: &policy.name,
+                arn: None,
                 change: Change::DeleteUserPolicy {
                     user: user.name.clone(),
                     name: policy.name.clone(),
@@ -132,17 +136,22 @@ fn judge(
 ) -> bool {
     let admin = principal.admin(&policy.parsed);
     let what = &policy.what;
+    let forbidden = policy.arn.is_some_and(|arn| rule.forbidden_policies.forbids(arn));
     let found = match (
         &admin,
         rule.forbid_admin,
         rule.allow_direct_policies,
         &principal.bounded,
     ) {
-        (Some(admin), true, true, Some(bounded)) => {
+        (Some(admin), true, true, Some(bounded)) if !forbidden => {
             Some((format!("{what} is admin-equivalent: it {admin}; {bounded}"), None))
         }
         (Some(admin), true, _, None) => Some((
             format!("{what} is admin-equivalent: it {admin}"),
+            fix(rule, policy.change.clone()),
+        )),
+        _ if forbidden => Some((
+            format!("{what} is forbidden by forbiddenPolicies"),
             fix(rule, policy.change.clone()),
         )),
         (_, _, false, _) => Some((

@@ -267,6 +267,10 @@ pub(super) struct UserPermissionsSpec {
     /// Report users whose own policies allow a known privilege-escalation set.
     #[serde(default)]
     pub report_escalation: bool,
+    /// Managed policies, by ARN, no user may have attached (CIS 2.21:
+    /// `arn:aws:iam::aws:policy/AWSCloudShellFullAccess`).
+    #[serde(default)]
+    pub forbidden_policies: Vec<Located<String>>,
     #[serde(default)]
     pub action: PermissionsAction,
 }

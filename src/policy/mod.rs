@@ -173,7 +173,38 @@ pub struct UserPermissionsRule {
     pub allow_direct_policies: bool,
     pub forbid_admin: bool,
     pub report_escalation: bool,
+    /// Managed policies no user may have attached (CIS 2.21).
+    pub forbidden_policies: ForbiddenPolicies,
     pub action: PermissionsAction,
+}
+
+/// Managed policies, by ARN, that must not be attached. An ARN matches in
+/// any partition: `arn:aws:iam::aws:policy/X` forbids X in GovCloud too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ForbiddenPolicies(Vec<String>);
+
+impl ForbiddenPolicies {
+    /// Each ARN as written; `None` for the first that is not a managed policy's ARN.
+    pub fn parse<'a>(arns: impl IntoIterator<Item = &'a str>) -> Result<ForbiddenPolicies, &'a str> {
+        let mut ids = Vec::new();
+        for arn in arns {
+            ids.push(Self::id(arn).ok_or(arn)?.to_owned());
+        }
+        Ok(ForbiddenPolicies(ids))
+    }
+
+    pub fn forbids(&self, arn: &str) -> bool {
+        Self::id(arn).is_some_and(|id| self.0.iter().any(|f| f == id))
+    }
+
+    /// What names the policy in every partition: `iam::ACCOUNT:policy/PATH/NAME`.
+    fn id(arn: &str) -> Option<&str> {
+        let rest = arn.strip_prefix("arn:")?;
+        let (_partition, id) = rest.split_once(':')?;
+        let (account, path) = id.strip_prefix("iam::")?.split_once(':')?;
+        let account_ok = account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+        (account_ok && path.strip_prefix("policy/").is_some_and(|name| !name.is_empty())).then_some(id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,9 +15,9 @@ use super::document::{
     OidcTrustSpec, PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
 };
 use super::{
-    AccessKeysRule, AccountSelector, CloudTrailRule, ConsoleAccessRule, Diagnostic, Exemption, IssuerPattern, MfaRule,
-    OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule, Selector, UserPermissionsRule,
-    duration,
+    AccessKeysRule, AccountSelector, CloudTrailRule, ConsoleAccessRule, Diagnostic, Exemption, ForbiddenPolicies,
+    IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule,
+    Selector, UserPermissionsRule, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -38,15 +38,6 @@ pub(super) fn parse(text: &str) -> Result<Policy, Vec<Diagnostic>> {
         Ok(policy)
     } else {
         Err(check.diagnostics)
-    }
-}
-
-fn user_permissions(spec: UserPermissionsSpec) -> UserPermissionsRule {
-    UserPermissionsRule {
-        allow_direct_policies: spec.allow_direct_policies,
-        forbid_admin: spec.forbid_admin,
-        report_escalation: spec.report_escalation,
-        action: spec.action,
     }
 }
 
@@ -89,7 +80,7 @@ impl Checker {
             oidc_providers: spec.oidc_providers.map(|o| self.oidc_providers(o)),
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
             oidc_trust: spec.oidc_trust.map(|t| self.oidc_trust(t)),
-            user_permissions: spec.user_permissions.map(user_permissions),
+            user_permissions: spec.user_permissions.map(|u| self.user_permissions(u)),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }
@@ -145,6 +136,32 @@ impl Checker {
             action: spec.action,
             require_for_root: spec.require_for_root,
         }
+    }
+
+    fn user_permissions(&mut self, spec: UserPermissionsSpec) -> UserPermissionsRule {
+        UserPermissionsRule {
+            allow_direct_policies: spec.allow_direct_policies,
+            forbid_admin: spec.forbid_admin,
+            report_escalation: spec.report_escalation,
+            forbidden_policies: self.forbidden_policies(&spec.forbidden_policies),
+            action: spec.action,
+        }
+    }
+
+    fn forbidden_policies(&mut self, arns: &[Located<String>]) -> ForbiddenPolicies {
+        let mut valid = Vec::new();
+        for arn in arns {
+            match ForbiddenPolicies::parse([arn.value().as_str()]) {
+                Ok(_) => valid.push(arn.value().as_str()),
+                Err(bad) => self.error(
+                    arn,
+                    format!(
+                        "`{bad}` is not a managed policy's ARN, like arn:aws:iam::aws:policy/AWSCloudShellFullAccess"
+                    ),
+                ),
+            }
+        }
+        ForbiddenPolicies::parse(valid).unwrap_or_default()
     }
 
     fn console_access(&mut self, spec: ConsoleAccessSpec) -> Option<ConsoleAccessRule> {
