@@ -22,6 +22,21 @@ pub struct Observed {
     pub trails: Option<Vec<Trail>>,
     pub roles: Option<Vec<Role>>,
     pub quarantine_policies: Option<Vec<LiveQuarantinePolicy>>,
+    pub server_certificates: Option<Vec<ServerCertificate>>,
+}
+
+/// An SSL/TLS certificate stored in IAM (rule `server-certificates`). The
+/// body and chain are read only for an expired one, to be journaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerCertificate {
+    pub name: String,
+    pub arn: String,
+    pub expiration: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
 }
 
 /// Something that may be read and found absent.

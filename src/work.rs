@@ -34,6 +34,8 @@ pub enum Key {
     Trails,
     /// iam-warden's own quarantine policies, whose default version is checked.
     QuarantinePolicies,
+    /// The server certificates stored in IAM.
+    ServerCertificates,
 }
 
 /// An item of the daemon's queue.
@@ -59,6 +61,7 @@ pub enum Kind {
     OidcProvider,
     Trails,
     QuarantinePolicies,
+    ServerCertificates,
 }
 
 impl Key {
@@ -71,6 +74,7 @@ impl Key {
             Key::OidcProvider(_) | Key::OidcProviders => Kind::OidcProvider,
             Key::Trails => Kind::Trails,
             Key::QuarantinePolicies => Kind::QuarantinePolicies,
+            Key::ServerCertificates => Kind::ServerCertificates,
         }
     }
 }
@@ -178,6 +182,7 @@ pub fn key_for(resource: &Resource) -> Key {
         Resource::Role { name } => Key::Role(name.clone()),
         Resource::OidcProvider { arn, .. } => Key::OidcProvider(arn.clone()),
         Resource::Trail { .. } | Resource::Account => Key::Trails,
+        Resource::ServerCertificate { .. } => Key::ServerCertificates,
         Resource::QuarantinePolicy { .. } => Key::QuarantinePolicies,
         Resource::Root => Key::Root,
     }

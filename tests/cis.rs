@@ -174,3 +174,49 @@ spec:
     assert_eq!(undo.code, 0, "{}", undo.stdout);
     assert!(attached(&moto, "dev").await.contains(shell));
 }
+
+#[tokio::test]
+async fn an_expired_server_certificate_is_deleted_with_its_body_journaled_and_a_valid_one_stays() {
+    let moto = Moto::start();
+    let seeded = moto.seed(&["certificates"]);
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-18}
+spec:
+  serverCertificates: {action: delete}
+",
+    );
+    let plan = moto.warden(&["plan", "--policy", &policy.path]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let listed = moto.iam().list_server_certificates().send().await.unwrap();
+    let names: Vec<&str> = listed
+        .server_certificate_metadata_list()
+        .iter()
+        .map(|c| c.server_certificate_name())
+        .collect();
+    assert_eq!(names, ["valid"], "only the expired one goes");
+    let intent = support::journal_records(&moto.journal())
+        .into_iter()
+        .find(|r| r["phase"] == "intent" && r["change"]["action"] == "delete-server-certificate")
+        .expect("journaled before the deletion");
+    let journaled = |field: &str| {
+        intent["change"]["certificate"][field]
+            .as_str()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(journaled("body"), seeded["expired"].as_str().unwrap());
+    assert_eq!(journaled("chain"), seeded["expired"].as_str().unwrap());
+
+    let undo = moto.warden(&["undo"]);
+    assert_eq!(undo.code, 2, "{}", undo.stdout);
+    assert!(
+        undo.stdout.contains("IAM never gives a certificate's private key back"),
+        "{}",
+        undo.stdout
+    );
+}

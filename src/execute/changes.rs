@@ -84,6 +84,15 @@ impl Executor {
                     .await;
                 start.during("cloudtrail:StartLogging").map(drop)
             }
+            Change::DeleteServerCertificate { certificate } => {
+                let delete = iam
+                    .delete_server_certificate()
+                    .server_certificate_name(&certificate.name);
+                let deleted = delete.send().await;
+                deleted
+                    .or_absent("iam:DeleteServerCertificate", NO_SUCH_ENTITY)
+                    .map(drop)
+            }
             Change::RestoreQuarantinePolicy { policy, arn } => {
                 self.restore(change, finding, (*policy, arn), caller, under).await
             }

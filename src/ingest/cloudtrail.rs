@@ -165,6 +165,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         | "TagOpenIDConnectProvider"
         | "UntagOpenIDConnectProvider" => provider_arn("requestParameters"),
         "CreateTrail" | "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => Some(whole(Key::Trails)),
+        "UploadServerCertificate" | "UpdateServerCertificate" => Some(whole(Key::ServerCertificates)),
         // A rename: the old name is gone, the new one is judged afresh.
         "UpdateUser" => {
             let renamed =

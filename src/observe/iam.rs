@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
-use crate::state::{Caller, Observation, OidcProvider, Role};
+use crate::state::{Caller, Observation, OidcProvider, Role, ServerCertificate};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
@@ -44,6 +44,46 @@ pub(super) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
         .summary_map()
         .and_then(|map| map.get(&SummaryKeyType::AccountMfaEnabled));
     Ok(enabled.is_some_and(|n| *n > 0))
+}
+
+/// The server certificates stored in IAM; the body and chain of each
+/// expired one, which its deletion journals. A certificate deleted between
+/// the list and its read is left out.
+pub(crate) async fn server_certificates(iam: &Client) -> Result<Vec<ServerCertificate>, Error> {
+    let listed: Vec<_> = iam
+        .list_server_certificates()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .during("iam:ListServerCertificates")?;
+    let now = chrono::Utc::now();
+    let mut certificates = Vec::with_capacity(listed.len());
+    for metadata in listed {
+        let mut certificate = ServerCertificate {
+            name: metadata.server_certificate_name().to_owned(),
+            arn: metadata.arn().to_owned(),
+            expiration: metadata.expiration().map_or(now, to_utc),
+            body: None,
+            chain: None,
+        };
+        if certificate.expiration <= now {
+            let got = iam
+                .get_server_certificate()
+                .server_certificate_name(&certificate.name)
+                .send()
+                .await;
+            let Some(got) = got.or_absent("iam:GetServerCertificate", NO_SUCH_ENTITY)? else {
+                continue;
+            };
+            let stored = got.server_certificate();
+            certificate.body = stored.map(|s| s.certificate_body().to_owned());
+            certificate.chain = stored.and_then(|s| s.certificate_chain()).map(str::to_owned);
+        }
+        certificates.push(certificate);
+    }
+    Ok(certificates)
 }
 
 /// One role, read live: its trust policy and tags, and whether the quarantine holds it.

@@ -111,6 +111,7 @@ impl Reader {
                 observed.oidc_providers = Some(iam::oidc_provider(iam, arn).await?.into_iter().collect());
             }
             Key::PasswordPolicy => observed.password_policy = Some(iam::password_policy(iam).await?),
+            Key::ServerCertificates => observed.server_certificates = Some(iam::server_certificates(iam).await?),
             Key::Root | Key::OidcProviders | Key::Trails | Key::QuarantinePolicies => {}
         }
         Ok(Live::new(observed))
@@ -167,6 +168,10 @@ impl Reader {
             }
             Key::QuarantinePolicies => {
                 observed.quarantine_policies = Some(quarantine::quarantine_policies(iam, &caller).await?);
+            }
+            Key::ServerCertificates => {
+                let wanted = policy.server_certificates.is_some();
+                observed.server_certificates = when(wanted, iam::server_certificates(iam)).await?;
             }
         }
         Ok(Live::new(observed))

@@ -51,18 +51,20 @@ pub(super) async fn scan(
     now: DateTime<Utc>,
 ) -> Result<Suspects, Error> {
     let iam = &clients.iam;
-    let (password_policy, root_mfa_enabled, oidc_providers, trails, quarantine_policies, accounts) = tokio::try_join!(
-        when(policy.password_policy.is_some(), iam::password_policy(iam)),
-        when(
-            policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
-            iam::root_mfa(iam)
-        ),
-        when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
-        when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
-        // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
-        when(true, quarantine::quarantine_policies(iam, caller)),
-        identities(iam, caller, policy),
-    )?;
+    let (password_policy, root_mfa_enabled, oidc_providers, trails, server_certificates, quarantine_policies, accounts) =
+        tokio::try_join!(
+            when(policy.password_policy.is_some(), iam::password_policy(iam)),
+            when(
+                policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
+                iam::root_mfa(iam)
+            ),
+            when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
+            when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
+            when(policy.server_certificates.is_some(), iam::server_certificates(iam)),
+            // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
+            when(true, quarantine::quarantine_policies(iam, caller)),
+            identities(iam, caller, policy),
+        )?;
     let Identities {
         users,
         unscreened,
@@ -86,6 +88,7 @@ pub(super) async fn scan(
         trails,
         roles,
         quarantine_policies,
+        server_certificates,
     };
     let plan = plan::plan(policy, &screened, now);
     let mut keys: BTreeMap<Key, Facets> = BTreeMap::new();

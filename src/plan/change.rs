@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::name::Name;
 use crate::policy::{PasswordPolicy, Rule};
 use crate::quarantine::{self, QuarantinePolicy};
-use crate::state::OidcProvider;
+use crate::state::{OidcProvider, ServerCertificate};
 
 /// One change in AWS. It names everything it acts on, and carries whatever
 /// it destroys (an inline policy's document, a provider, the previous
@@ -93,6 +93,10 @@ pub enum Change {
         policy: QuarantinePolicy,
         arn: String,
     },
+    /// Deletes an expired server certificate, carrying its body and chain.
+    DeleteServerCertificate {
+        certificate: ServerCertificate,
+    },
     // Made only by `undo`, each the inverse of one above.
     /// The account had no password policy before iam-warden set one.
     DeletePasswordPolicy {
@@ -151,6 +155,7 @@ pub enum Action {
     LiftQuarantine,
     StartLogging,
     RestoreQuarantinePolicy,
+    DeleteServerCertificate,
     DeletePasswordPolicy,
     ActivateAccessKey,
     CancelPasswordReset,
@@ -180,6 +185,7 @@ impl Change {
             Change::QuarantineRole { .. } => Action::QuarantineRole,
             Change::LiftQuarantine { .. } => Action::LiftQuarantine,
             Change::StartLogging { .. } => Action::StartLogging,
+            Change::DeleteServerCertificate { .. } => Action::DeleteServerCertificate,
             Change::RestoreQuarantinePolicy { .. } => Action::RestoreQuarantinePolicy,
             Change::DeletePasswordPolicy { .. } => Action::DeletePasswordPolicy,
             Change::ActivateAccessKey { .. } => Action::ActivateAccessKey,
@@ -233,6 +239,11 @@ impl Change {
                 return Err("a deleted key's secret cannot come back: create a new access key for the user");
             }
             StartLogging { .. } => return Err("iam-warden never stops a trail: stop it yourself if you must"),
+            DeleteServerCertificate { .. } => {
+                return Err(
+                    "IAM never gives a certificate's private key back: upload it again with its key (the journal has the body and chain)",
+                );
+            }
             RestoreQuarantinePolicy { .. } => return Err("iam-warden never puts a tampered quarantine policy back"),
             RecordDeactivation { .. } | ClearDeactivationRecord { .. } => {
                 return Err("a record iam-warden keeps goes and comes with the change it records");
@@ -266,6 +277,7 @@ impl Change {
             | LiftQuarantine { .. }
             | StartLogging { .. }
             | RestoreQuarantinePolicy { .. }
+            | DeleteServerCertificate { .. }
             | DeletePasswordPolicy { .. }
             | CreateOidcProvider { .. } => None,
         }
@@ -335,6 +347,7 @@ pub fn actions_of(rule: Rule) -> &'static [Action] {
             Action::RestoreQuarantinePolicy,
         ],
         Rule::Cloudtrail => &[Action::StartLogging],
+        Rule::ServerCertificates => &[Action::DeleteServerCertificate],
     }
 }
 
@@ -391,6 +404,9 @@ pub enum Resource {
         policy: QuarantinePolicy,
         arn: String,
     },
+    ServerCertificate {
+        name: String,
+    },
 }
 
 impl Resource {
@@ -430,6 +446,7 @@ impl fmt::Display for Resource {
             Resource::GroupMembership { user, group } => write!(f, "group-membership/{user}/{group}"),
             Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
             Resource::Trail { name, .. } => write!(f, "trail/{name}"),
+            Resource::ServerCertificate { name } => write!(f, "server-certificate/{name}"),
             Resource::QuarantinePolicy { policy, .. } => write!(f, "policy{}{}", quarantine::PATH, policy.name()),
         }
     }

@@ -19,6 +19,7 @@ mod quarantine_policies;
 mod records;
 mod release;
 mod reversal;
+mod server_certificates;
 #[cfg(test)]
 mod tests;
 mod user_permissions;
@@ -167,6 +168,9 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     }
     if let (Some(rule), Some(trails)) = (&policy.cloudtrail, &observed.trails) {
         cloudtrail::evaluate(rule, trails, &mut draft);
+    }
+    if let (Some(action), Some(certificates)) = (policy.server_certificates, &observed.server_certificates) {
+        server_certificates::evaluate(action, certificates, &mut draft);
     }
     let held_roles = match (&policy.oidc_trust, &observed.roles) {
         (Some(rule), Some(roles)) => oidc_trust::evaluate(rule, roles, &mut draft),

@@ -11,7 +11,7 @@ use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
     AccessKey, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile, ManagedPolicy,
-    Observation, OidcProvider, Permissions, Role, Trail, User,
+    Observation, OidcProvider, Permissions, Role, ServerCertificate, Trail, User,
 };
 
 fn now() -> DateTime<Utc> {
@@ -796,6 +796,50 @@ fn trail(name: &str, multi_region: bool, logging: bool) -> Trail {
 }
 
 const TRAILS: &str = "  cloudTrail:\n    requireLogging: true\n    trails: [org-trail]\n    action: start-logging\n";
+
+#[test]
+fn an_expired_server_certificate_is_deleted_and_a_valid_one_is_a_deadline() {
+    let p = policy("  serverCertificates:\n    action: delete\n");
+    let certificate = |name: &str, expiration: DateTime<Utc>| ServerCertificate {
+        name: name.to_owned(),
+        arn: format!("arn:aws:iam::123456789012:server-certificate/{name}"),
+        expiration,
+        body: Some("BODY".to_owned()),
+        chain: None,
+    };
+    let observed = Observed {
+        server_certificates: Some(vec![
+            certificate("expired", ago(days(1))),
+            certificate("valid", now() + days(30)),
+        ]),
+        ..Observed::default()
+    };
+    let result = plan(&p, &observed, now());
+    assert_eq!(
+        actions(&result),
+        [(
+            Rule::ServerCertificates,
+            "server-certificate/expired".into(),
+            Action::DeleteServerCertificate
+        )]
+    );
+    assert_eq!(
+        result.next_deadline,
+        Some(now() + days(30)),
+        "deleted the moment it expires"
+    );
+    let Some(Change::DeleteServerCertificate { certificate }) = &result.findings[0].change else {
+        panic!("{:?}", result.findings[0].change)
+    };
+    assert_eq!(
+        certificate.body.as_deref(),
+        Some("BODY"),
+        "the body goes to the journal"
+    );
+
+    let reported = plan(&policy("  serverCertificates:\n    action: report\n"), &observed, now());
+    assert!(reported.findings[0].change.is_none());
+}
 
 #[test]
 fn cloudtrail_requirements() {

@@ -8,7 +8,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction, TrustAction};
+use super::{
+    CertificateAction, ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction,
+    TrustAction,
+};
 
 /// A value with the line and column it was read from.
 #[derive(Debug, Deserialize)]
@@ -124,6 +127,7 @@ pub(super) struct Spec {
     pub cloud_trail: Option<CloudTrailSpec>,
     pub oidc_trust: Option<OidcTrustSpec>,
     pub user_permissions: Option<UserPermissionsSpec>,
+    pub server_certificates: Option<ServerCertificatesSpec>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
 }
@@ -251,6 +255,16 @@ pub(super) struct OidcTrustSpec {
     pub require_audience: bool,
     #[serde(default)]
     pub action: TrustAction,
+}
+
+/// CIS 2.18: expired SSL/TLS certificates stored in IAM (rule `server-certificates`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ServerCertificatesSpec {
+    /// `report`, or `delete` an expired certificate (its body and chain are
+    /// journaled first; its private key IAM never gives back).
+    #[serde(default)]
+    pub action: CertificateAction,
 }
 
 /// What users may do (rule `user-permissions`).

@@ -47,6 +47,7 @@ pub enum Rule {
     OidcProviders,
     OidcTrust,
     Cloudtrail,
+    ServerCertificates,
 }
 
 impl Rule {
@@ -121,6 +122,15 @@ pub enum TrustAction {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+pub enum CertificateAction {
+    #[default]
+    Report,
+    /// Deletes an expired certificate; its body and chain are journaled first.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum TrailAction {
     #[default]
     Report,
@@ -143,6 +153,8 @@ pub struct Policy {
     pub cloudtrail: Option<CloudTrailRule>,
     pub oidc_trust: Option<OidcTrustRule>,
     pub user_permissions: Option<UserPermissionsRule>,
+    /// CIS 2.18: expired server certificates go.
+    pub server_certificates: Option<CertificateAction>,
     pub exemptions: Vec<Exemption>,
 }
 

@@ -81,6 +81,7 @@ impl Checker {
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
             oidc_trust: spec.oidc_trust.map(|t| self.oidc_trust(t)),
             user_permissions: spec.user_permissions.map(|u| self.user_permissions(u)),
+            server_certificates: spec.server_certificates.map(|c| c.action),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }

@@ -98,5 +98,6 @@ fn covers(key: &Key, facets: Facets, rule: Rule, resource: &Resource) -> bool {
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),
         Key::Trails => rule == Rule::Cloudtrail,
         Key::QuarantinePolicies => matches!(resource, Resource::QuarantinePolicy { .. }),
+        Key::ServerCertificates => rule == Rule::ServerCertificates,
     }
 }

@@ -17,6 +17,8 @@ Made to behave like AWS:
     case, and found whatever the case asked for (moto compares exactly).
   - Quotas: 10 managed policies per user, group or role, and 50 tags per
     user, past which the call fails with LimitExceeded (moto has none).
+  - A server certificate's Expiration is its certificate's notAfter (moto
+    says 2012 for every one).
   - User permissions boundaries: PutUserPermissionsBoundary and
     DeleteUserPermissionsBoundary work, and GetUser and the authorization
     details show the boundary (moto implements them for roles only).
@@ -342,6 +344,31 @@ IAMBackend.update_assume_role_policy = update_assume_role_policy
 IamResponse.get_role = get_role_response
 IAMBackend.attach_user_policy = attach_user_policy
 IAMBackend.list_attached_user_policies = list_attached_user_policies
+
+
+# A server certificate expires when its certificate says (moto says 2012 for every one).
+def certificate_expiration(body):
+    from cryptography import x509
+    expires = x509.load_pem_x509_certificate(body.encode()).not_valid_after_utc
+    return expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def with_expiration(response_method, metadata_of):
+    def patched(self):
+        result = response_method(self)
+        for metadata in metadata_of(result.result):
+            certificate = self.backend.get_server_certificate(metadata["ServerCertificateName"])
+            metadata["Expiration"] = certificate_expiration(certificate.cert_body)
+        return result
+    return patched
+
+
+IamResponse.upload_server_certificate = with_expiration(
+    IamResponse.upload_server_certificate, lambda r: [r["ServerCertificateMetadata"]])
+IamResponse.list_server_certificates = with_expiration(
+    IamResponse.list_server_certificates, lambda r: r["ServerCertificateMetadataList"])
+IamResponse.get_server_certificate = with_expiration(
+    IamResponse.get_server_certificate, lambda r: [r["ServerCertificate"]["ServerCertificateMetadata"]])
 
 
 # ---- test-only endpoints ----

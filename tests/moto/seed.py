@@ -331,6 +331,36 @@ def passwords(account, days):
     return {}
 
 
+def self_signed(name, expires):
+    """A PEM certificate for `name` that expires at `expires`, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(expires - timedelta(days=365)).not_valid_after(expires)
+                   .sign(key, hashes.SHA256()))
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return pem, private
+
+
+def certificates(account):
+    """Server certificates stored in IAM: one expired yesterday, one valid for 30 days."""
+    now = datetime.now(timezone.utc)
+    made = {}
+    for name, expires in (("expired", now - timedelta(days=1)), ("valid", now + timedelta(days=30))):
+        body, key = self_signed(f"{name}.example.com", expires)
+        account.iam.upload_server_certificate(ServerCertificateName=name, CertificateBody=body, PrivateKey=key,
+                                              CertificateChain=body)
+        made[name] = body.strip()
+    return made
+
+
 def member_credentials(endpoint, account_id):
     """An account of the Organization as iam-warden reaches it: through its
     role, which moto lets anyone assume, its state kept apart by account."""
@@ -431,7 +461,7 @@ def main():
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
-                 "rollout": rollout, "irsa": irsa, "hub": hub, "permissions": permissions,
+                 "rollout": rollout, "irsa": irsa, "certificates": certificates, "hub": hub, "permissions": permissions,
                  "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0])),
