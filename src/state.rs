@@ -23,6 +23,8 @@ pub struct Observed {
     pub roles: Option<Vec<Role>>,
     pub quarantine_policies: Option<Vec<LiveQuarantinePolicy>>,
     pub server_certificates: Option<Vec<ServerCertificate>>,
+    /// Groups with their policies, read when rule `group-permissions` judges them.
+    pub groups: Option<Vec<Group>>,
 }
 
 /// An SSL/TLS certificate stored in IAM (rule `server-certificates`). The
@@ -183,6 +185,22 @@ pub struct Role {
     /// `iam-warden-deny-all` holds the role: the managed policy, or the inline
     /// policy of the same name where a quota left no room.
     pub quarantined: bool,
+    /// What the role may do, read when rule `role-permissions` judges it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<RolePermissions>,
+}
+
+/// A role's own policies, boundary and use (rule `role-permissions`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolePermissions {
+    pub attached: Vec<ManagedPolicy>,
+    pub inline: Vec<InlinePolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<ManagedPolicy>,
+    pub created: DateTime<Utc>,
+    /// `None`: not used within what IAM tracks (the last 400 days).
+    pub last_used: Option<DateTime<Utc>>,
 }
 
 impl Role {

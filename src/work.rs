@@ -28,6 +28,8 @@ pub enum Key {
     Root,
     User(Name),
     Role(Name),
+    /// A group's own policies (rule `group-permissions`).
+    Group(Name),
     OidcProvider(String),
     /// The whole provider list, for a provider created without a known ARN.
     OidcProviders,
@@ -71,6 +73,7 @@ impl Key {
             Key::Root => Kind::Root,
             Key::User(_) => Kind::User,
             Key::Role(_) => Kind::Role,
+            Key::Group(_) => Kind::Group,
             Key::OidcProvider(_) | Key::OidcProviders => Kind::OidcProvider,
             Key::Trails => Kind::Trails,
             Key::QuarantinePolicies => Kind::QuarantinePolicies,
@@ -180,6 +183,8 @@ pub fn key_for(resource: &Resource) -> Key {
         | Resource::InlinePolicy { user: name, .. }
         | Resource::GroupMembership { user: name, .. } => Key::User(name.clone()),
         Resource::Role { name } => Key::Role(name.clone()),
+        Resource::RolePolicy { role, .. } | Resource::RoleInlinePolicy { role, .. } => Key::Role(role.clone()),
+        Resource::GroupPolicy { group, .. } | Resource::GroupInlinePolicy { group, .. } => Key::Group(group.clone()),
         Resource::OidcProvider { arn, .. } => Key::OidcProvider(arn.clone()),
         Resource::Trail { .. } | Resource::Account => Key::Trails,
         Resource::ServerCertificate { .. } => Key::ServerCertificates,

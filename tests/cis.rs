@@ -220,3 +220,178 @@ spec:
         undo.stdout
     );
 }
+
+async fn role_with(moto: &Moto, name: &str, path: &str, admin: bool) {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let iam = moto.iam();
+    let create = iam.create_role().role_name(name).path(path);
+    create
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    if admin {
+        let attach = iam.attach_role_policy().role_name(name);
+        attach
+            .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn role_policies(moto: &Moto, role: &str) -> (Vec<String>, Vec<String>) {
+    let iam = moto.iam();
+    let attached = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
+    let inline = iam.list_role_policies().role_name(role).send().await.unwrap();
+    let attached = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .map(str::to_owned);
+    (attached.collect(), inline.policy_names().to_vec())
+}
+
+#[tokio::test]
+async fn a_role_s_admin_policies_go_unless_a_boundary_holds_it_or_aws_owns_it_and_undo_puts_them_back() {
+    let moto = Moto::start();
+    role_with(&moto, "ci", "/", true).await;
+    role_with(&moto, "etl", "/", false).await;
+    let everything =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let put = moto.iam().put_role_policy().role_name("etl").policy_name("star");
+    put.policy_document(everything.to_string()).send().await.unwrap();
+    role_with(&moto, "bounded", "/", true).await;
+    let bound = moto.iam().put_role_permissions_boundary().role_name("bounded");
+    bound
+        .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    role_with(
+        &moto,
+        "AWSServiceRoleForTest",
+        "/aws-service-role/test.amazonaws.com/",
+        true,
+    )
+    .await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-15-roles}
+spec:
+  rolePermissions: {forbidAdmin: true, action: detach}
+",
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(
+        apply.code, 2,
+        "the bounded role is reported:\n{}\n{}",
+        apply.stdout, apply.stderr
+    );
+    assert_eq!(role_policies(&moto, "ci").await, (vec![], vec![]), "admin detached");
+    assert_eq!(
+        role_policies(&moto, "etl").await,
+        (vec![], vec![]),
+        "inline admin deleted"
+    );
+    assert_eq!(
+        role_policies(&moto, "bounded").await.0,
+        ["AdministratorAccess"],
+        "its boundary holds it"
+    );
+    assert_eq!(
+        role_policies(&moto, "AWSServiceRoleForTest").await.0,
+        ["AdministratorAccess"],
+        "AWS owns it"
+    );
+    let deleted = support::journal_records(&moto.journal())
+        .into_iter()
+        .find(|r| r["phase"] == "intent" && r["change"]["action"] == "delete-role-policy")
+        .expect("journaled before the deletion");
+    let journaled: serde_json::Value = serde_json::from_str(deleted["change"]["document"].as_str().unwrap()).unwrap();
+    assert_eq!(journaled, everything);
+
+    let undo = moto.warden(&["undo"]);
+    assert_eq!(undo.code, 0, "{}", undo.stdout);
+    assert_eq!(role_policies(&moto, "ci").await.0, ["AdministratorAccess"]);
+    assert_eq!(role_policies(&moto, "etl").await.1, ["star"]);
+}
+
+#[tokio::test]
+async fn a_group_s_admin_policy_goes_its_members_stay_an_exempt_group_keeps_it_and_undo_puts_it_back() {
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    for group in ["admins", "break-glass"] {
+        iam.create_group().group_name(group).send().await.unwrap();
+        iam.attach_group_policy()
+            .group_name(group)
+            .policy_arn(admin)
+            .send()
+            .await
+            .unwrap();
+        let user = format!("{group}-member");
+        iam.create_user().user_name(&user).send().await.unwrap();
+        iam.add_user_to_group()
+            .group_name(group)
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+    }
+    let everything =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let put = iam.put_group_policy().group_name("admins").policy_name("star");
+    put.policy_document(everything.to_string()).send().await.unwrap();
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-15-groups}
+spec:
+  userPermissions: {forbidAdmin: true, action: detach}
+  groupPermissions: {forbidAdmin: true, action: detach}
+  exemptions:
+    - groups: [BREAK-GLASS]
+      rules: [group-permissions]
+      reason: sealed break-glass group, audited monthly
+",
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    let group_policies = async |group: &str| {
+        let attached = iam
+            .list_attached_group_policies()
+            .group_name(group)
+            .send()
+            .await
+            .unwrap();
+        let inline = iam.list_group_policies().group_name(group).send().await.unwrap();
+        let attached = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_name())
+            .map(str::to_owned);
+        (attached.collect::<Vec<_>>(), inline.policy_names().to_vec())
+    };
+    assert_eq!(group_policies("admins").await, (vec![], vec![]), "{}", apply.stderr);
+    let members = iam.get_group().group_name("admins").send().await.unwrap();
+    assert_eq!(members.users().len(), 1, "the member stays in the group");
+    assert_eq!(
+        group_policies("break-glass").await.0,
+        ["AdministratorAccess"],
+        "exempt, in other letters"
+    );
+    let exempt = iam.get_group().group_name("break-glass").send().await.unwrap();
+    assert!(
+        exempt.users().is_empty(),
+        "group-permissions leaves the exempt group as it is, so user-permissions takes its member out"
+    );
+
+    let undo = moto.warden(&["undo"]);
+    assert!(undo.stdout.contains("Reversed 3"), "{}", undo.stdout);
+    assert_eq!(
+        group_policies("admins").await,
+        (vec!["AdministratorAccess".to_owned()], vec!["star".to_owned()])
+    );
+}

@@ -84,15 +84,19 @@ impl Executor {
                     .await;
                 start.during("cloudtrail:StartLogging").map(drop)
             }
-            Change::DeleteServerCertificate { certificate } => {
-                let delete = iam
-                    .delete_server_certificate()
-                    .server_certificate_name(&certificate.name);
-                let deleted = delete.send().await;
-                deleted
-                    .or_absent("iam:DeleteServerCertificate", NO_SUCH_ENTITY)
-                    .map(drop)
+            Change::DetachGroupPolicy { group, arn } => detach_group_policy(iam, group, arn).await,
+            Change::DeleteGroupPolicy { group, name, .. } => delete_group_policy(iam, group, name).await,
+            Change::AttachGroupPolicy { group, arn } => reversals::attach_group_policy(iam, group, arn).await,
+            Change::PutGroupPolicy { group, name, document } => {
+                reversals::put_group_policy(iam, group, name, document).await
             }
+            Change::DetachRolePolicy { role, arn } => detach_role_policy(iam, role, arn).await,
+            Change::DeleteRolePolicy { role, name, .. } => delete_role_policy(iam, role, name).await,
+            Change::AttachRolePolicy { role, arn } => reversals::attach_role_policy(iam, role, arn).await,
+            Change::PutRolePolicy { role, name, document } => {
+                reversals::put_role_policy(iam, role, name, document).await
+            }
+            Change::DeleteServerCertificate { certificate } => delete_server_certificate(iam, &certificate.name).await,
             Change::RestoreQuarantinePolicy { policy, arn } => {
                 self.restore(change, finding, (*policy, arn), caller, under).await
             }
@@ -407,4 +411,36 @@ async fn activate_access_key(iam: &Client, user: &str, id: &str) -> Result<(), E
 async fn cancel_password_reset(iam: &Client, user: &str) -> Result<(), Error> {
     set_password_reset(iam, user, false).await?;
     untag(iam, user, plan::PASSWORD_RESET_TAG).await
+}
+
+async fn detach_role_policy(iam: &Client, role: &Name, arn: &str) -> Result<(), Error> {
+    let detach = iam.detach_role_policy().role_name(role.as_str()).policy_arn(arn);
+    let detached = detach.send().await;
+    detached.or_absent("iam:DetachRolePolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_role_policy(iam: &Client, role: &Name, name: &str) -> Result<(), Error> {
+    let delete = iam.delete_role_policy().role_name(role.as_str()).policy_name(name);
+    let deleted = delete.send().await;
+    deleted.or_absent("iam:DeleteRolePolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_server_certificate(iam: &Client, name: &str) -> Result<(), Error> {
+    let delete = iam.delete_server_certificate().server_certificate_name(name);
+    let deleted = delete.send().await;
+    deleted
+        .or_absent("iam:DeleteServerCertificate", NO_SUCH_ENTITY)
+        .map(drop)
+}
+
+async fn detach_group_policy(iam: &Client, group: &Name, arn: &str) -> Result<(), Error> {
+    let detach = iam.detach_group_policy().group_name(group.as_str()).policy_arn(arn);
+    let detached = detach.send().await;
+    detached.or_absent("iam:DetachGroupPolicy", NO_SUCH_ENTITY).map(drop)
+}
+
+async fn delete_group_policy(iam: &Client, group: &Name, name: &str) -> Result<(), Error> {
+    let delete = iam.delete_group_policy().group_name(group.as_str()).policy_name(name);
+    let deleted = delete.send().await;
+    deleted.or_absent("iam:DeleteGroupPolicy", NO_SUCH_ENTITY).map(drop)
 }

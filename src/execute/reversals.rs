@@ -7,6 +7,7 @@ use aws_sdk_iam::types::Tag;
 
 use crate::aws::Call;
 use crate::error::Error;
+use crate::name::Name;
 use crate::state::OidcProvider;
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
@@ -27,6 +28,48 @@ pub(super) async fn put_user_policy(iam: &Client, user: &str, name: &str, docume
         .send()
         .await;
     put.during("iam:PutUserPolicy").map(drop)
+}
+
+pub(super) async fn attach_group_policy(iam: &Client, group: &Name, arn: &str) -> Result<(), Error> {
+    let attach = iam
+        .attach_group_policy()
+        .group_name(group.as_str())
+        .policy_arn(arn)
+        .send()
+        .await;
+    attach.during("iam:AttachGroupPolicy").map(drop)
+}
+
+pub(super) async fn put_group_policy(iam: &Client, group: &Name, name: &str, document: &str) -> Result<(), Error> {
+    let put = iam
+        .put_group_policy()
+        .group_name(group.as_str())
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await;
+    put.during("iam:PutGroupPolicy").map(drop)
+}
+
+pub(super) async fn attach_role_policy(iam: &Client, role: &Name, arn: &str) -> Result<(), Error> {
+    let attach = iam
+        .attach_role_policy()
+        .role_name(role.as_str())
+        .policy_arn(arn)
+        .send()
+        .await;
+    attach.during("iam:AttachRolePolicy").map(drop)
+}
+
+pub(super) async fn put_role_policy(iam: &Client, role: &Name, name: &str, document: &str) -> Result<(), Error> {
+    let put = iam
+        .put_role_policy()
+        .role_name(role.as_str())
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await;
+    put.during("iam:PutRolePolicy").map(drop)
 }
 
 pub(super) async fn add_user_to_group(iam: &Client, user: &str, group: &str) -> Result<(), Error> {

@@ -176,12 +176,25 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
             quarantine_policy()
         }
         // Tagging and untagging can add or remove an exemption.
-        "CreateRole" | "UpdateAssumeRolePolicy" | "AttachRolePolicy" | "DetachRolePolicy" | "TagRole" | "UntagRole" => {
+        "CreateRole"
+        | "UpdateAssumeRolePolicy"
+        | "AttachRolePolicy"
+        | "DetachRolePolicy"
+        | "PutRolePolicy"
+        | "DeleteRolePolicy"
+        | "TagRole"
+        | "UntagRole" => {
             text(record, &["requestParameters", "roleName"]).map(|role| whole(Key::Role(Name::from(role))))
         }
         _ => None,
     };
-    key.into_iter().collect()
+    let mut targets: Vec<Target> = key.into_iter().collect();
+    // A group's policy changed: its members' permissions did, and the group's own (rule group-permissions).
+    if let Some(Target::GroupMembers(group)) = targets.first() {
+        let group = Key::Group(Name::from(group.as_str()));
+        targets.push(whole(group));
+    }
+    targets
 }
 
 /// Whether the call set a user's password: IAM says when a password was last
@@ -348,7 +361,14 @@ mod tests {
             "PutGroupPolicy",
             serde_json::json!({"requestParameters": {"groupName": "admins"}}),
         );
-        assert_eq!(named(&group), [Target::GroupMembers("admins".into())]);
+        assert_eq!(
+            named(&group),
+            [
+                Target::GroupMembers("admins".into()),
+                Target::Key(Key::Group("admins".into()), Facets::ALL)
+            ],
+            "its members, and the group itself"
+        );
         let own = record("ChangePassword", serde_json::json!({}));
         assert_eq!(named(&own), [Target::Key(Key::User("caller".into()), Facets::CONSOLE)]);
     }
@@ -579,7 +599,7 @@ mod eventbridge_rule {
     #[test]
     fn every_event_the_rule_sends_maps_to_a_key() {
         let names = rule_events("iam-warden.yaml");
-        assert_eq!(names.len(), 48);
+        assert_eq!(names.len(), 52);
         for name in names {
             assert!(
                 !keys(&name, &record()).is_empty(),

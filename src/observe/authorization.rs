@@ -16,7 +16,7 @@ use crate::document;
 use crate::error::Error;
 use crate::name::Name;
 use crate::quarantine::QuarantinePolicy;
-use crate::state::{Caller, Group, InlinePolicy, ManagedPolicy, Permissions, Role};
+use crate::state::{Caller, Group, InlinePolicy, ManagedPolicy, Permissions, Role, RolePermissions};
 
 /// The most AWS returns in one page.
 const PAGE: i32 = 1000;
@@ -37,22 +37,37 @@ pub struct UserDetails {
 pub struct Details {
     pub users: Vec<UserDetails>,
     pub roles: Vec<Role>,
+    /// Every group with its policies, when groups were read.
+    pub groups: Vec<Group>,
 }
 
-/// Reads every user and role in one paginated call; with `permissions`,
-/// the groups' policies and the documents of the account's own managed
-/// policies too. `caller`'s quarantine policies mark who they hold.
-pub(crate) async fn authorization_details(iam: &Client, permissions: bool, caller: &Caller) -> Result<Details, Error> {
+/// What the account-wide read judges besides who iam-warden's quarantines hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Judged {
+    pub user_permissions: bool,
+    pub group_permissions: bool,
+    pub role_permissions: bool,
+}
+
+/// Reads every user and role in one paginated call; with permissions
+/// judged, the groups' policies and the documents of the account's own
+/// managed policies too. `caller`'s quarantine policies mark who they hold.
+pub(crate) async fn authorization_details(iam: &Client, judged: Judged, caller: &Caller) -> Result<Details, Error> {
+    let groups = judged.user_permissions || judged.group_permissions;
+    let documents = groups || judged.role_permissions;
     let filters: Vec<EntityType> = [
         (true, EntityType::User),
-        (permissions, EntityType::Group),
-        (permissions, EntityType::LocalManagedPolicy),
+        (groups, EntityType::Group),
+        (documents, EntityType::LocalManagedPolicy),
         (true, EntityType::Role),
     ]
     .into_iter()
     .filter_map(|(on, filter)| on.then_some(filter))
     .collect();
-    let mut pages = Pages::default();
+    let mut pages = Pages {
+        role_permissions: judged.role_permissions,
+        ..Pages::default()
+    };
     let mut paginator = iam
         .get_account_authorization_details()
         .set_filter(Some(filters))
@@ -60,7 +75,7 @@ pub(crate) async fn authorization_details(iam: &Client, permissions: bool, calle
         .into_paginator()
         .send();
     while let Some(page) = paginator.next().await {
-        pages.add(page.during("iam:GetAccountAuthorizationDetails")?, caller);
+        pages.add(page.during("iam:GetAccountAuthorizationDetails")?);
     }
     Ok(pages.assemble(caller))
 }
@@ -73,11 +88,13 @@ struct Pages {
     groups: HashMap<String, (Vec<String>, Vec<InlinePolicy>)>,
     /// The default version's document of each of the account's own managed policies.
     documents: HashMap<String, String>,
-    roles: Vec<Role>,
+    roles: Vec<RoleDetail>,
+    /// Read each role's policies, boundary and use.
+    role_permissions: bool,
 }
 
 impl Pages {
-    fn add(&mut self, page: GetAccountAuthorizationDetailsOutput, caller: &Caller) {
+    fn add(&mut self, page: GetAccountAuthorizationDetailsOutput) {
         self.users.extend(page.user_detail_list().iter().cloned());
         for group in page.group_detail_list() {
             let Some(name) = group.group_name() else { continue };
@@ -95,19 +112,22 @@ impl Pages {
                 self.documents.insert(arn.to_owned(), document::decode(document));
             }
         }
-        self.roles.extend(
-            page.role_detail_list()
-                .iter()
-                .filter_map(|role| self::role(role, caller)),
-        );
+        self.roles.extend(page.role_detail_list().iter().cloned());
     }
 
     fn assemble(self, caller: &Caller) -> Details {
         let users = self.users.iter().filter_map(|user| self.user(user, caller)).collect();
-        Details {
-            users,
-            roles: self.roles,
-        }
+        let roles = self.roles.iter().filter_map(|role| self.role(role, caller)).collect();
+        let groups = self
+            .groups
+            .iter()
+            .map(|(name, (attached, inline))| Group {
+                name: Name::from(name.as_str()),
+                attached: self.managed(attached),
+                inline: inline.clone(),
+            })
+            .collect();
+        Details { users, roles, groups }
     }
 
     fn user(&self, user: &UserDetail, caller: &Caller) -> Option<UserDetails> {
@@ -145,6 +165,30 @@ impl Pages {
         })
     }
 
+    fn role(&self, role: &RoleDetail, caller: &Caller) -> Option<Role> {
+        let attached = arns(role.attached_managed_policies());
+        let inline = inline(role.role_policy_list());
+        let quarantined = held(&attached, &inline, QuarantinePolicy::DenyAll, caller);
+        let permissions = self.role_permissions.then(|| RolePermissions {
+            attached: self.managed(&attached),
+            inline,
+            boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(|arn| self.managed(&[arn.to_owned()]).remove(0)),
+            created: role.create_date().map(to_utc).unwrap_or_default(),
+            last_used: role.role_last_used().and_then(|u| u.last_used_date()).map(to_utc),
+        });
+        Some(Role {
+            name: Name::from(role.role_name()?),
+            arn: role.arn().unwrap_or_default().to_owned(),
+            tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
+            trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
+            quarantined,
+            permissions,
+        })
+    }
+
     fn managed(&self, arns: &[String]) -> Vec<ManagedPolicy> {
         arns.iter()
             .map(|arn| ManagedPolicy {
@@ -156,18 +200,6 @@ impl Pages {
             })
             .collect()
     }
-}
-
-fn role(role: &RoleDetail, caller: &Caller) -> Option<Role> {
-    let attached = arns(role.attached_managed_policies());
-    let inline = inline(role.role_policy_list());
-    Some(Role {
-        name: Name::from(role.role_name()?),
-        arn: role.arn().unwrap_or_default().to_owned(),
-        tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
-        trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
-        quarantined: held(&attached, &inline, QuarantinePolicy::DenyAll, caller),
-    })
 }
 
 /// Whether `quarantine` holds a principal with these policies: attached, or

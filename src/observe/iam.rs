@@ -3,7 +3,9 @@
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::SummaryKeyType;
 
+use super::documents::PolicyDocuments;
 use super::held::{self, Holder};
+use super::permissions;
 use super::{tag_map, to_utc};
 use crate::aws::Call;
 use crate::document;
@@ -11,7 +13,7 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
-use crate::state::{Caller, Observation, OidcProvider, Role, ServerCertificate};
+use crate::state::{Caller, InlinePolicy, Observation, OidcProvider, Role, RolePermissions, ServerCertificate};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
@@ -86,8 +88,14 @@ pub(crate) async fn server_certificates(iam: &Client) -> Result<Vec<ServerCertif
     Ok(certificates)
 }
 
-/// One role, read live: its trust policy and tags, and whether the quarantine holds it.
-pub(super) async fn role(iam: &Client, name: &Name, caller: &Caller) -> Result<Option<Role>, Error> {
+/// One role, read live: its trust policy and tags, whether the quarantine
+/// holds it, and with `documents` its policies, boundary and use.
+pub(super) async fn role(
+    iam: &Client,
+    name: &Name,
+    caller: &Caller,
+    documents: Option<&PolicyDocuments>,
+) -> Result<Option<Role>, Error> {
     let (found, quarantined) = tokio::try_join!(
         async {
             let got = iam.get_role().role_name(name.as_str()).send().await;
@@ -98,12 +106,79 @@ pub(super) async fn role(iam: &Client, name: &Name, caller: &Caller) -> Result<O
     let (Some(role), Some(quarantined)) = (found.as_ref().and_then(|f| f.role()), quarantined) else {
         return Ok(None);
     };
+    let permissions = match documents {
+        Some(documents) => match role_permissions(iam, role, documents).await? {
+            Some(permissions) => Some(permissions),
+            None => return Ok(None),
+        },
+        None => None,
+    };
     Ok(Some(Role {
         name: Name::from(role.role_name()),
         arn: role.arn().to_owned(),
         tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
         trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
         quarantined,
+        permissions,
+    }))
+}
+
+/// What `role` (as GetRole gave it) may do; `None` if it is gone.
+async fn role_permissions(
+    iam: &Client,
+    role: &aws_sdk_iam::types::Role,
+    documents: &PolicyDocuments,
+) -> Result<Option<RolePermissions>, Error> {
+    let name = role.role_name();
+    let (attached, names) = tokio::try_join!(
+        async {
+            let pages = iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send();
+            let listed: Result<Vec<_>, _> = pages.try_collect().await;
+            listed.or_absent("iam:ListAttachedRolePolicies", NO_SUCH_ENTITY)
+        },
+        async {
+            let pages = iam.list_role_policies().role_name(name).into_paginator().items().send();
+            let listed: Result<Vec<String>, _> = pages.try_collect().await;
+            listed.or_absent("iam:ListRolePolicies", NO_SUCH_ENTITY)
+        },
+    )?;
+    let (Some(attached), Some(names)) = (attached, names) else {
+        return Ok(None);
+    };
+    let inline = names.into_iter().map(|policy| async move {
+        let got = iam.get_role_policy().role_name(name).policy_name(&policy).send().await;
+        let got = got.or_absent("iam:GetRolePolicy", NO_SUCH_ENTITY)?;
+        Ok::<_, Error>(got.map(|g| InlinePolicy {
+            name: policy,
+            document: document::decode(g.policy_document()),
+        }))
+    });
+    let arns = attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    let boundary: Vec<String> = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let (attached, boundary, inline) = tokio::try_join!(
+        permissions::managed_policies(iam, arns, documents),
+        permissions::managed_policies(iam, boundary, documents),
+        futures::future::try_join_all(inline),
+    )?;
+    Ok(Some(RolePermissions {
+        attached,
+        inline: inline.into_iter().flatten().collect(),
+        boundary: boundary.into_iter().next(),
+        created: to_utc(role.create_date()),
+        last_used: role.role_last_used().and_then(|u| u.last_used_date()).map(to_utc),
     }))
 }
 

@@ -58,7 +58,8 @@ pub(super) async fn read(iam: &Client, user: &Name, documents: &PolicyDocuments)
     let permissions = Permissions {
         attached,
         inline,
-        groups,
+        // A group deleted since the list is no group of the user's any more.
+        groups: groups.into_iter().flatten().collect(),
         boundary: boundary.into_iter().next(),
     };
     Ok(Some(Read {
@@ -97,7 +98,7 @@ async fn get_user(iam: &Client, user: &Name) -> Result<Option<Found>, Error> {
     }))
 }
 
-async fn managed_policies(
+pub(super) async fn managed_policies(
     iam: &Client,
     arns: Vec<String>,
     documents: &PolicyDocuments,
@@ -166,50 +167,60 @@ async fn groups_of(iam: &Client, user: &Name) -> Result<Option<Vec<String>>, Err
     Ok(Some(groups))
 }
 
-async fn group(iam: &Client, name: String, documents: &PolicyDocuments) -> Result<Group, Error> {
-    let attached: Vec<String> = iam
-        .list_attached_group_policies()
-        .group_name(&name)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .during("iam:ListAttachedGroupPolicies")?
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
-    let names: Vec<String> = iam
-        .list_group_policies()
-        .group_name(&name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .during("iam:ListGroupPolicies")?;
-    let inline = futures::future::try_join_all(names.into_iter().map(|policy| {
-        let group = name.clone();
+/// A group's policies, every document read; `None` when the group is gone.
+pub(super) async fn group(iam: &Client, name: String, documents: &PolicyDocuments) -> Result<Option<Group>, Error> {
+    let (attached, names) = tokio::try_join!(
+        async {
+            let pages = iam
+                .list_attached_group_policies()
+                .group_name(&name)
+                .into_paginator()
+                .items()
+                .send();
+            let listed: Result<Vec<_>, _> = pages.try_collect().await;
+            listed.or_absent("iam:ListAttachedGroupPolicies", NO_SUCH_ENTITY)
+        },
+        async {
+            let pages = iam
+                .list_group_policies()
+                .group_name(&name)
+                .into_paginator()
+                .items()
+                .send();
+            let listed: Result<Vec<String>, _> = pages.try_collect().await;
+            listed.or_absent("iam:ListGroupPolicies", NO_SUCH_ENTITY)
+        },
+    )?;
+    let (Some(attached), Some(names)) = (attached, names) else {
+        return Ok(None);
+    };
+    let inline = names.into_iter().map(|policy| {
+        let group = name.as_str();
         async move {
             let got = iam
                 .get_group_policy()
-                .group_name(&group)
+                .group_name(group)
                 .policy_name(&policy)
                 .send()
-                .await
-                .during("iam:GetGroupPolicy")?;
-            Ok::<_, Error>(InlinePolicy {
+                .await;
+            let got = got.or_absent("iam:GetGroupPolicy", NO_SUCH_ENTITY)?;
+            Ok::<_, Error>(got.map(|got| InlinePolicy {
                 name: policy,
                 document: document::decode(got.policy_document()),
-            })
+            }))
         }
-    }))
-    .await?;
-    Ok(Group {
-        attached: managed_policies(iam, attached, documents).await?,
-        inline,
+    });
+    let arns = attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    let (attached, inline) = tokio::try_join!(
+        managed_policies(iam, arns, documents),
+        futures::future::try_join_all(inline),
+    )?;
+    Ok(Some(Group {
+        attached,
+        inline: inline.into_iter().flatten().collect(),
         name: Name::from(name),
-    })
+    }))
 }

@@ -15,7 +15,7 @@ use super::live::{Live, LivePlan};
 use super::passwords::PasswordChanges;
 use super::scan::{self, Seen, Suspects};
 use super::user::{self, UserRead};
-use super::{caller, cloudtrail, iam, quarantine, when};
+use super::{caller, cloudtrail, iam, permissions, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::name::Name;
@@ -106,12 +106,19 @@ impl Reader {
                 };
                 observed.users = user::user(iam, name, &read).await?.into_iter().collect();
             }
-            Key::Role(name) => observed.roles = Some(iam::role(iam, name, &caller).await?.into_iter().collect()),
+            Key::Role(name) => {
+                let role = iam::role(iam, name, &caller, Some(&self.documents)).await?;
+                observed.roles = Some(role.into_iter().collect());
+            }
             Key::OidcProvider(arn) => {
                 observed.oidc_providers = Some(iam::oidc_provider(iam, arn).await?.into_iter().collect());
             }
             Key::PasswordPolicy => observed.password_policy = Some(iam::password_policy(iam).await?),
             Key::ServerCertificates => observed.server_certificates = Some(iam::server_certificates(iam).await?),
+            Key::Group(name) => {
+                let group = permissions::group(iam, name.to_string(), &self.documents).await?;
+                observed.groups = Some(group.into_iter().collect());
+            }
             Key::Root | Key::OidcProviders | Key::Trails | Key::QuarantinePolicies => {}
         }
         Ok(Live::new(observed))
@@ -154,7 +161,8 @@ impl Reader {
             }
             // Unmanaged, a role is read for the quarantine iam-warden may hold it in.
             Key::Role(name) => {
-                observed.roles = Some(iam::role(iam, name, &caller).await?.into_iter().collect());
+                let documents = policy.role_permissions.is_some().then_some(&self.documents);
+                observed.roles = Some(iam::role(iam, name, &caller, documents).await?.into_iter().collect());
             }
             Key::OidcProvider(arn) => {
                 let one = async { Ok(iam::oidc_provider(iam, arn).await?.into_iter().collect()) };
@@ -168,6 +176,15 @@ impl Reader {
             }
             Key::QuarantinePolicies => {
                 observed.quarantine_policies = Some(quarantine::quarantine_policies(iam, &caller).await?);
+            }
+            Key::Group(name) => {
+                let group = async {
+                    Ok(permissions::group(iam, name.to_string(), &self.documents)
+                        .await?
+                        .into_iter()
+                        .collect())
+                };
+                observed.groups = when(policy.group_permissions.is_some(), group).await?;
             }
             Key::ServerCertificates => {
                 let wanted = policy.server_certificates.is_some();

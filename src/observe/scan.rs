@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
-use crate::state::{Caller, Console, Observed, Role, User};
+use crate::state::{Caller, Console, Group, Observed, Role, User};
 use crate::work::{Facets, Key, facets_of, key_for};
 
 /// What the full scan names: each key to read live and reconcile on its own.
@@ -69,6 +69,7 @@ pub(super) async fn scan(
         users,
         unscreened,
         roles,
+        groups,
     } = accounts;
     passwords.learn(&users);
     let seen = users
@@ -89,6 +90,7 @@ pub(super) async fn scan(
         roles,
         quarantine_policies,
         server_certificates,
+        groups,
     };
     let plan = plan::plan(policy, &screened, now);
     let mut keys: BTreeMap<Key, Facets> = BTreeMap::new();
@@ -129,6 +131,8 @@ struct Identities {
     /// Users the report cannot describe.
     unscreened: Vec<Name>,
     roles: Option<Vec<Role>>,
+    /// With rule `group-permissions`, every group and its policies.
+    groups: Option<Vec<Group>>,
 }
 
 /// Users and roles from one paginated read of the authorization details,
@@ -136,18 +140,25 @@ struct Identities {
 /// read whatever the policy: a quarantine iam-warden holds must be found to
 /// be released.
 async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
-    let permissions = policy.user_permissions.is_some();
+    let judged = authorization::Judged {
+        user_permissions: policy.user_permissions.is_some(),
+        group_permissions: policy.group_permissions.is_some(),
+        role_permissions: policy.role_permissions.is_some(),
+    };
+    let permissions = judged.user_permissions;
     let (report, details) = tokio::try_join!(
         when(manages_users(policy), credential_report::credential_report(iam)),
-        authorization::authorization_details(iam, permissions, caller),
+        authorization::authorization_details(iam, judged, caller),
     )?;
     let roles = Some(details.roles);
+    let groups = judged.group_permissions.then_some(details.groups);
     let Some(report) = report else {
         let users = details.users.into_iter().map(bare).collect();
         return Ok(Identities {
             users,
             unscreened: Vec::new(),
             roles,
+            groups,
         });
     };
     let (users, unscreened) = screen(report.users, details.users, permissions);
@@ -161,6 +172,7 @@ async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy)
         users,
         unscreened,
         roles,
+        groups,
     })
 }
 

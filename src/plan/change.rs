@@ -93,6 +93,26 @@ pub enum Change {
         policy: QuarantinePolicy,
         arn: String,
     },
+    DetachGroupPolicy {
+        group: Name,
+        arn: String,
+    },
+    /// Deletes an inline group policy.
+    DeleteGroupPolicy {
+        group: Name,
+        name: String,
+        document: String,
+    },
+    DetachRolePolicy {
+        role: Name,
+        arn: String,
+    },
+    /// Deletes an inline role policy.
+    DeleteRolePolicy {
+        role: Name,
+        name: String,
+        document: String,
+    },
     /// Deletes an expired server certificate, carrying its body and chain.
     DeleteServerCertificate {
         certificate: ServerCertificate,
@@ -128,6 +148,24 @@ pub enum Change {
     CreateOidcProvider {
         provider: OidcProvider,
     },
+    AttachGroupPolicy {
+        group: Name,
+        arn: String,
+    },
+    PutGroupPolicy {
+        group: Name,
+        name: String,
+        document: String,
+    },
+    AttachRolePolicy {
+        role: Name,
+        arn: String,
+    },
+    PutRolePolicy {
+        role: Name,
+        name: String,
+        document: String,
+    },
 }
 
 /// The name of what a finding asks for, as plans, logs and metrics print it
@@ -155,6 +193,10 @@ pub enum Action {
     LiftQuarantine,
     StartLogging,
     RestoreQuarantinePolicy,
+    DetachGroupPolicy,
+    DeleteGroupPolicy,
+    DetachRolePolicy,
+    DeleteRolePolicy,
     DeleteServerCertificate,
     DeletePasswordPolicy,
     ActivateAccessKey,
@@ -163,6 +205,10 @@ pub enum Action {
     PutUserPolicy,
     AddUserToGroup,
     CreateOidcProvider,
+    AttachGroupPolicy,
+    PutGroupPolicy,
+    AttachRolePolicy,
+    PutRolePolicy,
     Report,
 }
 
@@ -186,6 +232,14 @@ impl Change {
             Change::LiftQuarantine { .. } => Action::LiftQuarantine,
             Change::StartLogging { .. } => Action::StartLogging,
             Change::DeleteServerCertificate { .. } => Action::DeleteServerCertificate,
+            Change::DetachGroupPolicy { .. } => Action::DetachGroupPolicy,
+            Change::DeleteGroupPolicy { .. } => Action::DeleteGroupPolicy,
+            Change::AttachGroupPolicy { .. } => Action::AttachGroupPolicy,
+            Change::PutGroupPolicy { .. } => Action::PutGroupPolicy,
+            Change::DetachRolePolicy { .. } => Action::DetachRolePolicy,
+            Change::DeleteRolePolicy { .. } => Action::DeleteRolePolicy,
+            Change::AttachRolePolicy { .. } => Action::AttachRolePolicy,
+            Change::PutRolePolicy { .. } => Action::PutRolePolicy,
             Change::RestoreQuarantinePolicy { .. } => Action::RestoreQuarantinePolicy,
             Change::DeletePasswordPolicy { .. } => Action::DeletePasswordPolicy,
             Change::ActivateAccessKey { .. } => Action::ActivateAccessKey,
@@ -230,6 +284,14 @@ impl Change {
             AddUserToGroup { user, group } => RemoveUserFromGroup { user, group },
             DeleteOidcProvider { provider } => CreateOidcProvider { provider },
             CreateOidcProvider { provider } => DeleteOidcProvider { provider },
+            DetachGroupPolicy { group, arn } => AttachGroupPolicy { group, arn },
+            AttachGroupPolicy { group, arn } => DetachGroupPolicy { group, arn },
+            DeleteGroupPolicy { group, name, document } => PutGroupPolicy { group, name, document },
+            PutGroupPolicy { group, name, document } => DeleteGroupPolicy { group, name, document },
+            DetachRolePolicy { role, arn } => AttachRolePolicy { role, arn },
+            AttachRolePolicy { role, arn } => DetachRolePolicy { role, arn },
+            DeleteRolePolicy { role, name, document } => PutRolePolicy { role, name, document },
+            PutRolePolicy { role, name, document } => DeleteRolePolicy { role, name, document },
             QuarantineRole { role } => LiftQuarantine { role },
             LiftQuarantine { role } => QuarantineRole { role },
             DeleteLoginProfile { .. } => {
@@ -278,6 +340,14 @@ impl Change {
             | StartLogging { .. }
             | RestoreQuarantinePolicy { .. }
             | DeleteServerCertificate { .. }
+            | DetachGroupPolicy { .. }
+            | DeleteGroupPolicy { .. }
+            | AttachGroupPolicy { .. }
+            | PutGroupPolicy { .. }
+            | DetachRolePolicy { .. }
+            | DeleteRolePolicy { .. }
+            | AttachRolePolicy { .. }
+            | PutRolePolicy { .. }
             | DeletePasswordPolicy { .. }
             | CreateOidcProvider { .. } => None,
         }
@@ -348,6 +418,8 @@ pub fn actions_of(rule: Rule) -> &'static [Action] {
         ],
         Rule::Cloudtrail => &[Action::StartLogging],
         Rule::ServerCertificates => &[Action::DeleteServerCertificate],
+        Rule::RolePermissions => &[Action::DetachRolePolicy, Action::DeleteRolePolicy],
+        Rule::GroupPermissions => &[Action::DetachGroupPolicy, Action::DeleteGroupPolicy],
     }
 }
 
@@ -407,6 +479,26 @@ pub enum Resource {
     ServerCertificate {
         name: String,
     },
+    /// A managed policy attached to a group.
+    GroupPolicy {
+        group: Name,
+        arn: String,
+    },
+    /// A policy embedded in a group.
+    GroupInlinePolicy {
+        group: Name,
+        name: String,
+    },
+    /// A managed policy attached to a role.
+    RolePolicy {
+        role: Name,
+        arn: String,
+    },
+    /// A policy embedded in a role.
+    RoleInlinePolicy {
+        role: Name,
+        name: String,
+    },
 }
 
 impl Resource {
@@ -422,9 +514,17 @@ impl Resource {
         }
     }
 
+    pub fn group(&self) -> Option<&Name> {
+        match self {
+            Resource::GroupPolicy { group, .. } | Resource::GroupInlinePolicy { group, .. } => Some(group),
+            _ => None,
+        }
+    }
+
     pub fn role(&self) -> Option<&Name> {
         match self {
             Resource::Role { name } => Some(name),
+            Resource::RolePolicy { role, .. } | Resource::RoleInlinePolicy { role, .. } => Some(role),
             _ => None,
         }
     }
@@ -447,6 +547,14 @@ impl fmt::Display for Resource {
             Resource::OidcProvider { url, .. } => write!(f, "oidc-provider/{url}"),
             Resource::Trail { name, .. } => write!(f, "trail/{name}"),
             Resource::ServerCertificate { name } => write!(f, "server-certificate/{name}"),
+            Resource::GroupPolicy { group, arn } => {
+                write!(f, "group-policy/{group}/{}", arn.rsplit('/').next().unwrap_or(arn))
+            }
+            Resource::GroupInlinePolicy { group, name } => write!(f, "group-inline-policy/{group}/{name}"),
+            Resource::RolePolicy { role, arn } => {
+                write!(f, "role-policy/{role}/{}", arn.rsplit('/').next().unwrap_or(arn))
+            }
+            Resource::RoleInlinePolicy { role, name } => write!(f, "role-inline-policy/{role}/{name}"),
             Resource::QuarantinePolicy { policy, .. } => write!(f, "policy{}{}", quarantine::PATH, policy.name()),
         }
     }

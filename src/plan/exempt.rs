@@ -89,6 +89,7 @@ pub(super) fn covering<'a>(
             && match &e.selector {
                 Selector::Users(users) => resource.user().is_some_and(|u| users.contains(u)),
                 Selector::Roles(roles) => resource.role().is_some_and(|r| roles.contains(r)),
+                Selector::Groups(groups) => resource.group().is_some_and(|g| groups.contains(g)),
                 Selector::Tag(key) => tags.and_then(|t| t.get(key)).is_some_and(|v| v == "true"),
             }
     })

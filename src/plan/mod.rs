@@ -9,6 +9,7 @@ mod coverage;
 mod escalation;
 mod exempt;
 mod grants;
+mod group_permissions;
 mod mfa;
 mod oidc_providers;
 mod oidc_trust;
@@ -19,6 +20,7 @@ mod quarantine_policies;
 mod records;
 mod release;
 mod reversal;
+mod role_permissions;
 mod server_certificates;
 #[cfg(test)]
 mod tests;
@@ -32,6 +34,7 @@ pub use exempt::tags_could_change;
 pub use records::{PASSWORD_RESET_TAG, deactivation_tag, stamp};
 pub use reversal::{current, still_as_left};
 
+use crate::name::Name;
 use crate::policy::{Mode, Policy, Rule};
 use crate::state::{LiveQuarantinePolicy, Observed};
 
@@ -136,6 +139,20 @@ impl Plan {
     }
 }
 
+/// Rule `group-permissions` takes admin policies from `group` itself: it
+/// detaches them, and no exemption covers the group.
+fn group_rule_fixes(policy: &Policy, group: &Name, now: DateTime<Utc>) -> bool {
+    let resource = Resource::GroupPolicy {
+        group: group.clone(),
+        arn: String::new(),
+    };
+    policy
+        .group_permissions
+        .as_ref()
+        .is_some_and(|g| g.fixes_admin_groups())
+        && exempt::covering(&policy.exemptions, Rule::GroupPermissions, &resource, None, now).is_none()
+}
+
 pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     let mut draft = Draft {
         now,
@@ -160,7 +177,8 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
             console_access::evaluate(rule, user, &mut draft);
         }
         if let Some(rule) = &policy.user_permissions {
-            user_permissions::evaluate(rule, user, &observed.caller, &mut draft);
+            let fixed = |group: &Name| group_rule_fixes(policy, group, now);
+            user_permissions::evaluate(rule, user, &observed.caller, &fixed, &mut draft);
         }
     }
     if let (Some(rule), Some(providers)) = (&policy.oidc_providers, &observed.oidc_providers) {
@@ -171,6 +189,12 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     }
     if let (Some(action), Some(certificates)) = (policy.server_certificates, &observed.server_certificates) {
         server_certificates::evaluate(action, certificates, &mut draft);
+    }
+    if let (Some(rule), Some(groups)) = (&policy.group_permissions, &observed.groups) {
+        group_permissions::evaluate(rule, groups, &mut draft);
+    }
+    if let (Some(rule), Some(roles)) = (&policy.role_permissions, &observed.roles) {
+        role_permissions::evaluate(rule, roles, &observed.caller, &mut draft);
     }
     let held_roles = match (&policy.oidc_trust, &observed.roles) {
         (Some(rule), Some(roles)) => oidc_trust::evaluate(rule, roles, &mut draft),
@@ -207,6 +231,7 @@ pub fn judge_trust_policy(policy: &Policy, trust_policy: &str) -> Vec<String> {
         tags: Default::default(),
         trust_policy: crate::document::decode(trust_policy),
         quarantined: false,
+        permissions: None,
     };
     let observed = Observed {
         roles: Some(vec![role]),

@@ -9,7 +9,7 @@ use super::records::{self, PASSWORD_RESET_TAG};
 use super::{Change, Resource};
 use crate::document;
 use crate::name::Name;
-use crate::state::{Observation, Observed, User};
+use crate::state::{Group, Observation, Observed, RolePermissions, User};
 
 /// `Ok` when the resource `change` acted on is still as the change left it,
 /// made at `made`; else what is different now.
@@ -17,6 +17,9 @@ pub fn still_as_left(change: &Change, observed: &Observed, made: DateTime<Utc>) 
     use Change::*;
     if let Some(name) = change.user() {
         return user_left(change, user_named(observed, name)?, &records::stamp(made));
+    }
+    if let Some(judged) = policy_left(change, observed) {
+        return judged;
     }
     match change {
         UpdatePasswordPolicy { desired, .. } => match &observed.password_policy {
@@ -46,6 +49,78 @@ pub fn still_as_left(change: &Change, observed: &Observed, made: DateTime<Utc>) 
         // Nothing reverses the rest (`Change::inverse` says why), so nothing is judged.
         _ => Ok(()),
     }
+}
+
+/// The same, for a change to a group's or a role's policies; `None` for any other change.
+fn policy_left(change: &Change, observed: &Observed) -> Option<Result<(), String>> {
+    use Change::*;
+    let judge = || match change {
+        DetachGroupPolicy { group, arn } => {
+            match group_named(observed, group)?.attached.iter().any(|p| p.arn == *arn) {
+                false => Ok(()),
+                true => Err("the policy was attached to the group again since".to_owned()),
+            }
+        }
+        AttachGroupPolicy { group, arn } => {
+            match group_named(observed, group)?.attached.iter().any(|p| p.arn == *arn) {
+                true => Ok(()),
+                false => Err("the policy was detached from the group since".to_owned()),
+            }
+        }
+        DeleteGroupPolicy { group, name, .. } => {
+            match group_named(observed, group)?.inline.iter().any(|p| p.name == *name) {
+                false => Ok(()),
+                true => Err(format!("an inline policy named {name} was put on the group since")),
+            }
+        }
+        PutGroupPolicy { group, name, document } => {
+            match group_named(observed, group)?.inline.iter().find(|p| p.name == *name) {
+                Some(p) if same_document(&p.document, document) => Ok(()),
+                _ => Err(format!("the inline policy {name} was changed or deleted since")),
+            }
+        }
+        DetachRolePolicy { role, arn } => {
+            match role_permissions(observed, role)?.attached.iter().any(|p| p.arn == *arn) {
+                false => Ok(()),
+                true => Err("the policy was attached to the role again since".to_owned()),
+            }
+        }
+        AttachRolePolicy { role, arn } => {
+            match role_permissions(observed, role)?.attached.iter().any(|p| p.arn == *arn) {
+                true => Ok(()),
+                false => Err("the policy was detached from the role since".to_owned()),
+            }
+        }
+        DeleteRolePolicy { role, name, .. } => {
+            match role_permissions(observed, role)?.inline.iter().any(|p| p.name == *name) {
+                false => Ok(()),
+                true => Err(format!("an inline policy named {name} was put on the role since")),
+            }
+        }
+        PutRolePolicy { role, name, document } => {
+            match role_permissions(observed, role)?
+                .inline
+                .iter()
+                .find(|p| p.name == *name)
+            {
+                Some(p) if same_document(&p.document, document) => Ok(()),
+                _ => Err(format!("the inline policy {name} was changed or deleted since")),
+            }
+        }
+        _ => Ok(()),
+    };
+    let judged = matches!(
+        change,
+        DetachGroupPolicy { .. }
+            | AttachGroupPolicy { .. }
+            | DeleteGroupPolicy { .. }
+            | PutGroupPolicy { .. }
+            | DetachRolePolicy { .. }
+            | AttachRolePolicy { .. }
+            | DeleteRolePolicy { .. }
+            | PutRolePolicy { .. }
+    );
+    judged.then(judge)
 }
 
 /// The same, for a change to one user; `stamp` is the record the change wrote.
@@ -137,6 +212,19 @@ pub fn current(resource: &Resource, observed: &Observed) -> serde_json::Value {
         _ => None,
     };
     found.unwrap_or(serde_json::Value::Null)
+}
+
+fn group_named<'a>(observed: &'a Observed, name: &Name) -> Result<&'a Group, String> {
+    let group = observed.groups.iter().flatten().find(|g| g.name == *name);
+    group.ok_or_else(|| format!("group {name} no longer exists"))
+}
+
+fn role_permissions<'a>(observed: &'a Observed, name: &Name) -> Result<&'a RolePermissions, String> {
+    let role = observed.roles.iter().flatten().find(|r| r.name == *name);
+    let role = role.ok_or_else(|| format!("role {name} no longer exists"))?;
+    role.permissions
+        .as_ref()
+        .ok_or_else(|| "the role's policies could not be read".to_owned())
 }
 
 fn user_named<'a>(observed: &'a Observed, name: &Name) -> Result<&'a User, String> {

@@ -11,7 +11,7 @@ use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
     AccessKey, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile, ManagedPolicy,
-    Observation, OidcProvider, Permissions, Role, ServerCertificate, Trail, User,
+    Observation, OidcProvider, Permissions, Role, RolePermissions, ServerCertificate, Trail, User,
 };
 
 fn now() -> DateTime<Utc> {
@@ -841,6 +841,106 @@ fn an_expired_server_certificate_is_deleted_and_a_valid_one_is_a_deadline() {
     assert!(reported.findings[0].change.is_none());
 }
 
+fn role_with(name: &str, path: &str, permissions: RolePermissions) -> Role {
+    Role {
+        name: name.into(),
+        arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+        tags: BTreeMap::new(),
+        trust_policy: String::new(),
+        quarantined: false,
+        permissions: Some(permissions),
+    }
+}
+
+fn role_policies(attached: Vec<ManagedPolicy>, inline: Vec<InlinePolicy>) -> RolePermissions {
+    RolePermissions {
+        attached,
+        inline,
+        boundary: None,
+        created: ago(days(400)),
+        last_used: Some(ago(days(1))),
+    }
+}
+
+#[test]
+fn role_permissions_detach_admin_and_forbidden_report_the_bounded_and_skip_aws_roles() {
+    let p = policy(
+        "  rolePermissions:\n    forbidAdmin: true\n    forbiddenPolicies: [arn:aws:iam::aws:policy/AWSCloudShellFullAccess]\n    reportEscalation: true\n    maxUnused: 180d\n    action: detach\n",
+    );
+    let bounded = RolePermissions {
+        boundary: Some(aws_policy("ReadOnlyAccess")),
+        ..role_policies(vec![aws_policy("AdministratorAccess")], vec![])
+    };
+    let idle = RolePermissions {
+        last_used: None,
+        ..role_policies(vec![aws_policy("ReadOnlyAccess")], vec![])
+    };
+    let roles = vec![
+        role_with(
+            "ci",
+            "/",
+            role_policies(vec![aws_policy("AdministratorAccess")], vec![]),
+        ),
+        role_with(
+            "etl",
+            "/",
+            role_policies(vec![], vec![inline("star", &allowing(&["*"]))]),
+        ),
+        role_with(
+            "shell",
+            "/",
+            role_policies(vec![aws_policy("AWSCloudShellFullAccess")], vec![]),
+        ),
+        role_with("bounded", "/", bounded),
+        role_with(
+            "deployer",
+            "/",
+            role_policies(
+                vec![],
+                vec![inline("pass", &allowing(&["iam:PassRole", "lambda:CreateFunction"]))],
+            ),
+        ),
+        role_with("idle", "/", idle),
+        role_with(
+            "AWSServiceRoleForSupport",
+            "/aws-service-role/support.amazonaws.com/",
+            role_policies(vec![aws_policy("AdministratorAccess")], vec![]),
+        ),
+    ];
+    let observed = Observed {
+        roles: Some(roles),
+        ..Observed::default()
+    };
+    let result = plan(&p, &observed, now());
+    let found: Vec<(String, Action)> = result
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::RolePermissions)
+        .map(|f| (f.resource.to_string(), f.action()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("role/deployer".to_owned(), Action::Report),
+            ("role/idle".to_owned(), Action::Report),
+            ("role-policy/bounded/AdministratorAccess".to_owned(), Action::Report),
+            (
+                "role-policy/ci/AdministratorAccess".to_owned(),
+                Action::DetachRolePolicy
+            ),
+            (
+                "role-policy/shell/AWSCloudShellFullAccess".to_owned(),
+                Action::DetachRolePolicy
+            ),
+            ("role-inline-policy/etl/star".to_owned(), Action::DeleteRolePolicy),
+        ]
+    );
+    let reasons: Vec<&str> = result.findings.iter().map(|f| f.reason.as_str()).collect();
+    assert!(reasons[0].contains("pass-role-to-lambda"), "{reasons:?}");
+    assert!(reasons[1].starts_with("role never used since its creation"));
+    assert!(reasons[2].contains("permissions boundary ReadOnlyAccess is not admin-equivalent"));
+}
+
 #[test]
 fn cloudtrail_requirements() {
     let p = policy(TRAILS);
@@ -983,6 +1083,66 @@ fn a_forbidden_policy_is_detached_in_any_partition_even_where_direct_policies_ar
     assert_eq!(
         result.findings[0].reason,
         "attached policy AWSCloudShellFullAccess is forbidden by forbiddenPolicies"
+    );
+}
+
+#[test]
+fn group_permissions_take_the_admin_policy_from_the_group_and_its_members_stay() {
+    let p = policy(&format!(
+        "{PERMISSIONS}  groupPermissions:\n    forbidAdmin: true\n    forbiddenPolicies: [arn:aws:iam::aws:policy/AWSCloudShellFullAccess]\n    action: detach\n"
+    ));
+    let admins = Group {
+        name: "admins".into(),
+        attached: vec![aws_policy("AdministratorAccess"), aws_policy("ReadOnlyAccess")],
+        inline: vec![inline("star", &allowing(&["*"]))],
+    };
+    let shell = Group {
+        name: "shell".into(),
+        attached: vec![aws_policy("AWSCloudShellFullAccess")],
+        inline: vec![],
+    };
+    let member = with_permissions(
+        "operator",
+        Permissions {
+            groups: vec![admins.clone()],
+            ..Default::default()
+        },
+    );
+    let observed = Observed {
+        groups: Some(vec![admins, shell]),
+        ..with_users(vec![member])
+    };
+    let result = plan(&p, &observed, now());
+    let found: Vec<(String, Action)> = result
+        .findings
+        .iter()
+        .map(|f| (f.resource.to_string(), f.action()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "group-policy/admins/AdministratorAccess".to_owned(),
+                Action::DetachGroupPolicy
+            ),
+            (
+                "group-policy/shell/AWSCloudShellFullAccess".to_owned(),
+                Action::DetachGroupPolicy
+            ),
+            ("group-inline-policy/admins/star".to_owned(), Action::DeleteGroupPolicy),
+        ],
+        "the group loses its admin policies; operator stays in it"
+    );
+    let reported = policy(&format!(
+        "{PERMISSIONS}  groupPermissions:\n    forbidAdmin: true\n    action: report\n"
+    ));
+    let result = plan(&reported, &observed, now());
+    assert!(
+        result
+            .findings
+            .iter()
+            .any(|f| f.action() == Action::RemoveUserFromGroup),
+        "a group rule that only reports leaves user-permissions to act"
     );
 }
 
@@ -1216,6 +1376,7 @@ fn role(name: &str, trust_policy: String) -> Role {
         tags: BTreeMap::new(),
         trust_policy,
         quarantined: false,
+        permissions: None,
     }
 }
 

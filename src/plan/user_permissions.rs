@@ -4,9 +4,10 @@
 //! whose own policies allow a known privilege-escalation set are reported.
 //!
 //! A directly attached policy is detached and an inline one deleted (its
-//! document goes to the audit log first). Admin access through a group
-//! removes the user from that group: the group's own policies are shared by
-//! its other members and are never changed. A user whose permissions
+//! document is journaled first). Admin access through a group removes the
+//! user from that group, as this rule never changes a group's policies,
+//! which its other members share; unless rule `group-permissions` takes the
+//! admin policy from the group itself, when the members stay. A user whose permissions
 //! boundary is not admin-equivalent is not admin: its admin policies are
 //! reported, not changed.
 
@@ -14,11 +15,18 @@ use serde::Serialize;
 
 use super::permissions::{Parsed, Principal};
 use super::{Change, Draft, Resource};
+use crate::name::Name;
 use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{Caller, Group, Permissions, User};
 
-pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, caller: &Caller, draft: &mut Draft) {
+pub(super) fn evaluate(
+    rule: &UserPermissionsRule,
+    user: &User,
+    caller: &Caller,
+    fixed_by_group_rule: &dyn Fn(&Name) -> bool,
+    draft: &mut Draft,
+) {
     let Some(permissions) = &user.permissions else { return };
     let own = Own::of(user, permissions, caller);
     let groups: Vec<(&Group, Vec<(&str, Parsed)>)> = permissions
@@ -42,7 +50,7 @@ pub(super) fn evaluate(rule: &UserPermissionsRule, user: &User, caller: &Caller,
         own_admin |= judge(rule, user, &principal, policy, draft);
     }
     if rule.forbid_admin {
-        for (group, parsed) in &groups {
+        for (group, parsed) in groups.iter().filter(|(g, _)| !fixed_by_group_rule(&g.name)) {
             through_group(rule, user, &principal, group, parsed, draft);
         }
     }

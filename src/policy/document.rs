@@ -127,6 +127,8 @@ pub(super) struct Spec {
     pub cloud_trail: Option<CloudTrailSpec>,
     pub oidc_trust: Option<OidcTrustSpec>,
     pub user_permissions: Option<UserPermissionsSpec>,
+    pub group_permissions: Option<GroupPermissionsSpec>,
+    pub role_permissions: Option<RolePermissionsSpec>,
     pub server_certificates: Option<ServerCertificatesSpec>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
@@ -257,6 +259,45 @@ pub(super) struct OidcTrustSpec {
     pub action: TrustAction,
 }
 
+/// What groups may give their members (rule `group-permissions`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct GroupPermissionsSpec {
+    /// An admin-equivalent managed or inline policy of the group is a finding.
+    #[serde(default)]
+    pub forbid_admin: bool,
+    /// Managed policies, by ARN, no group may have attached.
+    #[serde(default)]
+    pub forbidden_policies: Vec<Located<String>>,
+    /// `report`, or `detach`: detach a managed policy, delete an inline one
+    /// (its document journaled first). Members then stay in the group.
+    #[serde(default)]
+    pub action: PermissionsAction,
+}
+
+/// What roles may do (rule `role-permissions`). Roles AWS owns
+/// (`/aws-service-role/`, `/aws-reserved/`) are never judged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RolePermissionsSpec {
+    /// An admin-equivalent policy of the role's own is a finding.
+    #[serde(default)]
+    pub forbid_admin: bool,
+    /// Managed policies, by ARN, no role may have attached.
+    #[serde(default)]
+    pub forbidden_policies: Vec<Located<String>>,
+    /// Report roles whose own policies allow a known privilege-escalation set.
+    #[serde(default)]
+    pub report_escalation: bool,
+    /// Report a role unused this long, like `180d` (never used: since its creation).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub max_unused: Option<Located<String>>,
+    /// `report`, or `detach`: detach a managed policy, delete an inline one
+    /// (its document journaled first).
+    #[serde(default)]
+    pub action: PermissionsAction,
+}
+
 /// CIS 2.18: expired SSL/TLS certificates stored in IAM (rule `server-certificates`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -312,6 +353,8 @@ pub(super) struct SelectorSpec {
 pub(super) struct ExemptionSpec {
     pub users: Option<Vec<String>>,
     pub roles: Option<Vec<String>>,
+    /// Groups, by name (rule `group-permissions`).
+    pub groups: Option<Vec<String>>,
     /// Users, roles and OIDC providers whose tag of this key has the value `true`.
     pub tag: Option<String>,
     /// Rule ids; all rules when absent.

@@ -44,8 +44,10 @@ pub enum Rule {
     ConsoleAccess,
     AccessKeys,
     UserPermissions,
+    GroupPermissions,
     OidcProviders,
     OidcTrust,
+    RolePermissions,
     Cloudtrail,
     ServerCertificates,
 }
@@ -153,6 +155,8 @@ pub struct Policy {
     pub cloudtrail: Option<CloudTrailRule>,
     pub oidc_trust: Option<OidcTrustRule>,
     pub user_permissions: Option<UserPermissionsRule>,
+    pub group_permissions: Option<GroupPermissionsRule>,
+    pub role_permissions: Option<RolePermissionsRule>,
     /// CIS 2.18: expired server certificates go.
     pub server_certificates: Option<CertificateAction>,
     pub exemptions: Vec<Exemption>,
@@ -187,6 +191,32 @@ pub struct UserPermissionsRule {
     pub report_escalation: bool,
     /// Managed policies no user may have attached (CIS 2.21).
     pub forbidden_policies: ForbiddenPolicies,
+    pub action: PermissionsAction,
+}
+
+/// What groups may give their members (CIS 2.15 for groups).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPermissionsRule {
+    pub forbid_admin: bool,
+    pub forbidden_policies: ForbiddenPolicies,
+    pub action: PermissionsAction,
+}
+
+impl GroupPermissionsRule {
+    /// Takes a group's admin policies away itself: its members need not leave it.
+    pub fn fixes_admin_groups(&self) -> bool {
+        self.forbid_admin && self.action == PermissionsAction::Detach
+    }
+}
+
+/// What roles may do (CIS 2.15 for roles, least privilege).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolePermissionsRule {
+    pub forbid_admin: bool,
+    pub forbidden_policies: ForbiddenPolicies,
+    pub report_escalation: bool,
+    /// A role unused this long (never used: since its creation) is reported.
+    pub max_unused: Option<TimeDelta>,
     pub action: PermissionsAction,
 }
 
@@ -288,6 +318,7 @@ pub enum Selector {
     /// Names compare without case, as IAM's do.
     Users(BTreeSet<Name>),
     Roles(BTreeSet<Name>),
+    Groups(BTreeSet<Name>),
     /// Resources whose tag with this key has the value `true`.
     Tag(String),
 }

@@ -11,13 +11,13 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 use crate::name::Name;
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, ConsoleAccessSpec, Document, ExemptionSpec, Located, MfaSpec, OidcProvidersSpec,
-    OidcTrustSpec, PasswordPolicySpec, SelectorSpec, UserPermissionsSpec,
+    AccessKeysSpec, CloudTrailSpec, ConsoleAccessSpec, Document, ExemptionSpec, GroupPermissionsSpec, Located, MfaSpec,
+    OidcProvidersSpec, OidcTrustSpec, PasswordPolicySpec, RolePermissionsSpec, SelectorSpec, UserPermissionsSpec,
 };
 use super::{
     AccessKeysRule, AccountSelector, CloudTrailRule, ConsoleAccessRule, Diagnostic, Exemption, ForbiddenPolicies,
-    IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule, Policy, Rule,
-    Selector, UserPermissionsRule, duration,
+    GroupPermissionsRule, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule,
+    Policy, RolePermissionsRule, Rule, Selector, UserPermissionsRule, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -81,6 +81,8 @@ impl Checker {
             cloudtrail: spec.cloud_trail.map(|c| self.cloudtrail(c)),
             oidc_trust: spec.oidc_trust.map(|t| self.oidc_trust(t)),
             user_permissions: spec.user_permissions.map(|u| self.user_permissions(u)),
+            group_permissions: spec.group_permissions.map(|g| self.group_permissions(g)),
+            role_permissions: spec.role_permissions.map(|r| self.role_permissions(r)),
             server_certificates: spec.server_certificates.map(|c| c.action),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
@@ -145,6 +147,24 @@ impl Checker {
             forbid_admin: spec.forbid_admin,
             report_escalation: spec.report_escalation,
             forbidden_policies: self.forbidden_policies(&spec.forbidden_policies),
+            action: spec.action,
+        }
+    }
+
+    fn group_permissions(&mut self, spec: GroupPermissionsSpec) -> GroupPermissionsRule {
+        GroupPermissionsRule {
+            forbid_admin: spec.forbid_admin,
+            forbidden_policies: self.forbidden_policies(&spec.forbidden_policies),
+            action: spec.action,
+        }
+    }
+
+    fn role_permissions(&mut self, spec: RolePermissionsSpec) -> RolePermissionsRule {
+        RolePermissionsRule {
+            forbid_admin: spec.forbid_admin,
+            forbidden_policies: self.forbidden_policies(&spec.forbidden_policies),
+            report_escalation: spec.report_escalation,
+            max_unused: spec.max_unused.as_ref().and_then(|m| self.duration(m)),
             action: spec.action,
         }
     }
@@ -270,18 +290,16 @@ impl Checker {
 
     fn exemption(&mut self, located: &Located<ExemptionSpec>) -> Option<Exemption> {
         let spec = located.value();
-        let selector = match (&spec.users, &spec.roles, &spec.tag) {
-            (Some(users), None, None) if !users.is_empty() => {
-                Some(Selector::Users(users.iter().map(|u| Name::from(u.as_str())).collect()))
-            }
-            (None, Some(roles), None) if !roles.is_empty() => {
-                Some(Selector::Roles(roles.iter().map(|r| Name::from(r.as_str())).collect()))
-            }
-            (None, None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
+        let names = |names: &[String]| names.iter().map(|n| Name::from(n.as_str())).collect();
+        let selector = match (&spec.users, &spec.roles, &spec.groups, &spec.tag) {
+            (Some(users), None, None, None) if !users.is_empty() => Some(Selector::Users(names(users))),
+            (None, Some(roles), None, None) if !roles.is_empty() => Some(Selector::Roles(names(roles))),
+            (None, None, Some(groups), None) if !groups.is_empty() => Some(Selector::Groups(names(groups))),
+            (None, None, None, Some(tag)) if !tag.is_empty() => Some(Selector::Tag(tag.clone())),
             _ => {
                 self.error(
                     located,
-                    "an exemption names exactly one of `users` or `roles` (a non-empty list) or a `tag`",
+                    "an exemption names exactly one of `users`, `roles` or `groups` (a non-empty list) or a `tag`",
                 );
                 None
             }

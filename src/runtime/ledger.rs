@@ -94,6 +94,7 @@ fn covers(key: &Key, facets: Facets, rule: Rule, resource: &Resource) -> bool {
         Key::Root => *resource == Resource::Root,
         Key::User(name) => resource.user() == Some(name) && facets.contains(facets_of(rule)),
         Key::Role(name) => resource.role() == Some(name),
+        Key::Group(name) => resource.group() == Some(name),
         Key::OidcProvider(arn) => matches!(resource, Resource::OidcProvider { arn: a, .. } if a == arn),
         Key::OidcProviders => matches!(resource, Resource::OidcProvider { .. }),
         Key::Trails => rule == Rule::Cloudtrail,
