@@ -603,16 +603,7 @@ async fn undo_puts_back_what_aws_allows_and_names_the_rest() {
             .any(|t| t.starts_with("iam-warden/deactivated/")),
         "and no longer recorded as deactivated"
     );
-    let attached = async |user: &str| {
-        let listed = moto
-            .iam()
-            .list_attached_user_policies()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap();
-        !listed.attached_policies().is_empty()
-    };
+    let attached = async |user: &str| !support::attached(&moto, user).await.is_empty();
     assert!(!attached("bob").await, "bob's quarantine lifted");
     let role_policies = moto
         .iam()

@@ -6,6 +6,7 @@
 
 use super::escalation::{self, EscalationSet};
 use super::grants::Grants;
+use super::{Change, Resource};
 use crate::document::{self, Document};
 use crate::state::{InlinePolicy, ManagedPolicy};
 
@@ -57,6 +58,47 @@ impl Parsed {
 
     fn parsed(&self) -> Option<&Document> {
         self.document.as_ref().ok().and_then(Option::as_ref)
+    }
+}
+
+/// One of a principal's own policies, as a rule judges it: parsed, the
+/// resource it is, and the change that takes it away.
+pub(super) struct OwnPolicy<'a> {
+    pub parsed: Parsed,
+    pub resource: Resource,
+    /// How a reason calls it.
+    pub what: String,
+    pub name: &'a str,
+    /// A managed policy's ARN; `None` for an inline policy.
+    pub arn: Option<&'a str>,
+    pub change: Change,
+    /// The policy as observed, for the audit log and the journal.
+    pub before: serde_json::Value,
+}
+
+impl<'a> OwnPolicy<'a> {
+    pub fn managed(policy: &'a ManagedPolicy, resource: Resource, change: Change) -> OwnPolicy<'a> {
+        OwnPolicy {
+            parsed: Parsed::managed(policy),
+            resource,
+            what: format!("attached policy {}", policy.name),
+            name: &policy.name,
+            arn: Some(&policy.arn),
+            change,
+            before: serde_json::to_value(policy).unwrap_or_default(),
+        }
+    }
+
+    pub fn inline(policy: &'a InlinePolicy, resource: Resource, change: Change) -> OwnPolicy<'a> {
+        OwnPolicy {
+            parsed: Parsed::inline(policy),
+            resource,
+            what: format!("inline policy {}", policy.name),
+            name: &policy.name,
+            arn: None,
+            change,
+            before: serde_json::to_value(policy).unwrap_or_default(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! changed. iam-warden's own quarantine policy is not the role's to lose, and
 //! the role iam-warden runs as is `protected` by the executor.
 
-use super::permissions::{Parsed, Principal};
+use super::permissions::{OwnPolicy, Parsed, Principal};
 use super::{Change, Draft, Resource};
 use crate::policy::{PermissionsAction, RolePermissionsRule, Rule, display_duration};
 use crate::quarantine::QuarantinePolicy;
@@ -35,55 +35,36 @@ pub(super) fn evaluate(rule: &RolePermissionsRule, roles: &[Role], caller: &Call
     }
 }
 
-/// One of the role's own policies.
-struct OwnPolicy {
-    parsed: Parsed,
-    resource: Resource,
-    what: String,
-    arn: Option<String>,
-    change: Change,
-    before: serde_json::Value,
-}
-
 /// The role's attached and inline policies, less iam-warden's quarantine.
-fn own_policies(role: &Role, permissions: &RolePermissions, caller: &Caller) -> Vec<OwnPolicy> {
+fn own_policies<'a>(role: &Role, permissions: &'a RolePermissions, caller: &Caller) -> Vec<OwnPolicy<'a>> {
     let quarantine = caller.quarantine_arn(QuarantinePolicy::DenyAll);
     let attached = permissions
         .attached
         .iter()
         .filter(|p| p.arn != quarantine)
-        .map(|policy| OwnPolicy {
-            parsed: Parsed::managed(policy),
-            resource: Resource::RolePolicy {
-                role: role.name.clone(),
-                arn: policy.arn.clone(),
-            },
-            what: format!("attached policy {}", policy.name),
-            arn: Some(policy.arn.clone()),
-            change: Change::DetachRolePolicy {
-                role: role.name.clone(),
-                arn: policy.arn.clone(),
-            },
-            before: serde_json::to_value(policy).unwrap_or_default(),
+        .map(|policy| {
+            let (role, arn) = (role.name.clone(), policy.arn.clone());
+            let resource = Resource::RolePolicy {
+                role: role.clone(),
+                arn: arn.clone(),
+            };
+            OwnPolicy::managed(policy, resource, Change::DetachRolePolicy { role, arn })
         });
     let inline = permissions
         .inline
         .iter()
         .filter(|p| QuarantinePolicy::inline(&p.name, &p.document, caller.partition()).is_none())
-        .map(|policy| OwnPolicy {
-            parsed: Parsed::inline(policy),
-            resource: Resource::RoleInlinePolicy {
+        .map(|policy| {
+            let resource = Resource::RoleInlinePolicy {
                 role: role.name.clone(),
                 name: policy.name.clone(),
-            },
-            what: format!("inline policy {}", policy.name),
-            arn: None,
-            change: Change::DeleteRolePolicy {
+            };
+            let change = Change::DeleteRolePolicy {
                 role: role.name.clone(),
                 name: policy.name.clone(),
                 document: policy.document.clone(),
-            },
-            before: serde_json::to_value(policy).unwrap_or_default(),
+            };
+            OwnPolicy::inline(policy, resource, change)
         });
     attached.chain(inline).collect()
 }
@@ -91,10 +72,7 @@ fn own_policies(role: &Role, permissions: &RolePermissions, caller: &Caller) -> 
 /// A finding for the policy if it must go; `true` if it is admin-equivalent.
 fn judge(rule: &RolePermissionsRule, principal: &Principal, policy: &OwnPolicy, draft: &mut Draft) -> bool {
     let admin = principal.admin(&policy.parsed);
-    let forbidden = policy
-        .arn
-        .as_deref()
-        .is_some_and(|arn| rule.forbidden_policies.forbids(arn));
+    let forbidden = policy.arn.is_some_and(|arn| rule.forbidden_policies.forbids(arn));
     let fix = || (rule.action == PermissionsAction::Detach).then(|| policy.change.clone());
     let what = &policy.what;
     let found = match (&admin, &principal.bounded) {

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::permissions::{Parsed, Principal};
+use super::permissions::{OwnPolicy, Parsed, Principal};
 use super::{Change, Draft, Resource};
 use crate::name::Name;
 use crate::policy::{PermissionsAction, Rule, UserPermissionsRule};
@@ -65,20 +65,6 @@ fn fix(rule: &UserPermissionsRule, change: Change) -> Option<Change> {
     (rule.action == PermissionsAction::Detach).then_some(change)
 }
 
-/// One of the user's own policies.
-struct OwnPolicy<'a> {
-    parsed: Parsed,
-    resource: Resource,
-    /// How a reason calls it.
-    what: String,
-    name: &'a str,
-    /// A managed policy's ARN; `None` for an inline policy.
-    arn: Option<&'a str>,
-    change: Change,
-    /// The policy as observed, for the audit log.
-    before: serde_json::Value,
-}
-
 /// The user's attached and inline policies, less iam-warden's own quarantine,
 /// which takes access away and is not the user's to lose.
 struct Own<'a> {
@@ -88,44 +74,30 @@ struct Own<'a> {
 impl<'a> Own<'a> {
     fn of(user: &'a User, permissions: &'a Permissions, caller: &Caller) -> Own<'a> {
         let ours = |arn: &str| QuarantinePolicy::ALL.iter().any(|q| caller.quarantine_arn(*q) == arn);
-        let attached = permissions
-            .attached
-            .iter()
-            .filter(|p| !ours(&p.arn))
-            .map(|policy| OwnPolicy {
-                parsed: Parsed::managed(policy),
-                resource: Resource::UserPolicy {
-                    user: user.name.clone(),
-                    arn: policy.arn.clone(),
-                },
-                what: format!("attached policy {}", policy.name),
-                name: &policy.name,
-                arn: Some(&policy.arn),
-                change: Change::DetachUserPolicy {
-                    user: user.name.clone(),
-                    arn: policy.arn.clone(),
-                },
-                before: serde_json::to_value(policy).unwrap_or_default(),
-            });
+        let attached = permissions.attached.iter().filter(|p| !ours(&p.arn)).map(|policy| {
+            let user = user.name.clone();
+            let arn = policy.arn.clone();
+            let resource = Resource::UserPolicy {
+                user: user.clone(),
+                arn: arn.clone(),
+            };
+            OwnPolicy::managed(policy, resource, Change::DetachUserPolicy { user, arn })
+        });
         let inline = permissions
             .inline
             .iter()
             .filter(|p| QuarantinePolicy::inline(&p.name, &p.document, caller.partition()).is_none())
-            .map(|policy| OwnPolicy {
-                parsed: Parsed::inline(policy),
-                resource: Resource::InlinePolicy {
+            .map(|policy| {
+                let resource = Resource::InlinePolicy {
                     user: user.name.clone(),
                     name: policy.name.clone(),
-                },
-                what: format!("inline policy {}", policy.name),
-                name: &policy.name,
-                arn: None,
-                change: Change::DeleteUserPolicy {
+                };
+                let change = Change::DeleteUserPolicy {
                     user: user.name.clone(),
                     name: policy.name.clone(),
                     document: policy.document.clone(),
-                },
-                before: serde_json::to_value(policy).unwrap_or_default(),
+                };
+                OwnPolicy::inline(policy, resource, change)
             });
         Own {
             policies: attached.chain(inline).collect(),
