@@ -16,7 +16,10 @@ use crate::quarantine::QuarantinePolicy;
 pub struct Observed {
     pub caller: Caller,
     pub password_policy: Option<Observation<PasswordPolicy>>,
-    pub root_mfa_enabled: Option<bool>,
+    /// The root user, read when rule `mfa` asks for its MFA or rule `cis` judges it.
+    pub root: Option<RootUser>,
+    /// The roles AWSSupportAccess is attached to, read when rule `cis` asks (CIS 2.16).
+    pub support_roles: Option<Vec<Name>>,
     pub users: Vec<User>,
     pub oidc_providers: Option<Vec<OidcProvider>>,
     pub trails: Option<Vec<Trail>>,
@@ -25,6 +28,17 @@ pub struct Observed {
     pub server_certificates: Option<Vec<ServerCertificate>>,
     /// Groups with their policies, read when rule `group-permissions` judges them.
     pub groups: Option<Vec<Group>>,
+}
+
+/// The root user, as the account summary shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootUser {
+    pub mfa: bool,
+    pub access_keys: bool,
+    /// Whether its MFA is a virtual device; `None` when not read (it has
+    /// no MFA, or no rule asks).
+    pub virtual_mfa: Option<bool>,
 }
 
 /// An SSL/TLS certificate stored in IAM (rule `server-certificates`). The

@@ -24,7 +24,7 @@ pub struct Work {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     PasswordPolicy,
-    /// The root user, whose MFA is reported.
+    /// The root user, and the account-wide facts rule `cis` reports.
     Root,
     User(Name),
     Role(Name),
@@ -189,7 +189,7 @@ pub fn key_for(resource: &Resource) -> Key {
         Resource::Trail { .. } | Resource::Account => Key::Trails,
         Resource::ServerCertificate { .. } => Key::ServerCertificates,
         Resource::QuarantinePolicy { .. } => Key::QuarantinePolicies,
-        Resource::Root => Key::Root,
+        Resource::Root | Resource::SupportRole => Key::Root,
     }
 }
 

@@ -97,7 +97,7 @@ fn every_semantic_error_is_reported_at_its_place() {
             "FILE:10:18: invalid duration `1 day`: write a whole number and one unit of s, m, h or d, like `90d` or `24h`",
             "FILE:12:13: duration `0d` must be greater than zero",
             "FILE:15:59: invalid issuer pattern `oidc.eks.*x.amazonaws.com`: `*` must stand alone for a whole DNS label or path segment",
-            "FILE:18:20: unknown rule `keys`, expected one of password-policy, password-reset, mfa, console-access, access-keys, user-permissions, group-permissions, oidc-providers, oidc-trust, role-permissions, cloudtrail, server-certificates",
+            "FILE:18:20: unknown rule `keys`, expected one of password-policy, password-reset, mfa, console-access, access-keys, user-permissions, group-permissions, oidc-providers, oidc-trust, role-permissions, cloudtrail, server-certificates, cis",
             "FILE:20:16: invalid date `2027-02-30`: write it as YYYY-MM-DD",
             "FILE:21:7: an exemption needs a `reason`, so the next reader knows why it exists",
         ]

@@ -395,3 +395,64 @@ spec:
         (vec!["AdministratorAccess".to_owned()], vec!["star".to_owned()])
     );
 }
+
+/// The report-only controls: root's access key and MFA, and the support
+/// role. `plan` shows them; nothing changes them, whatever the mode.
+#[tokio::test]
+async fn the_report_only_controls_are_findings_of_plan_and_apply_changes_nothing() {
+    let moto = Moto::start();
+    moto.root("virtual", true);
+    role_with(&moto, "support", "/", false).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-report}
+spec:
+  cis: {}
+",
+    );
+    let plan = moto.warden(&["plan", "--policy", &policy.path, "--output", "json"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    for reported in [
+        "(CIS 2.3)",
+        "a virtual MFA device, not a hardware one (CIS 2.5)",
+        "(CIS 2.16)",
+    ] {
+        assert!(plan.stdout.contains(reported), "{reported}:\n{}", plan.stdout);
+    }
+
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(
+        apply.code, 2,
+        "only a person can fix them:\n{}\n{}",
+        apply.stdout, apply.stderr
+    );
+    assert!(apply.stdout.contains("Applied 0,"), "{}", apply.stdout);
+    let iam = moto.iam();
+    let summary = iam.get_account_summary().send().await.unwrap();
+    let present = summary.summary_map().unwrap();
+    assert_eq!(
+        present[&aws_sdk_iam::types::SummaryKeyType::AccountAccessKeysPresent],
+        1,
+        "only root can delete it"
+    );
+    assert_eq!(
+        role_policies(&moto, "support").await,
+        (vec![], vec![]),
+        "no role was given AWSSupportAccess"
+    );
+
+    moto.root("hardware", false);
+    let attach = iam.attach_role_policy().role_name("support");
+    attach
+        .policy_arn("arn:aws:iam::aws:policy/AWSSupportAccess")
+        .send()
+        .await
+        .unwrap();
+    let plan = moto.warden(&["plan", "--policy", &policy.path]);
+    assert_eq!(
+        plan.code, 0,
+        "a hardware MFA, no key and a support role:\n{}",
+        plan.stdout
+    );
+}

@@ -1,7 +1,7 @@
 //! Live reads from IAM, one resource at a time.
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::SummaryKeyType;
+use aws_sdk_iam::types::{AssignmentStatusType, EntityType, SummaryKeyType};
 
 use super::documents::PolicyDocuments;
 use super::held::{self, Holder};
@@ -11,9 +11,11 @@ use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
 use crate::name::Name;
-use crate::policy::PasswordPolicy;
+use crate::policy::{CisReport, PasswordPolicy, Policy};
 use crate::quarantine::QuarantinePolicy;
-use crate::state::{Caller, InlinePolicy, Observation, OidcProvider, Role, RolePermissions, ServerCertificate};
+use crate::state::{
+    Caller, InlinePolicy, Observation, OidcProvider, Role, RolePermissions, RootUser, ServerCertificate,
+};
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
@@ -40,12 +42,70 @@ pub(super) async fn password_policy(iam: &Client) -> Result<Observation<Password
     }))
 }
 
-pub(super) async fn root_mfa(iam: &Client) -> Result<bool, Error> {
+/// The root user, when a rule judges it: its MFA and access keys from the
+/// account summary, and whether its MFA is virtual when rule `cis` asks.
+pub(super) async fn root(iam: &Client, policy: &Policy) -> Result<Option<RootUser>, Error> {
+    let cis = policy.cis.filter(CisReport::reads_root);
+    if cis.is_none() && !policy.mfa.as_ref().is_some_and(|m| m.require_for_root) {
+        return Ok(None);
+    }
     let summary = iam.get_account_summary().send().await.during("iam:GetAccountSummary")?;
-    let enabled = summary
-        .summary_map()
-        .and_then(|map| map.get(&SummaryKeyType::AccountMfaEnabled));
-    Ok(enabled.is_some_and(|n| *n > 0))
+    let present = |key: SummaryKeyType| {
+        summary
+            .summary_map()
+            .and_then(|map| map.get(&key))
+            .is_some_and(|n| *n > 0)
+    };
+    let mfa = present(SummaryKeyType::AccountMfaEnabled);
+    let virtual_mfa = match mfa && cis.is_some_and(|c| c.root_hardware_mfa) {
+        true => Some(root_has_virtual_mfa(iam).await?),
+        false => None,
+    };
+    Ok(Some(RootUser {
+        mfa,
+        access_keys: present(SummaryKeyType::AccountAccessKeysPresent),
+        virtual_mfa,
+    }))
+}
+
+/// Whether a virtual MFA device is assigned to the root user: one that
+/// names root as its user, or carries the name the console gives root's.
+async fn root_has_virtual_mfa(iam: &Client) -> Result<bool, Error> {
+    let devices: Vec<_> = iam
+        .list_virtual_mfa_devices()
+        .assignment_status(AssignmentStatusType::Assigned)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .during("iam:ListVirtualMFADevices")?;
+    Ok(devices.iter().any(|device| {
+        device.user().is_some_and(|user| user.arn().ends_with(":root"))
+            || device.serial_number().ends_with(":mfa/root-account-mfa-device")
+    }))
+}
+
+/// The roles AWSSupportAccess is attached to, when rule `cis` asks (CIS 2.16).
+pub(super) async fn support_roles(iam: &Client, caller: &Caller, policy: &Policy) -> Result<Option<Vec<Name>>, Error> {
+    if !policy.cis.is_some_and(|c| c.support_role) {
+        return Ok(None);
+    }
+    let arn = format!("arn:{}:iam::aws:policy/AWSSupportAccess", caller.partition());
+    let pages: Vec<_> = iam
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .entity_filter(EntityType::Role)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .during("iam:ListEntitiesForPolicy")?;
+    let roles = pages
+        .iter()
+        .flat_map(|page| page.policy_roles())
+        .filter_map(|role| role.role_name());
+    Ok(Some(roles.map(Name::from).collect()))
 }
 
 /// The server certificates stored in IAM; the body and chain of each

@@ -148,8 +148,8 @@ impl Reader {
                 observed.password_policy = when(policy.password_policy.is_some(), iam::password_policy(iam)).await?
             }
             Key::Root => {
-                let wanted = policy.mfa.as_ref().is_some_and(|m| m.require_for_root);
-                observed.root_mfa_enabled = when(wanted, iam::root_mfa(iam)).await?;
+                (observed.root, observed.support_roles) =
+                    tokio::try_join!(iam::root(iam, policy), iam::support_roles(iam, &caller, policy))?;
             }
             Key::User(name) => {
                 // Unmanaged, a user is read only for what iam-warden may hold it in.

@@ -51,20 +51,26 @@ pub(super) async fn scan(
     now: DateTime<Utc>,
 ) -> Result<Suspects, Error> {
     let iam = &clients.iam;
-    let (password_policy, root_mfa_enabled, oidc_providers, trails, server_certificates, quarantine_policies, accounts) =
-        tokio::try_join!(
-            when(policy.password_policy.is_some(), iam::password_policy(iam)),
-            when(
-                policy.mfa.as_ref().is_some_and(|m| m.require_for_root),
-                iam::root_mfa(iam)
-            ),
-            when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
-            when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
-            when(policy.server_certificates.is_some(), iam::server_certificates(iam)),
-            // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
-            when(true, quarantine::quarantine_policies(iam, caller)),
-            identities(iam, caller, policy),
-        )?;
+    let (
+        password_policy,
+        root,
+        support_roles,
+        oidc_providers,
+        trails,
+        server_certificates,
+        quarantine_policies,
+        accounts,
+    ) = tokio::try_join!(
+        when(policy.password_policy.is_some(), iam::password_policy(iam)),
+        iam::root(iam, policy),
+        iam::support_roles(iam, caller, policy),
+        when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
+        when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
+        when(policy.server_certificates.is_some(), iam::server_certificates(iam)),
+        // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
+        when(true, quarantine::quarantine_policies(iam, caller)),
+        identities(iam, caller, policy),
+    )?;
     let Identities {
         users,
         unscreened,
@@ -83,7 +89,8 @@ pub(super) async fn scan(
     let screened = Observed {
         caller: caller.clone(),
         password_policy,
-        root_mfa_enabled,
+        root,
+        support_roles,
         users,
         oidc_providers,
         trails,

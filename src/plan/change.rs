@@ -420,6 +420,7 @@ pub fn actions_of(rule: Rule) -> &'static [Action] {
         Rule::ServerCertificates => &[Action::DeleteServerCertificate],
         Rule::RolePermissions => &[Action::DetachRolePolicy, Action::DeleteRolePolicy],
         Rule::GroupPermissions => &[Action::DetachGroupPolicy, Action::DeleteGroupPolicy],
+        Rule::Cis => &[],
     }
 }
 
@@ -436,6 +437,8 @@ pub enum Resource {
     Account,
     /// The account's root user.
     Root,
+    /// The role for AWS Support that CIS 2.16 asks for, when none exists.
+    SupportRole,
     PasswordPolicy,
     User {
         name: Name,
@@ -535,6 +538,7 @@ impl fmt::Display for Resource {
         match self {
             Resource::Account => f.write_str("account"),
             Resource::Root => f.write_str("root"),
+            Resource::SupportRole => f.write_str("support-role"),
             Resource::PasswordPolicy => f.write_str("password-policy"),
             Resource::User { name } => write!(f, "user/{name}"),
             Resource::Role { name } => write!(f, "role/{name}"),

@@ -11,7 +11,7 @@ use crate::state::Observed;
 /// Judges every user, and returns those the rule holds in quarantine:
 /// console users without MFA past their grace, under `deny-until-mfa`.
 pub(super) fn evaluate(rule: &MfaRule, observed: &Observed, draft: &mut Draft) -> BTreeSet<Name> {
-    if rule.require_for_root && observed.root_mfa_enabled == Some(false) {
+    if rule.require_for_root && observed.root.is_some_and(|root| !root.mfa) {
         let reason = "the root user has no MFA device; add one in the console".to_owned();
         draft.violation(Rule::Mfa, Resource::Root, None, reason, &observed.caller.account_id);
     }

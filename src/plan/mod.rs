@@ -3,6 +3,7 @@
 
 mod access_keys;
 mod change;
+mod cis;
 mod cloudtrail;
 mod console_access;
 mod coverage;
@@ -189,6 +190,9 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     }
     if let (Some(action), Some(certificates)) = (policy.server_certificates, &observed.server_certificates) {
         server_certificates::evaluate(action, certificates, &mut draft);
+    }
+    if let Some(rule) = &policy.cis {
+        cis::evaluate(rule, observed, &mut draft);
     }
     if let (Some(rule), Some(groups)) = (&policy.group_permissions, &observed.groups) {
         group_permissions::evaluate(rule, groups, &mut draft);

@@ -11,7 +11,7 @@ use crate::policy::PasswordPolicy;
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
     AccessKey, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile, ManagedPolicy,
-    Observation, OidcProvider, Permissions, Role, RolePermissions, ServerCertificate, Trail, User,
+    Observation, OidcProvider, Permissions, Role, RolePermissions, RootUser, ServerCertificate, Trail, User,
 };
 
 fn now() -> DateTime<Utc> {
@@ -248,7 +248,7 @@ fn mfa_action_variants_and_non_console_users() {
 fn root_without_mfa_is_reported_only() {
     let p = policy("  mfa:\n    requireForRoot: true\n");
     let observed = Observed {
-        root_mfa_enabled: Some(false),
+        root: Some(root(false, false, None)),
         caller: Caller::default(),
         ..Observed::default()
     };
@@ -257,7 +257,7 @@ fn root_without_mfa_is_reported_only() {
         [(Rule::Mfa, "root".into(), Action::Report)]
     );
     let enabled = Observed {
-        root_mfa_enabled: Some(true),
+        root: Some(root(true, false, None)),
         ..Observed::default()
     };
     assert!(plan(&p, &enabled, now()).findings.is_empty());
@@ -265,6 +265,86 @@ fn root_without_mfa_is_reported_only() {
         plan(&p, &Observed::default(), now()).findings.is_empty(),
         "unread root state judges nothing"
     );
+}
+
+fn root(mfa: bool, access_keys: bool, virtual_mfa: Option<bool>) -> RootUser {
+    RootUser {
+        mfa,
+        access_keys,
+        virtual_mfa,
+    }
+}
+
+// ---- cis ----
+
+/// The findings' reasons, for rules that report several things of one resource.
+fn reasons(plan: &Plan) -> Vec<(Rule, String, String)> {
+    let findings = plan.findings.iter();
+    findings
+        .map(|f| (f.rule, f.resource.to_string(), f.reason.clone()))
+        .collect()
+}
+
+#[test]
+fn cis_reports_root_keys_and_root_mfa_that_is_not_hardware_and_changes_nothing() {
+    let p = policy("  cis: {}\n");
+    let cases = [
+        (root(true, false, Some(false)), vec![]),
+        (
+            root(true, true, Some(false)),
+            vec!["the root user has an access key (CIS 2.3); delete it, signed in as root"],
+        ),
+        (
+            root(true, false, Some(true)),
+            vec!["the root user has a virtual MFA device, not a hardware one (CIS 2.5)"],
+        ),
+        (
+            root(false, false, None),
+            vec!["the root user has no MFA device, not a hardware one (CIS 2.5)"],
+        ),
+    ];
+    for (root, expected) in cases {
+        let observed = Observed {
+            root: Some(root),
+            ..Observed::default()
+        };
+        let plan = plan(&p, &observed, now());
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|r| (Rule::Cis, "root".to_owned(), r.to_string()))
+            .collect();
+        assert_eq!(reasons(&plan), expected, "{root:?}");
+        assert!(plan.findings.iter().all(|f| f.change.is_none()), "report only");
+    }
+    let off = policy("  cis:\n    rootAccessKeys: false\n    rootHardwareMfa: false\n");
+    let observed = Observed {
+        root: Some(root(false, true, None)),
+        ..Observed::default()
+    };
+    assert!(
+        plan(&off, &observed, now()).findings.is_empty(),
+        "each control can be turned off"
+    );
+}
+
+#[test]
+fn cis_reports_an_account_without_a_support_role() {
+    let p = policy("  cis: {}\n");
+    let with = |roles: Vec<&str>| Observed {
+        support_roles: Some(roles.into_iter().map(Name::from).collect()),
+        ..Observed::default()
+    };
+    assert_eq!(
+        actions(&plan(&p, &with(vec![]), now())),
+        [(Rule::Cis, "support-role".into(), Action::Report)]
+    );
+    assert!(plan(&p, &with(vec!["support"]), now()).findings.is_empty());
+    assert!(
+        plan(&p, &Observed::default(), now()).findings.is_empty(),
+        "unread, judged nothing"
+    );
+    let off = policy("  cis:\n    supportRole: false\n");
+    assert!(plan(&off, &with(vec![]), now()).findings.is_empty());
 }
 
 // ---- console-access ----

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{
-    CertificateAction, ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction,
-    TrustAction,
+    CertificateAction, CisReport, ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction,
+    TrailAction, TrustAction,
 };
 
 /// A value with the line and column it was read from.
@@ -130,6 +130,7 @@ pub(super) struct Spec {
     pub group_permissions: Option<GroupPermissionsSpec>,
     pub role_permissions: Option<RolePermissionsSpec>,
     pub server_certificates: Option<ServerCertificatesSpec>,
+    pub cis: Option<CisReport>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
 }

@@ -50,6 +50,7 @@ pub enum Rule {
     RolePermissions,
     Cloudtrail,
     ServerCertificates,
+    Cis,
 }
 
 impl Rule {
@@ -131,6 +132,38 @@ pub enum CertificateAction {
     Delete,
 }
 
+/// The controls of CIS section 2 that no API can fix (rule `cis`): each
+/// one on is judged and reported in `plan`, never changed. `cis: {}` turns
+/// every one on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct CisReport {
+    /// CIS 2.3: the root user has an access key (only root can delete it).
+    pub root_access_keys: bool,
+    /// CIS 2.5: the root user's MFA is not a hardware device (a virtual
+    /// one, or none).
+    pub root_hardware_mfa: bool,
+    /// CIS 2.16: no role has AWSSupportAccess to manage incidents with AWS Support.
+    pub support_role: bool,
+}
+
+impl Default for CisReport {
+    fn default() -> Self {
+        CisReport {
+            root_access_keys: true,
+            root_hardware_mfa: true,
+            support_role: true,
+        }
+    }
+}
+
+impl CisReport {
+    /// Whether any control needs the root user read.
+    pub fn reads_root(&self) -> bool {
+        self.root_access_keys || self.root_hardware_mfa
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrailAction {
@@ -159,6 +192,7 @@ pub struct Policy {
     pub role_permissions: Option<RolePermissionsRule>,
     /// CIS 2.18: expired server certificates go.
     pub server_certificates: Option<CertificateAction>,
+    pub cis: Option<CisReport>,
     pub exemptions: Vec<Exemption>,
 }
 

@@ -84,6 +84,7 @@ impl Checker {
             group_permissions: spec.group_permissions.map(|g| self.group_permissions(g)),
             role_permissions: spec.role_permissions.map(|r| self.role_permissions(r)),
             server_certificates: spec.server_certificates.map(|c| c.action),
+            cis: spec.cis,
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }

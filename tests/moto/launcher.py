@@ -34,6 +34,10 @@ Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
     {"user": "alice", "password_last_used": "..."}   as GetUser and the report show it
   POST /_warden_test/credential-report
     {"expire": true}   the next GenerateCredentialReport builds a new report
+  POST /_warden_test/root
+    {"mfa": "none" | "virtual" | "hardware", "access_key": true}
+                       the root user as the account summary and the virtual
+                       MFA devices show it (moto's root has neither, ever)
   POST /_warden_test/lag
     {"seconds": 5}     reads lag writes by that long, as IAM's eventual
                        consistency can: GetRole shows a role's previous trust
@@ -48,6 +52,7 @@ import os
 import sys
 import threading
 import time
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
 # AWS's managed policies (AdministratorAccess, ...) always exist on AWS; moto
@@ -396,11 +401,28 @@ def credential_report(body):
         reports.pop(body.get("account", DEFAULT_ACCOUNT_ID), None)
 
 
+def root(body):
+    iam = backend(body)
+    account = body.get("account", DEFAULT_ACCOUNT_ID)
+    mfa = body.get("mfa", "none")
+    if mfa not in ("none", "virtual", "hardware"):
+        raise ValueError(f"mfa: none, virtual or hardware, not {mfa}")
+    iam.account_summary._account_mfa_enabled = int(mfa != "none")
+    iam.account_summary._account_access_keys_present = int(bool(body.get("access_key")))
+    serial = f"arn:aws:iam::{account}:mfa/root-account-mfa-device"
+    iam.virtual_mfa_devices.pop(serial, None)
+    if mfa == "virtual":
+        device = iam.create_virtual_mfa_device("root-account-mfa-device", "/")
+        device.enable_date = datetime.now(timezone.utc).replace(tzinfo=None)
+        device.user = SimpleNamespace(arn=f"arn:aws:iam::{account}:root", name="<root_account>", user_name="<root_account>",
+                                      id=account, user_id=account, path="/", create_date=device.enable_date)
+
+
 def set_lag(body):
     lag["seconds"] = float(body["seconds"])
 
 
-ENDPOINTS = {"age": age, "credential-report": credential_report, "lag": set_lag}
+ENDPOINTS = {"age": age, "credential-report": credential_report, "root": root, "lag": set_lag}
 
 
 class WithTestEndpoints:

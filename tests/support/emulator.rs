@@ -133,6 +133,12 @@ impl Moto {
         self.test_endpoint("credential-report", &serde_json::json!({"expire": true}));
     }
 
+    /// Shows the root user with this MFA (`none`, `virtual` or `hardware`)
+    /// and, or not, an access key, as AWS's account summary would.
+    pub fn root(&self, mfa: &str, access_key: bool) {
+        self.test_endpoint("root", &serde_json::json!({"mfa": mfa, "access_key": access_key}));
+    }
+
     /// Back-dates a key (`create_date`, `last_used`) or a user (`create_date`)
     /// through the launcher's test-only endpoint.
     pub fn age(&self, body: &serde_json::Value) {
