@@ -39,8 +39,9 @@
 //!   replica's shard resolved.
 //! - `outcome`: what became of a finding, as data.
 //! - `work`: what the daemon's queue carries: keys of resources, and the
-//!   control messages `Resync` and `ExpandGroup`; which key re-judges a
-//!   finding, and which facets of a user a rule judges.
+//!   control messages `Resync` and `Expand` (a group's members, a policy's
+//!   holders); which key re-judges a finding, and which facets of a user a
+//!   rule judges.
 //! - `plan`: the pure decision, one file per rule, plus exemptions, pattern
 //!   coverage and the privilege-escalation sets, and the `Change` type every
 //!   fix is made of.

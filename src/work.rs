@@ -46,8 +46,20 @@ pub enum Task {
     Reconcile(Work),
     /// The full scan of an account, which names the keys to reconcile.
     Resync(AccountId),
+    /// Something that changed what several identities may do, each of which
+    /// only a read can name.
+    Expand(AccountId, Expansion),
+}
+
+/// A change to many identities' permissions at once: the event names what
+/// changed, and a read names whom it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Expansion {
     /// A group's policies changed: each member's permissions did.
-    ExpandGroup(AccountId, String),
+    GroupMembers(String),
+    /// A managed policy has a new default version: each user, group and
+    /// role it is attached to (and each such group's members) may do otherwise.
+    PolicyHolders(String),
 }
 
 /// A fixed label per kind of task, for metrics; never a name or an ARN.
@@ -64,6 +76,7 @@ pub enum Kind {
     Trails,
     QuarantinePolicies,
     ServerCertificates,
+    Policy,
 }
 
 impl Key {
@@ -86,7 +99,7 @@ impl Task {
     pub fn account(&self) -> &AccountId {
         match self {
             Task::Reconcile(work) => &work.account,
-            Task::Resync(account) | Task::ExpandGroup(account, _) => account,
+            Task::Resync(account) | Task::Expand(account, _) => account,
         }
     }
 }
@@ -109,7 +122,8 @@ impl fmt::Display for Task {
         match self {
             Task::Reconcile(work) => work.key.fmt(f),
             Task::Resync(_) => f.write_str("all"),
-            Task::ExpandGroup(_, group) => write!(f, "group/{group}"),
+            Task::Expand(_, Expansion::GroupMembers(group)) => write!(f, "group/{group}"),
+            Task::Expand(_, Expansion::PolicyHolders(arn)) => write!(f, "policy/{arn}"),
         }
     }
 }

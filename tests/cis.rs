@@ -3,7 +3,7 @@
 //! asserts on what the emulator holds afterwards.
 
 use serde_json::json;
-use support::{Moto, PolicyFile, attached, keys, tags};
+use support::{Daemon, Moto, PolicyFile, attached, eventbridge, keys, tags};
 
 fn days_ago(days: i64) -> String {
     (chrono::Utc::now() - chrono::TimeDelta::days(days)).to_rfc3339()
@@ -454,5 +454,90 @@ spec:
         plan.code, 0,
         "a hardware MFA, no key and a support role:\n{}",
         plan.stdout
+    );
+}
+
+/// A customer policy made admin by a new default version: the daemon reads
+/// whom it is attached to and detaches it from the group and the role, from
+/// the event alone (the first resync saw it harmless).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_admin_version_of_a_policy_is_detached_from_its_group_and_role_from_the_event() {
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let narrow =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    let created = iam
+        .create_policy()
+        .policy_name("deploy")
+        .policy_document(narrow.to_string());
+    let arn = created
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    iam.create_group().group_name("deployers").send().await.unwrap();
+    let attach = iam.attach_group_policy().group_name("deployers").policy_arn(&arn);
+    attach.send().await.unwrap();
+    iam.create_user().user_name("dev").send().await.unwrap();
+    let join = iam.add_user_to_group().group_name("deployers").user_name("dev");
+    join.send().await.unwrap();
+    role_with(&moto, "ci", "/", false).await;
+    let attach = iam.attach_role_policy().role_name("ci").policy_arn(&arn);
+    attach.send().await.unwrap();
+    let queues = moto.queue_with_dlq(30, 5).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: cis-2-15-events}
+spec:
+  userPermissions: {forbidAdmin: true, action: detach}
+  groupPermissions: {forbidAdmin: true, action: detach}
+  rolePermissions: {forbidAdmin: true, action: detach}
+",
+    );
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
+
+    let everything =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let version = iam.create_policy_version().policy_arn(&arn).set_as_default(true);
+    version.policy_document(everything.to_string()).send().await.unwrap();
+    let request = json!({"policyArn": arn, "policyDocument": everything.to_string(), "setAsDefault": true});
+    queues
+        .send(&eventbridge(
+            "CreatePolicyVersion",
+            request,
+            json!({"policyVersion": {"versionId": "v2"}}),
+        ))
+        .await;
+
+    let held = async || {
+        let group = iam
+            .list_attached_group_policies()
+            .group_name("deployers")
+            .send()
+            .await
+            .unwrap();
+        !group.attached_policies().is_empty() || !role_policies(&moto, "ci").await.0.is_empty()
+    };
+    daemon
+        .until(60, "the policy detached from the group and the role", async || {
+            !held().await
+        })
+        .await;
+    let members = iam.get_group().group_name("deployers").send().await.unwrap();
+    assert_eq!(
+        members.users().len(),
+        1,
+        "the group rule fixed the group, so its member stays"
+    );
+    let version = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        version.policy().unwrap().default_version_id(),
+        Some("v2"),
+        "the policy itself is left alone"
     );
 }

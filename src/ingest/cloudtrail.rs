@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::name::Name;
-use crate::work::{Facets, Key};
+use crate::work::{Expansion, Facets, Key};
 
 /// One CloudTrail record and what it means for iam-warden.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,9 +40,8 @@ pub enum Effect {
 pub enum Target {
     /// A resource, in these facets.
     Key(Key, Facets),
-    /// A group's policies: what each of its members may do, which only a
-    /// read of the group's members can name.
-    GroupMembers(String),
+    /// What several identities may do, which only a read can name.
+    Expand(Expansion),
 }
 
 /// Why a body is not a CloudTrail message; it goes to the dead-letter queue.
@@ -154,7 +153,8 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         "PutUserPolicy" | "DeleteUserPolicy" | "AddUserToGroup" | "RemoveUserFromGroup" => user(Facets::PERMISSIONS),
         // Every member of the group: which users they are is read when the event is handled.
         "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy" | "DeleteGroupPolicy" => {
-            text(record, &["requestParameters", "groupName"]).map(Target::GroupMembers)
+            text(record, &["requestParameters", "groupName"])
+                .map(|group| Target::Expand(Expansion::GroupMembers(group)))
         }
         "ConsoleLogin" => iam_user(record).map(|name| Target::Key(Key::User(Name::from(name)), Facets::CONSOLE)),
         "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(whole(Key::OidcProviders))),
@@ -172,9 +172,17 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
                 text(record, &["requestParameters", "newUserName"]).map(|name| whole(Key::User(Name::from(name))));
             return user(Facets::ALL).into_iter().chain(renamed).collect();
         }
-        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
-            quarantine_policy()
-        }
+        // A new default version changes what every holder of the policy may do.
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" => quarantine_policy().or_else(|| {
+            let made_default = name == "SetDefaultPolicyVersion"
+                || record
+                    .pointer("/requestParameters/setAsDefault")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+            let arn = text(record, &["requestParameters", "policyArn"]).filter(|_| made_default);
+            arn.map(|arn| Target::Expand(Expansion::PolicyHolders(arn)))
+        }),
+        "DeletePolicy" | "DeletePolicyVersion" => quarantine_policy(),
         // Tagging and untagging can add or remove an exemption.
         "CreateRole"
         | "UpdateAssumeRolePolicy"
@@ -190,7 +198,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
     };
     let mut targets: Vec<Target> = key.into_iter().collect();
     // A group's policy changed: its members' permissions did, and the group's own (rule group-permissions).
-    if let Some(Target::GroupMembers(group)) = targets.first() {
+    if let Some(Target::Expand(Expansion::GroupMembers(group))) = targets.first() {
         let group = Key::Group(Name::from(group.as_str()));
         targets.push(whole(group));
     }
@@ -253,7 +261,7 @@ mod tests {
             .into_iter()
             .filter_map(|target| match target {
                 Target::Key(key, _) => Some(key),
-                Target::GroupMembers(_) => None,
+                Target::Expand(_) => None,
             })
             .collect()
     }
@@ -364,7 +372,7 @@ mod tests {
         assert_eq!(
             named(&group),
             [
-                Target::GroupMembers("admins".into()),
+                Target::Expand(Expansion::GroupMembers("admins".into())),
                 Target::Key(Key::Group("admins".into()), Facets::ALL)
             ],
             "its members, and the group itself"
@@ -399,14 +407,27 @@ mod tests {
     }
 
     #[test]
-    fn versions_of_other_policies_are_not_watched() {
-        let other = record(
+    fn a_new_default_version_of_another_policy_names_its_holders() {
+        let arn = "arn:aws:iam::123456789012:policy/team/app";
+        let holders = [Target::Expand(Expansion::PolicyHolders(arn.to_owned()))];
+        let set = record(
             "SetDefaultPolicyVersion",
-            serde_json::json!({"requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/team/app", "versionId": "v2"}}),
+            serde_json::json!({"requestParameters": {"policyArn": arn, "versionId": "v2"}}),
         );
+        assert_eq!(named(&set), holders);
+        let made = |default: bool| {
+            let request = serde_json::json!({"policyArn": arn, "policyDocument": "{}", "setAsDefault": default});
+            record(
+                "CreatePolicyVersion",
+                serde_json::json!({ "requestParameters": request }),
+            )
+        };
+        assert_eq!(named(&made(true)), holders);
+        let kept = parse(made(false).to_string().as_bytes()).unwrap().remove(0);
         assert_eq!(
-            parse(other.to_string().as_bytes()).unwrap()[0].effect,
-            Effect::Unmanaged
+            kept.effect,
+            Effect::Unmanaged,
+            "a version not made default changes no one"
         );
     }
 

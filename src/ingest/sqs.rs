@@ -208,7 +208,7 @@ impl Ingest {
         };
         let task = |target: &Target| match target {
             Target::Key(key, facets) => (work(&account, key), *facets),
-            Target::GroupMembers(group) => (Task::ExpandGroup(account.clone(), group.clone()), Facets::PERMISSIONS),
+            Target::Expand(expansion) => (Task::Expand(account.clone(), expansion.clone()), Facets::PERMISSIONS),
         };
         targets
             .iter()

@@ -30,7 +30,7 @@ pub use live::{LivePlan, LiveReversal, Made, Refusal};
 pub(crate) use quarantine::quarantine_policy;
 pub use reader::Reader;
 pub use scan::{Seen, Suspects};
-pub(crate) use user::group_members;
+pub(crate) use user::{group_members, policy_holders};
 
 fn to_utc(time: &aws_smithy_types::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()

@@ -115,6 +115,31 @@ pub(super) async fn tags(iam: &Client, name: &Name) -> Result<Option<BTreeMap<St
 }
 
 /// The users in `group`; none if the group is gone.
+/// Whom a managed policy is attached to; nobody, once it is gone.
+#[derive(Debug, Default)]
+pub struct Holders {
+    pub users: Vec<Name>,
+    pub groups: Vec<Name>,
+    pub roles: Vec<Name>,
+}
+
+pub(crate) async fn policy_holders(iam: &Client, arn: &str) -> Result<Holders, Error> {
+    let mut holders = Holders::default();
+    let mut pages = iam.list_entities_for_policy().policy_arn(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let Some(page) = page.or_absent("iam:ListEntitiesForPolicy", NO_SUCH_ENTITY)? else {
+            break;
+        };
+        let names = page.policy_users().iter().filter_map(|u| u.user_name());
+        holders.users.extend(names.map(Name::from));
+        let names = page.policy_groups().iter().filter_map(|g| g.group_name());
+        holders.groups.extend(names.map(Name::from));
+        let names = page.policy_roles().iter().filter_map(|r| r.role_name());
+        holders.roles.extend(names.map(Name::from));
+    }
+    Ok(holders)
+}
+
 pub(crate) async fn group_members(iam: &Client, group: &str) -> Result<Vec<Name>, Error> {
     let mut members = Vec::new();
     let mut pages = iam.get_group().group_name(group).into_paginator().send();

@@ -281,7 +281,7 @@ mod tests {
     use super::*;
 
     use crate::name::Name;
-    use crate::work::{Key, Work};
+    use crate::work::{Expansion, Key, Work};
 
     fn queue() -> WorkQueue {
         let backoff = Backoff {
@@ -532,7 +532,7 @@ mod tests {
     async fn a_task_done_after_its_followers_answers_once_they_have() {
         let queue = queue();
         let account = AccountId::parse("123456789012").unwrap();
-        let expand = Task::ExpandGroup(account, "admins".to_owned());
+        let expand = Task::Expand(account, Expansion::GroupMembers("admins".to_owned()));
         let message = queue.wait_for(expand, Facets::PERMISSIONS, vec![trigger("1")]);
         let lease = queue.next().await.unwrap();
         let followers = vec![

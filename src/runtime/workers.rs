@@ -14,13 +14,14 @@ use super::ledger::Ledger;
 use super::members::Members;
 use super::queue::{Lease, WorkQueue};
 use crate::account::AccountId;
+use crate::error::Error;
 use crate::http::{Health, Latch};
 use crate::metrics::Metrics;
 use crate::observe;
 use crate::outcome::Outcome;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::Reconciler;
-use crate::work::{Key, Kind, Task, Trigger, Work};
+use crate::work::{Expansion, Key, Kind, Task, Trigger, Work};
 
 /// What every worker shares.
 pub struct Shared {
@@ -77,7 +78,7 @@ async fn worker(shared: Arc<Shared>) {
                 let succeeded = shared.reconcile(&reconciler, &policy, &work, &lease).await;
                 shared.queue.done(lease, succeeded);
             }
-            Task::ExpandGroup(_, group) => shared.expand(&reconciler, &account, &group, lease).await,
+            Task::Expand(_, expansion) => shared.expand(&reconciler, &account, &expansion, lease).await,
         }
         shared.health.progressed();
     }
@@ -212,34 +213,71 @@ impl Shared {
         failed == 0
     }
 
-    /// A group's policies changed: each member is reconciled, and the event
-    /// is done once they are.
-    async fn expand(&self, reconciler: &Reconciler, account: &AccountId, group: &str, lease: Lease) {
+    /// Something changed what several identities may do: each is
+    /// reconciled, and the event is done once they are.
+    async fn expand(&self, reconciler: &Reconciler, account: &AccountId, expansion: &Expansion, lease: Lease) {
         let started = StdInstant::now();
-        let members = observe::group_members(&reconciler.clients().iam, group).await;
-        let error = members.as_ref().err().map(|e| e.metric_label());
-        self.metrics.reconciled(Kind::Group, started.elapsed(), error);
-        match members {
-            Ok(members) => {
-                tracing::info!(account = %account, %group, members = members.len(), "a group's policies changed: its members are reconciled");
-                let followers = members
+        let iam = &reconciler.clients().iam;
+        let (kind, followers) = match expansion {
+            Expansion::GroupMembers(group) => (Kind::Group, group_members(iam, group).await),
+            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(iam, arn).await),
+        };
+        let error = followers.as_ref().err().map(|e| e.metric_label());
+        self.metrics.reconciled(kind, started.elapsed(), error);
+        match followers {
+            Ok(followers) => {
+                tracing::info!(account = %account, task = %lease.task, identities = followers.len(), "permissions changed: each identity is reconciled");
+                let answers = followers
                     .into_iter()
-                    .map(|member| {
-                        let task = Task::Reconcile(Work {
-                            account: account.clone(),
-                            key: Key::User(member),
-                        });
+                    .map(|follower| {
+                        let task = match follower {
+                            Follower::Key(key) => Task::Reconcile(Work {
+                                account: account.clone(),
+                                key,
+                            }),
+                            Follower::Expand(expansion) => Task::Expand(account.clone(), expansion),
+                        };
                         self.queue.wait_for(task, lease.facets, lease.triggers.clone())
                     })
                     .collect();
-                self.queue.done_after(lease, followers);
+                self.queue.done_after(lease, answers);
             }
             Err(error) => {
-                tracing::warn!(account = %account, %group, %error, "reading a group's members failed");
+                tracing::warn!(account = %account, task = %lease.task, %error, "reading whose permissions changed failed");
                 self.queue.done(lease, false);
             }
         }
     }
+}
+
+/// What an expansion names: a key to reconcile, or a group whose members to name in turn.
+enum Follower {
+    Key(Key),
+    Expand(Expansion),
+}
+
+async fn group_members(iam: &aws_sdk_iam::Client, group: &str) -> Result<Vec<Follower>, Error> {
+    let members = observe::group_members(iam, group).await?;
+    Ok(members.into_iter().map(|user| Follower::Key(Key::User(user))).collect())
+}
+
+/// Each holder of a policy, and each holding group's members, whose
+/// permissions come through the group.
+async fn policy_holders(iam: &aws_sdk_iam::Client, arn: &str) -> Result<Vec<Follower>, Error> {
+    let holders = observe::policy_holders(iam, arn).await?;
+    let users = holders.users.into_iter().map(Key::User);
+    let roles = holders.roles.into_iter().map(Key::Role);
+    let groups = holders.groups.iter().cloned().map(Key::Group);
+    let members = holders
+        .groups
+        .iter()
+        .map(|g| Follower::Expand(Expansion::GroupMembers(g.to_string())));
+    Ok(users
+        .chain(roles)
+        .chain(groups)
+        .map(Follower::Key)
+        .chain(members)
+        .collect())
 }
 
 fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
