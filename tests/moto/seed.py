@@ -16,6 +16,7 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
                                          the default one allowing everything
        seed.py ENDPOINT permissions      users with admin access, direct policies and escalation sets
        seed.py ENDPOINT passwords D      three console users, two of them created D days ago
+       seed.py ENDPOINT cis              an account failing each of Prowler's CIS IAM checks iam-warden enforces
        seed.py ENDPOINT organization N   an Organization: N member accounts in OUs, each with the
                                          iam-warden role and a drifted user; one account left outside
        seed.py ENDPOINT organization-keys    the status of every member account's seeded key
@@ -63,7 +64,7 @@ class Account:
 
     def age(self, **body):
         """Back-dates through the test launcher's endpoint; times are days ago."""
-        for field in ("create_date", "last_used"):
+        for field in ("create_date", "last_used", "password_last_used"):
             if field in body:
                 body[field] = (self.now - timedelta(days=body[field])).isoformat()
         if self.account_id:
@@ -331,6 +332,49 @@ def passwords(account, days):
     return {}
 
 
+def cis(account):
+    """An account failing each Prowler check of the CIS IAM section that
+    iam-warden enforces, one identity per failure where it can."""
+    iam = account.iam
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    cloudshell = "arn:aws:iam::aws:policy/AWSCloudShellFullAccess"
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    # A console password unused for 60 days, and no MFA.
+    account.user("idle-console", console=True, age_days=400)
+    account.age(user="idle-console", password_last_used=60)
+    # Two active keys, in use; a key not rotated in 120 days; a key unused for 50 days.
+    account.user("two-keys")
+    account.key("two-keys", age_days=20, used_days_ago=1)
+    account.key("two-keys", age_days=10, used_days_ago=1)
+    account.key_for_new_user("old-key", age_days=120, used_days_ago=1)
+    account.key_for_new_user("unused-key", age_days=60, used_days_ago=50)
+    # Policies on users: a managed one, CloudShell's, and an inline admin one.
+    account.user("direct")
+    reader = iam.create_policy(PolicyName="s3-reader", PolicyDocument=allowing("s3:GetObject"))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="direct", PolicyArn=reader)
+    iam.attach_user_policy(UserName="direct", PolicyArn=cloudshell)
+    account.user("admin-inline")
+    iam.put_user_policy(UserName="admin-inline", PolicyName="everything", PolicyDocument=allowing("*"))
+    # A group with AdministratorAccess and an inline admin policy, and a member.
+    iam.create_group(GroupName="admins")
+    iam.attach_group_policy(GroupName="admins", PolicyArn=admin)
+    iam.put_group_policy(GroupName="admins", PolicyName="everything", PolicyDocument=allowing("*"))
+    account.user("operator")
+    iam.add_user_to_group(GroupName="admins", UserName="operator")
+    # A role with AdministratorAccess, a customer *:* policy, an inline one and CloudShell's.
+    # Assumed by people of the account, not a service: Prowler judges only those.
+    iam.create_role(RoleName="ci", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+    everything = iam.create_policy(PolicyName="everything", PolicyDocument=allowing("*"))["Policy"]["Arn"]
+    for arn in (admin, everything, cloudshell):
+        iam.attach_role_policy(RoleName="ci", PolicyArn=arn)
+    iam.put_role_policy(RoleName="ci", PolicyName="everything", PolicyDocument=allowing("*"))
+    body, key = self_signed("expired.example.com", account.now - timedelta(days=1))
+    iam.upload_server_certificate(ServerCertificateName="expired", CertificateBody=body, PrivateKey=key)
+    return {}
+
+
 def self_signed(name, expires):
     """A PEM certificate for `name` that expires at `expires`, and its key."""
     from cryptography import x509
@@ -461,7 +505,7 @@ def main():
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
-                 "rollout": rollout, "irsa": irsa, "certificates": certificates, "hub": hub, "permissions": permissions,
+                 "rollout": rollout, "irsa": irsa, "cis": cis, "certificates": certificates, "hub": hub, "permissions": permissions,
                  "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0])),

@@ -10,11 +10,13 @@
 //! - `events`: the queue, and CloudTrail events as EventBridge delivers them.
 //! - `accounts`: what the seeded accounts hold, and changes made by hand.
 //! - `proxy`: an HTTP proxy that echoes changes as events and injects faults.
+//! - `prowler`: the CIS scanner, run against the emulator.
 
 mod accounts;
 mod daemon;
 mod emulator;
 mod events;
+mod prowler;
 pub mod proxy;
 mod warden;
 
@@ -24,6 +26,7 @@ pub use accounts::{active_keys, attached, backdate_record, inline, keys, old_key
 pub use daemon::{Daemon, sample, total};
 pub use emulator::{Credentials, Moto, TEST_KEY};
 pub use events::{Queues, eventbridge, key_event};
+pub use prowler::prowler;
 pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_env, start_warden};
 
 /// The project's root directory.
