@@ -121,6 +121,33 @@ def drift(iam, sqs, queue_url):
                     "AttachUserPolicy", {"userName": "contractor", "policyArn": admin}, None, admin_event)),
                 detached)
     print(f"admin event {admin_event}")
+
+    iam.create_group(GroupName="operators")
+    iam.create_user(UserName="oncall")
+    iam.add_user_to_group(GroupName="operators", UserName="oncall")
+    iam.attach_group_policy(GroupName="operators", PolicyArn=admin)
+    print("created group operators with member oncall, and attached AdministratorAccess to the group")
+
+    def group_detached():
+        return (not iam.list_attached_group_policies(GroupName="operators")["AttachedPolicies"]
+                and bool(iam.get_group(GroupName="operators")["Users"]))
+
+    ok &= timed("admin policy detached from the group, its member kept",
+                lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                    "AttachGroupPolicy", {"groupName": "operators", "policyArn": admin}, None)),
+                group_detached)
+
+    iam.put_role_policy(RoleName="ci", PolicyName="everything", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    print("put an inline policy allowing everything on role ci")
+
+    def role_fixed():
+        return not iam.list_role_policies(RoleName="ci")["PolicyNames"]
+
+    ok &= timed("admin inline policy deleted from the role, journaled first",
+                lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=event(
+                    "PutRolePolicy", {"roleName": "ci", "policyName": "everything"}, None)),
+                role_fixed)
     return ok
 
 

@@ -16,6 +16,7 @@ usage: seed.py ENDPOINT drifted          an account that breaks every rule
                                          the default one allowing everything
        seed.py ENDPOINT permissions      users with admin access, direct policies and escalation sets
        seed.py ENDPOINT passwords D      three console users, two of them created D days ago
+       seed.py ENDPOINT support-role     a role with AWSSupportAccess (CIS 2.16)
        seed.py ENDPOINT cis              an account failing each of Prowler's CIS IAM checks iam-warden enforces
        seed.py ENDPOINT organization N   an Organization: N member accounts in OUs, each with the
                                          iam-warden role and a drifted user; one account left outside
@@ -67,9 +68,23 @@ class Account:
         for field in ("create_date", "last_used", "password_last_used"):
             if field in body:
                 body[field] = (self.now - timedelta(days=body[field])).isoformat()
+        self.test_endpoint("age", body)
+
+    def root(self, mfa, access_key=False):
+        """The root user with this MFA ("none", "virtual", "hardware"), as the account summary shows it."""
+        self.test_endpoint("root", {"mfa": mfa, "access_key": access_key})
+
+    def support_role(self):
+        """A role for incidents with AWS Support (CIS 2.16)."""
+        self.iam.create_role(RoleName="aws-support", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+        self.iam.attach_role_policy(RoleName="aws-support", PolicyArn="arn:aws:iam::aws:policy/AWSSupportAccess")
+
+    def test_endpoint(self, name, body):
         if self.account_id:
             body["account"] = self.account_id
-        request = urllib.request.Request(f"{self.endpoint}/_warden_test/age", data=json.dumps(body).encode(),
+        request = urllib.request.Request(f"{self.endpoint}/_warden_test/{name}", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(request).read()
 
@@ -505,7 +520,8 @@ def main():
                  "expiring": lambda a: expiring(a, float(rest[0])),
                  "old-keys": lambda a: old_keys(a, int(rest[0])),
                  "old-active-keys": lambda a: old_active_keys(a, int(rest[0])),
-                 "rollout": rollout, "irsa": irsa, "cis": cis, "certificates": certificates, "hub": hub, "permissions": permissions,
+                 "rollout": rollout, "irsa": irsa, "cis": cis,
+                 "support-role": lambda a: a.support_role() or {}, "certificates": certificates, "hub": hub, "permissions": permissions,
                  "passwords": lambda a: passwords(a, float(rest[0])),
                  "tampered": lambda a: tampered(a, int(rest[0])),
                  "compliant": lambda a: compliant(a, int(rest[0])),

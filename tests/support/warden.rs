@@ -101,8 +101,12 @@ impl PolicyFile {
     }
 }
 
-/// The example policy with its report-only root check off: moto always says
-/// root has no MFA, and no API can change that.
+/// The example policy with its report-only checks of root's MFA and of a
+/// support role off: an account seeded without them could never reach spec,
+/// and no API can add root's MFA.
 pub fn enforceable_policy() -> PolicyFile {
-    PolicyFile::example_with(&[("requireForRoot: true", "requireForRoot: false")])
+    PolicyFile::example_with(&[
+        ("requireForRoot: true", "requireForRoot: false"),
+        ("cis: {}", "cis: {rootHardwareMfa: false, supportRole: false}"),
+    ])
 }
