@@ -1,6 +1,6 @@
 //! `plan` and `apply` against the emulator, asserting on what it holds afterwards.
 
-use support::{Moto, PolicyFile, backdate_record, enforceable_policy, keys, tags};
+use support::{Moto, PolicyFile, backdate_record, enforceable_policy, enforceable_policy_with, keys, tags};
 
 async fn quarantined(moto: &Moto, user: &str) -> bool {
     let attached = moto
@@ -208,10 +208,7 @@ async fn dry_run_and_audit_mode_change_nothing() {
     let moto = Moto::start();
     let seeded = moto.seed(&["drifted"]);
     let policy = enforceable_policy();
-    let audit = PolicyFile::example_with(&[
-        ("requireForRoot: true", "requireForRoot: false"),
-        ("mode: enforce", "mode: audit"),
-    ]);
+    let audit = enforceable_policy_with(&[("mode: enforce", "mode: audit")]);
 
     for run in [
         moto.warden(&["apply", "--dry-run", "--policy", &policy.path]),
@@ -325,10 +322,7 @@ async fn the_quarantine_policy_is_created_when_missing() {
 async fn disable_console_deletes_only_the_login_profile() {
     let moto = Moto::start();
     moto.seed(&["drifted"]);
-    let policy = PolicyFile::example_with(&[
-        ("requireForRoot: true", "requireForRoot: false"),
-        ("action: deny-until-mfa", "action: disable-console"),
-    ]);
+    let policy = enforceable_policy_with(&[("action: deny-until-mfa", "action: disable-console")]);
     let run = moto.warden(&["apply", "--policy", &policy.path]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(!has_login_profile(&moto, "bob").await);
@@ -371,9 +365,11 @@ async fn report_only_findings_are_drift_that_apply_leaves_alone() {
             "mfa root",
             "oidc-providers oidc-provider",
             "oidc-providers oidc-provider",
-            "cloudtrail trail"
+            "cloudtrail trail",
+            "cis root",
+            "cis support-role"
         ],
-        "root MFA, two providers' audiences, the missing trail"
+        "root MFA, two providers' audiences, the missing trail, root's MFA not hardware, no support role"
     );
     let applied = moto.warden(&["apply", "--policy", &policy.path]);
     assert_eq!(applied.code, 2, "report-only findings remain");

@@ -81,6 +81,44 @@ spec:
     assert!(!has_console(&moto, "idle").await);
 }
 
+/// Rules mfa and console-access both remove an idle password with no MFA:
+/// the one deletion fixes both findings, and `apply` leaves nothing open.
+#[tokio::test]
+async fn a_password_two_rules_remove_is_removed_once_and_both_findings_are_fixed() {
+    let moto = Moto::start();
+    console_user(&moto, "idle", 400, Some(60)).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: two-rules-one-change}
+spec:
+  mfa: {requireForConsoleUsers: true, gracePeriod: 24h, action: disable-console}
+  consoleAccess: {maxUnused: 45d, action: disable-console}
+",
+    );
+    let apply = moto.warden(&["apply", "--policy", &policy.path]);
+    assert_eq!(apply.code, 0, "nothing left open:\n{}\n{}", apply.stdout, apply.stderr);
+    assert!(!has_console(&moto, "idle").await);
+    let deleted = apply.audit_for("delete-login-profile");
+    let rules: Vec<_> = deleted
+        .iter()
+        .map(|r| (r["rule"].clone(), r["outcome"].clone()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (json!("mfa"), json!("applied")),
+            (json!("console-access"), json!("applied"))
+        ]
+    );
+    let undo = moto.warden(&["undo", "--dry-run"]);
+    assert!(
+        undo.stdout.contains("cannot be reversed 1,"),
+        "one change journaled:\n{}",
+        undo.stdout
+    );
+}
+
 #[tokio::test]
 async fn the_console_password_is_judged_on_its_live_last_use_not_the_report_s() {
     let moto = Moto::start();

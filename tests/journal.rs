@@ -9,8 +9,8 @@ use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
 use support::proxy::Proxy;
 use support::{
-    Credentials, Daemon, Moto, PolicyFile, TEST_KEY, attached, enforceable_policy, eventbridge, inline,
-    journal_records, key_event, keys, run_warden, run_warden_with_env, start_warden,
+    Credentials, Daemon, Moto, PolicyFile, TEST_KEY, attached, enforceable_policy, enforceable_policy_with,
+    eventbridge, inline, journal_records, key_event, keys, run_warden, run_warden_with_env, start_warden,
 };
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -264,8 +264,7 @@ async fn undo_leaves_what_a_person_changed_since_and_names_it() {
         update.status(status).send().await.unwrap();
     };
     set_key(StatusType::Active).await;
-    let lenient = PolicyFile::example_with(&[
-        ("requireForRoot: true", "requireForRoot: false"),
+    let lenient = enforceable_policy_with(&[
         ("maxAge: 90d", "maxAge: 400d"),
         ("allowDirectPolicies: false", "allowDirectPolicies: true"),
         ("maxActive: 1 ", "maxActive: 2 "),

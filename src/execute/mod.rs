@@ -97,14 +97,18 @@ impl Executor {
         rejudge: &impl Rejudge,
     ) -> Vec<Decided> {
         let audit_mode = plan.mode == Mode::Audit;
-        let mut decided = Vec::with_capacity(plan.findings.len());
+        let mut decided: Vec<Decided> = Vec::with_capacity(plan.findings.len());
         for finding in plan.into_plan().findings {
             let _restoring = match finding.change {
                 Some(Change::RestoreQuarantinePolicy { .. }) => Some(self.restoring.lock().await),
                 _ => None,
             };
+            // Two rules may ask for one change (rules mfa and console-access
+            // both removing a password): made once, it fixes both.
+            let made = |d: &Decided| matches!(d.outcome, Outcome::Applied) && d.finding.change == finding.change;
             let (finding, outcome) = match self.unchanged(&finding, caller, audit_mode) {
                 Some(outcome) => (finding, outcome),
+                None if decided.iter().any(made) => (finding, Outcome::Applied),
                 None => self.change(finding, caller, events, rejudge).await,
             };
             audit::record(&caller.account_id, &finding, &outcome, events);

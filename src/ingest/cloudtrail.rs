@@ -118,6 +118,25 @@ fn failed_sign_in(record: &Value) -> bool {
     text(record, &["responseElements", "ConsoleLogin"]).is_some_and(|r| r == "Failure")
 }
 
+/// A managed policy's event: iam-warden's own quarantine policy is checked
+/// again; a new default version of any other changes what every holder of
+/// the policy may do.
+fn managed_policy(name: &str, record: &Value) -> Option<Target> {
+    let arn = text(record, &["requestParameters", "policyArn"])?;
+    if arn.contains(&format!(":policy{}", crate::quarantine::PATH)) {
+        return Some(Target::Key(Key::QuarantinePolicies, Facets::ALL));
+    }
+    let set_as_default = record
+        .pointer("/requestParameters/setAsDefault")
+        .and_then(Value::as_bool);
+    let made_default = match name {
+        "SetDefaultPolicyVersion" => true,
+        "CreatePolicyVersion" => set_as_default == Some(true),
+        _ => false,
+    };
+    made_default.then_some(Target::Expand(Expansion::PolicyHolders(arn)))
+}
+
 /// What an event names, each key with the facets it can change (all, for
 /// keys that have no facets).
 fn keys(name: &str, record: &Value) -> Vec<Target> {
@@ -131,11 +150,6 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
     let whole = |key: Key| Target::Key(key, Facets::ALL);
     let provider_arn =
         |section: &str| text(record, &[section, "openIDConnectProviderArn"]).map(|arn| whole(Key::OidcProvider(arn)));
-    let quarantine_policy = || {
-        text(record, &["requestParameters", "policyArn"])
-            .filter(|arn| arn.contains(&format!(":policy{}", crate::quarantine::PATH)))
-            .map(|_| whole(Key::QuarantinePolicies))
-    };
     let key = match name {
         "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => Some(whole(Key::PasswordPolicy)),
         // Tags can exempt a user from any rule, and hold its deactivation records.
@@ -172,17 +186,9 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
                 text(record, &["requestParameters", "newUserName"]).map(|name| whole(Key::User(Name::from(name))));
             return user(Facets::ALL).into_iter().chain(renamed).collect();
         }
-        // A new default version changes what every holder of the policy may do.
-        "CreatePolicyVersion" | "SetDefaultPolicyVersion" => quarantine_policy().or_else(|| {
-            let made_default = name == "SetDefaultPolicyVersion"
-                || record
-                    .pointer("/requestParameters/setAsDefault")
-                    .and_then(Value::as_bool)
-                    == Some(true);
-            let arn = text(record, &["requestParameters", "policyArn"]).filter(|_| made_default);
-            arn.map(|arn| Target::Expand(Expansion::PolicyHolders(arn)))
-        }),
-        "DeletePolicy" | "DeletePolicyVersion" => quarantine_policy(),
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" | "DeletePolicyVersion" => {
+            managed_policy(name, record)
+        }
         // Tagging and untagging can add or remove an exemption.
         "CreateRole"
         | "UpdateAssumeRolePolicy"

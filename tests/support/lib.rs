@@ -27,7 +27,9 @@ pub use daemon::{Daemon, sample, total};
 pub use emulator::{Credentials, Moto, TEST_KEY};
 pub use events::{Queues, eventbridge, key_event};
 pub use prowler::prowler;
-pub use warden::{PolicyFile, Run, enforceable_policy, run_warden, run_warden_with_env, start_warden};
+pub use warden::{
+    PolicyFile, Run, enforceable_policy, enforceable_policy_with, run_warden, run_warden_with_env, start_warden,
+};
 
 /// The project's root directory.
 fn root() -> &'static Path {

@@ -105,8 +105,14 @@ impl PolicyFile {
 /// support role off: an account seeded without them could never reach spec,
 /// and no API can add root's MFA.
 pub fn enforceable_policy() -> PolicyFile {
-    PolicyFile::example_with(&[
+    enforceable_policy_with(&[])
+}
+
+/// The enforceable policy with more edits of the example's text.
+pub fn enforceable_policy_with(edits: &[(&str, &str)]) -> PolicyFile {
+    let enforceable = [
         ("requireForRoot: true", "requireForRoot: false"),
         ("cis: {}", "cis: {rootHardwareMfa: false, supportRole: false}"),
-    ])
+    ];
+    PolicyFile::example_with(&[&enforceable[..], edits].concat())
 }
