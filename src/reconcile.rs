@@ -14,11 +14,12 @@ use crate::error::Error;
 use crate::execute::undo::{self, Reversal};
 use crate::execute::{ChangeBudget, Executor, Fresh, Rejudge, Writes};
 use crate::journal::{History, Made};
+use crate::name::Name;
 use crate::observe::{Reader, Seen, Suspects};
 use crate::outcome::{Decided, Outcome};
 use crate::plan::{Finding, Plan, Resource};
 use crate::policy::{Policy, Rule};
-use crate::state::Caller;
+use crate::state::{Caller, Group};
 use crate::work::{Facets, Key, Trigger, facets_of, key_for};
 
 /// Keys the CLI's `apply` and `plan` judge at once: enough to hide latency,
@@ -95,6 +96,11 @@ impl Reconciler {
 
     pub fn caller(&self) -> Arc<Caller> {
         self.reader.caller()
+    }
+
+    /// A group's policies, live, for deciding whether its members need judging.
+    pub async fn group(&self, name: &Name) -> Result<Option<Group>, Error> {
+        self.reader.group(name).await
     }
 
     /// One key, read live in `facets` and judged whole, then executed.

@@ -579,3 +579,72 @@ spec:
         "the policy itself is left alone"
     );
 }
+
+/// A group event reads the group; its members are read and judged again
+/// only when what the group now grants could change their findings.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_event_judges_the_members_only_when_the_group_could_change_their_findings() {
+    let moto = Moto::start();
+    let iam = moto.iam();
+    iam.create_group().group_name("readers").send().await.unwrap();
+    for member in ["reader-1", "reader-2"] {
+        iam.create_user().user_name(member).send().await.unwrap();
+        let join = iam.add_user_to_group().group_name("readers").user_name(member);
+        join.send().await.unwrap();
+    }
+    let read =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]});
+    let put = iam.put_group_policy().group_name("readers").policy_name("s3");
+    put.policy_document(read.to_string()).send().await.unwrap();
+    let queues = moto.queue_with_dlq(30, 5).await;
+    let policy = PolicyFile::new(
+        "apiVersion: iamwarden.dev/v1alpha1
+kind: AccountPolicy
+metadata: {name: group-events}
+spec:
+  userPermissions: {forbidAdmin: true, action: detach}
+",
+    );
+    let daemon = Daemon::settled(&moto, &[("policy", &policy.path), ("queue_url", &queues.url)]).await;
+    let member_reads = async || {
+        let page = daemon.get("/metrics").await.1;
+        support::total(
+            &page,
+            "iam_warden_aws_requests_total",
+            &["operation=\"ListGroupsForUser\""],
+        )
+    };
+    let before = member_reads().await;
+    let request = json!({"groupName": "readers", "policyName": "s3", "policyDocument": read.to_string()});
+    queues.send(&eventbridge("PutGroupPolicy", request, json!(null))).await;
+    daemon
+        .until(60, "the event handled", async || queues.pending(&queues.url).await == 0)
+        .await;
+    assert_eq!(
+        member_reads().await,
+        before,
+        "a group that grants nothing judged of its members reads none"
+    );
+
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let attach = iam.attach_group_policy().group_name("readers").policy_arn(admin);
+    attach.send().await.unwrap();
+    let request = json!({"groupName": "readers", "policyArn": admin});
+    queues
+        .send(&eventbridge("AttachGroupPolicy", request, json!(null)))
+        .await;
+    let members = async || {
+        iam.get_group()
+            .group_name("readers")
+            .send()
+            .await
+            .unwrap()
+            .users()
+            .len()
+    };
+    daemon
+        .until(60, "each member taken out of the admin group", async || {
+            members().await == 0
+        })
+        .await;
+}

@@ -74,6 +74,8 @@ async fn root_has_virtual_mfa(iam: &Client) -> Result<bool, Error> {
     let devices: Vec<_> = iam
         .list_virtual_mfa_devices()
         .assignment_status(AssignmentStatusType::Assigned)
+        // Every user's device is listed too: in pages as large as IAM allows.
+        .max_items(1000)
         .into_paginator()
         .items()
         .send()
@@ -96,6 +98,7 @@ pub(super) async fn support_roles(iam: &Client, caller: &Caller, policy: &Policy
         .list_entities_for_policy()
         .policy_arn(arn)
         .entity_filter(EntityType::Role)
+        .max_items(1000)
         .into_paginator()
         .send()
         .try_collect()

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
-use crate::state::{Caller, Identity, Observed};
+use crate::state::{Caller, Group, Identity, Observed};
 use crate::work::{Facets, Key};
 
 pub struct Reader {
@@ -122,6 +122,11 @@ impl Reader {
             Key::Root | Key::OidcProviders | Key::Trails | Key::QuarantinePolicies => {}
         }
         Ok(Live::new(observed))
+    }
+
+    /// A group's policies, live; none if it is gone.
+    pub async fn group(&self, name: &Name) -> Result<Option<Group>, Error> {
+        permissions::group(&self.clients.iam, name.to_string(), &self.documents).await
     }
 
     /// The role iam-warden runs as may have come to trust a provider since

@@ -125,7 +125,12 @@ pub struct Holders {
 
 pub(crate) async fn policy_holders(iam: &Client, arn: &str) -> Result<Holders, Error> {
     let mut holders = Holders::default();
-    let mut pages = iam.list_entities_for_policy().policy_arn(arn).into_paginator().send();
+    let mut pages = iam
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .max_items(1000)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let Some(page) = page.or_absent("iam:ListEntitiesForPolicy", NO_SUCH_ENTITY)? else {
             break;

@@ -37,7 +37,7 @@ pub use reversal::{current, still_as_left};
 
 use crate::name::Name;
 use crate::policy::{Mode, Policy, Rule};
-use crate::state::{LiveQuarantinePolicy, Observed};
+use crate::state::{Group, LiveQuarantinePolicy, Observed};
 
 /// Plain data: printable as JSON, and all the executor needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,6 +142,15 @@ impl Plan {
 
 /// Rule `group-permissions` takes admin policies from `group` itself: it
 /// detaches them, and no exemption covers the group.
+/// Whether a change to `group`'s policies could change rule
+/// `user-permissions`'s findings about its members, so that they must be
+/// read and judged again.
+pub fn judges_members(policy: &Policy, group: &Group, now: DateTime<Utc>) -> bool {
+    let fixed = group_rule_fixes(policy, &group.name, now);
+    let rule = policy.user_permissions.as_ref();
+    rule.is_some_and(|rule| user_permissions::judges_members(rule, group, fixed))
+}
+
 fn group_rule_fixes(policy: &Policy, group: &Name, now: DateTime<Utc>) -> bool {
     let resource = Resource::GroupPolicy {
         group: group.clone(),

@@ -56,6 +56,16 @@ impl Parsed {
         }
     }
 
+    pub fn unreadable(&self) -> bool {
+        self.document.is_err()
+    }
+
+    /// Whether it has a Deny statement.
+    pub fn denies(&self) -> bool {
+        let statements = self.parsed().map(|d| d.statements.as_slice()).unwrap_or_default();
+        statements.iter().any(|s| s.effect == document::Effect::Deny)
+    }
+
     fn parsed(&self) -> Option<&Document> {
         self.document.as_ref().ok().and_then(Option::as_ref)
     }

@@ -1227,6 +1227,56 @@ fn group_permissions_take_the_admin_policy_from_the_group_and_its_members_stay()
 }
 
 #[test]
+fn a_group_s_members_are_judged_again_only_when_what_it_grants_could_change_their_findings() {
+    let group = |attached: Vec<ManagedPolicy>, inline: Vec<InlinePolicy>| Group {
+        name: "team".into(),
+        attached,
+        inline,
+    };
+    let reader = group(
+        vec![aws_policy("ReadOnlyAccess")],
+        vec![inline("s3", &allowing(&["s3:Get*"]))],
+    );
+    let admin = group(vec![aws_policy("AdministratorAccess")], vec![]);
+    let star = group(vec![], vec![inline("star", &allowing(&["*"]))]);
+    let deny = serde_json::json!({"Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]});
+    let denying = group(vec![], vec![inline("no-iam", &deny.to_string())]);
+    let unreadable = group(vec![], vec![inline("broken", "{not json")]);
+    let forbid = policy("  userPermissions: {forbidAdmin: true, action: detach}\n");
+    let allow = policy("  userPermissions: {forbidAdmin: false, reportEscalation: true}\n");
+    let group_rule =
+        policy("  userPermissions: {forbidAdmin: true}\n  groupPermissions: {forbidAdmin: true, action: detach}\n");
+    let cases = [
+        (&forbid, &reader, false, "grants nothing judged of a member"),
+        (&forbid, &admin, true, "admin through the group"),
+        (&forbid, &star, true, "an inline policy allowing everything"),
+        (
+            &allow,
+            &admin,
+            false,
+            "admin is not judged; escalation sets are a member's own",
+        ),
+        (
+            &group_rule,
+            &admin,
+            false,
+            "the group rule takes the admin policy from the group itself",
+        ),
+        (&allow, &denying, true, "a deny can narrow a member's own admin policy"),
+        (&allow, &unreadable, true, "unreadable, judged towards the safer answer"),
+        (
+            &policy("  mfa: {requireForConsoleUsers: true}\n"),
+            &admin,
+            false,
+            "no user-permissions rule",
+        ),
+    ];
+    for (policy, group, expected, why) in cases {
+        assert_eq!(super::judges_members(policy, group, now()), expected, "{why}");
+    }
+}
+
+#[test]
 fn user_permissions_detach_admin_and_direct_policies_and_leave_groups_alone() {
     let admins = Group {
         name: "admins".into(),

@@ -60,6 +60,19 @@ pub(super) fn evaluate(
     }
 }
 
+/// Whether what `group` grants could change how the rule judges its
+/// members: an admin-equivalent policy that `fixed_by_group_rule` leaves in
+/// place, a Deny (which can narrow a member's own admin policy), or a policy
+/// that cannot be read. A group that holds none of these changes no member's
+/// findings: a member's escalation sets are its own policies'.
+pub(super) fn judges_members(rule: &UserPermissionsRule, group: &Group, fixed_by_group_rule: bool) -> bool {
+    let attached = group.attached.iter().map(Parsed::managed);
+    let parsed: Vec<Parsed> = attached.chain(group.inline.iter().map(Parsed::inline)).collect();
+    let principal = Principal::new(&parsed, None);
+    let admin = |p: &Parsed| rule.forbid_admin && !fixed_by_group_rule && principal.admin(p).is_some();
+    parsed.iter().any(|p| p.unreadable() || p.denies() || admin(p))
+}
+
 /// What a finding asks for under the rule's action.
 fn fix(rule: &UserPermissionsRule, change: Change) -> Option<Change> {
     (rule.action == PermissionsAction::Detach).then_some(change)

@@ -17,8 +17,10 @@ use crate::account::AccountId;
 use crate::error::Error;
 use crate::http::{Health, Latch};
 use crate::metrics::Metrics;
+use crate::name::Name;
 use crate::observe;
 use crate::outcome::Outcome;
+use crate::plan;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::Reconciler;
 use crate::work::{Expansion, Key, Kind, Task, Trigger, Work};
@@ -78,7 +80,7 @@ async fn worker(shared: Arc<Shared>) {
                 let succeeded = shared.reconcile(&reconciler, &policy, &work, &lease).await;
                 shared.queue.done(lease, succeeded);
             }
-            Task::Expand(_, expansion) => shared.expand(&reconciler, &account, &expansion, lease).await,
+            Task::Expand(_, expansion) => shared.expand(&reconciler, &policy, &account, &expansion, lease).await,
         }
         shared.health.progressed();
     }
@@ -215,12 +217,18 @@ impl Shared {
 
     /// Something changed what several identities may do: each is
     /// reconciled, and the event is done once they are.
-    async fn expand(&self, reconciler: &Reconciler, account: &AccountId, expansion: &Expansion, lease: Lease) {
+    async fn expand(
+        &self,
+        reconciler: &Reconciler,
+        policy: &Policy,
+        account: &AccountId,
+        expansion: &Expansion,
+        lease: Lease,
+    ) {
         let started = StdInstant::now();
-        let iam = &reconciler.clients().iam;
         let (kind, followers) = match expansion {
-            Expansion::GroupMembers(group) => (Kind::Group, group_members(iam, group).await),
-            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(iam, arn).await),
+            Expansion::GroupMembers(group) => (Kind::Group, group_members(reconciler, policy, group).await),
+            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(&reconciler.clients().iam, arn).await),
         };
         let error = followers.as_ref().err().map(|e| e.metric_label());
         self.metrics.reconciled(kind, started.elapsed(), error);
@@ -256,8 +264,19 @@ enum Follower {
     Expand(Expansion),
 }
 
-async fn group_members(iam: &aws_sdk_iam::Client, group: &str) -> Result<Vec<Follower>, Error> {
-    let members = observe::group_members(iam, group).await?;
+/// A group's members, each to judge again, when what the group grants could
+/// change their findings. Reading a member costs several calls; a group
+/// whose policies hold nothing rule `user-permissions` judges of its members
+/// (most groups) costs its own reads only. A member left with a finding
+/// about a group that no longer grants admin is cleared by the next resync.
+async fn group_members(reconciler: &Reconciler, policy: &Policy, group: &str) -> Result<Vec<Follower>, Error> {
+    let Some(read) = reconciler.group(&Name::from(group)).await? else {
+        return Ok(Vec::new());
+    };
+    if !plan::judges_members(policy, &read, Utc::now()) {
+        return Ok(Vec::new());
+    }
+    let members = observe::group_members(&reconciler.clients().iam, group).await?;
     Ok(members.into_iter().map(|user| Follower::Key(Key::User(user))).collect())
 }
 

@@ -13,6 +13,9 @@ Made to behave like AWS:
     reset flag (moto deletes the password).
   - GetAccountAuthorizationDetails is paginated by MaxItems (default 100) and
     Marker (moto returns everything in one page).
+  - ListEntitiesForPolicy finds every user, group and role holding the
+    policy, in pages of MaxItems (moto looks only at the first 100 users and
+    roles, and never says there are more).
   - Names have no case: users, groups and roles are unique regardless of
     case, and found whatever the case asked for (moto compares exactly).
   - Quotas: 10 managed policies per user, group or role, and 50 tags per
@@ -155,6 +158,29 @@ def paged_authorization_details(self):
 
 IamResponse_get_account_authorization_details = IamResponse.get_account_authorization_details
 IamResponse.get_account_authorization_details = paged_authorization_details
+
+
+def list_entities_for_policy(self):
+    arn = self._get_param("PolicyArn")
+    wanted = self._get_param("EntityFilter")
+    prefix = self._get_param("PathPrefix") or "/"
+    max_items = int(self._get_param("MaxItems") or 100)
+    start = int(self._get_param("Marker") or 0)
+    kinds = {"User": ("PolicyUsers", self.backend.users.values()),
+             "Group": ("PolicyGroups", self.backend.groups.values()),
+             "Role": ("PolicyRoles", self.backend.roles.values())}
+    items = [(field, entity) for kind, (field, entities) in kinds.items()
+             if wanted in (None, kind, "LocalManagedPolicy", "AWSManagedPolicy")
+             for entity in entities if arn in entity.managed_policies and entity.path.startswith(prefix)]
+    page = items[start:start + max_items]
+    result = {field: [entity for f, entity in page if f == field] for field, _ in kinds.values()}
+    result["IsTruncated"] = start + max_items < len(items)
+    if result["IsTruncated"]:
+        result["Marker"] = str(start + max_items)
+    return ActionResult(result)
+
+
+IamResponse.list_entities_for_policy = list_entities_for_policy
 
 
 # ---- names have no case ----
