@@ -159,31 +159,56 @@ pub(super) async fn role(
     caller: &Caller,
     documents: Option<&PolicyDocuments>,
 ) -> Result<Option<Role>, Error> {
-    let (found, quarantined) = tokio::try_join!(
-        async {
-            let got = iam.get_role().role_name(name.as_str()).send().await;
-            got.or_absent("iam:GetRole", NO_SUCH_ENTITY)
-        },
-        held::by(iam, Holder::Role(name), QuarantinePolicy::DenyAll, caller),
-    )?;
-    let (Some(role), Some(quarantined)) = (found.as_ref().and_then(|f| f.role()), quarantined) else {
+    let get_role = async {
+        let got = iam.get_role().role_name(name.as_str()).send().await;
+        got.or_absent("iam:GetRole", NO_SUCH_ENTITY)
+    };
+    let Some(documents) = documents else {
+        let held = held::by(iam, Holder::Role(name), QuarantinePolicy::DenyAll, caller);
+        let (found, quarantined) = tokio::try_join!(get_role, held)?;
+        let (Some(role), Some(quarantined)) = (found.as_ref().and_then(|f| f.role()), quarantined) else {
+            return Ok(None);
+        };
+        return Ok(Some(role_of(role, quarantined, None)));
+    };
+    let found = get_role.await?;
+    let Some(role) = found.as_ref().and_then(|f| f.role()) else {
         return Ok(None);
     };
-    let permissions = match documents {
-        Some(documents) => match role_permissions(iam, role, documents).await? {
-            Some(permissions) => Some(permissions),
-            None => return Ok(None),
-        },
-        None => None,
+    // Its policies, read whole, show the quarantine too: no second listing.
+    let Some(permissions) = role_permissions(iam, role, documents).await? else {
+        return Ok(None);
     };
-    Ok(Some(Role {
+    Ok(Some(role_of(
+        role,
+        holds_deny_all(&permissions, caller),
+        Some(permissions),
+    )))
+}
+
+fn role_of(role: &aws_sdk_iam::types::Role, quarantined: bool, permissions: Option<RolePermissions>) -> Role {
+    Role {
         name: Name::from(role.role_name()),
         arn: role.arn().to_owned(),
         tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))),
         trust_policy: document::decode(role.assume_role_policy_document().unwrap_or_default()),
         quarantined,
         permissions,
-    }))
+    }
+}
+
+/// Whether the role's policies hold iam-warden's quarantine: the managed
+/// policy, or the inline one of its name where a quota left no room.
+fn holds_deny_all(permissions: &RolePermissions, caller: &Caller) -> bool {
+    let policy = QuarantinePolicy::DenyAll;
+    permissions
+        .attached
+        .iter()
+        .any(|p| p.arn == caller.quarantine_arn(policy))
+        || permissions
+            .inline
+            .iter()
+            .any(|p| p.name == policy.name() && policy.is_shipped(caller.partition(), &p.document))
 }
 
 /// What `role` (as GetRole gave it) may do; `None` if it is gone.
