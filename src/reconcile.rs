@@ -19,7 +19,7 @@ use crate::observe::{Reader, Seen, Suspects};
 use crate::outcome::{Decided, Outcome};
 use crate::plan::{Finding, Plan, Resource};
 use crate::policy::{Policy, Rule};
-use crate::state::{Caller, Group};
+use crate::state::Caller;
 use crate::work::{Facets, Key, Trigger, facets_of, key_for};
 
 /// Keys the CLI's `apply` and `plan` judge at once: enough to hide latency,
@@ -33,15 +33,21 @@ pub struct Pass {
     /// The moments something now compliant will violate, each with its key
     /// and the facets of it the rule judges.
     pub deadlines: Vec<(Key, Facets, DateTime<Utc>)>,
+    /// Groups whose members are to be judged again for what the group grants.
+    pub groups_judging_members: Vec<Name>,
 }
 
 impl Pass {
-    fn of(decided: Vec<Decided>, plan_deadlines: &[(Rule, Resource, DateTime<Utc>)]) -> Pass {
+    fn of(decided: Vec<Decided>, plan_deadlines: &[(Rule, Resource, DateTime<Utc>)], groups: Vec<Name>) -> Pass {
         let deadlines = plan_deadlines
             .iter()
             .map(|(rule, resource, at)| (key_for(resource), facets_of(*rule), *at))
             .collect();
-        Pass { decided, deadlines }
+        Pass {
+            decided,
+            deadlines,
+            groups_judging_members: groups,
+        }
     }
 
     /// Drift findings not fixed by this pass.
@@ -98,11 +104,6 @@ impl Reconciler {
         self.reader.caller()
     }
 
-    /// A group's policies, live, for deciding whether its members need judging.
-    pub async fn group(&self, name: &Name) -> Result<Option<Group>, Error> {
-        self.reader.group(name).await
-    }
-
     /// One key, read live in `facets` and judged whole, then executed.
     pub async fn reconcile(
         &self,
@@ -137,6 +138,7 @@ impl Reconciler {
         let started = Utc::now();
         let plan = self.reader.judge(policy, key, facets, seen).await?;
         let deadlines = plan.deadlines.clone();
+        let groups = plan.groups_judging_members.clone();
         let mut events: Vec<String> = triggers.iter().filter_map(|t| t.event_id.clone()).collect();
         events.sort();
         events.dedup();
@@ -154,7 +156,7 @@ impl Reconciler {
                 self.reader.note_password_set(user, started);
             }
         }
-        Ok(Pass::of(decided, &deadlines))
+        Ok(Pass::of(decided, &deadlines, groups))
     }
 
     /// `iam-warden undo` in this account: `picked` reversed, newest first.
@@ -197,7 +199,12 @@ impl Reconciler {
             deadlines.extend(pass.deadlines);
         }
         decided.sort_by(|a, b| a.finding.order().cmp(&b.finding.order()));
-        Ok(Pass { decided, deadlines })
+        // The whole account was judged: every member with it.
+        Ok(Pass {
+            decided,
+            deadlines,
+            groups_judging_members: Vec::new(),
+        })
     }
 
     /// `iam-warden plan`: the scan, and each key it named judged live, as one plan.

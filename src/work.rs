@@ -109,6 +109,7 @@ impl fmt::Display for Key {
         match self {
             Key::User(name) => write!(f, "user/{name}"),
             Key::Role(name) => write!(f, "role/{name}"),
+            Key::Group(name) => write!(f, "group/{name}"),
             Key::OidcProvider(arn) => write!(f, "oidc-provider/{arn}"),
             Key::OidcProviders => f.write_str("oidc-provider"),
             other => f.write_str(other.kind().into()),
@@ -122,7 +123,7 @@ impl fmt::Display for Task {
         match self {
             Task::Reconcile(work) => work.key.fmt(f),
             Task::Resync(_) => f.write_str("all"),
-            Task::Expand(_, Expansion::GroupMembers(group)) => write!(f, "group/{group}"),
+            Task::Expand(_, Expansion::GroupMembers(group)) => write!(f, "group-members/{group}"),
             Task::Expand(_, Expansion::PolicyHolders(arn)) => write!(f, "policy/{arn}"),
         }
     }

@@ -165,10 +165,10 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         // The MFA quarantine is an attached policy too.
         "AttachUserPolicy" | "DetachUserPolicy" => user(Facets::PERMISSIONS | Facets::CONSOLE),
         "PutUserPolicy" | "DeleteUserPolicy" | "AddUserToGroup" | "RemoveUserFromGroup" => user(Facets::PERMISSIONS),
-        // Every member of the group: which users they are is read when the event is handled.
+        // The group (rule group-permissions); its reconcile names the members
+        // when what it now grants could change their findings.
         "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy" | "DeleteGroupPolicy" => {
-            text(record, &["requestParameters", "groupName"])
-                .map(|group| Target::Expand(Expansion::GroupMembers(group)))
+            text(record, &["requestParameters", "groupName"]).map(|group| whole(Key::Group(Name::from(group))))
         }
         "ConsoleLogin" => iam_user(record).map(|name| Target::Key(Key::User(Name::from(name)), Facets::CONSOLE)),
         "CreateOpenIDConnectProvider" => provider_arn("responseElements").or(Some(whole(Key::OidcProviders))),
@@ -202,13 +202,7 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
         }
         _ => None,
     };
-    let mut targets: Vec<Target> = key.into_iter().collect();
-    // A group's policy changed: its members' permissions did, and the group's own (rule group-permissions).
-    if let Some(Target::Expand(Expansion::GroupMembers(group))) = targets.first() {
-        let group = Key::Group(Name::from(group.as_str()));
-        targets.push(whole(group));
-    }
-    targets
+    key.into_iter().collect()
 }
 
 /// Whether the call set a user's password: IAM says when a password was last
@@ -377,11 +371,8 @@ mod tests {
         );
         assert_eq!(
             named(&group),
-            [
-                Target::Expand(Expansion::GroupMembers("admins".into())),
-                Target::Key(Key::Group("admins".into()), Facets::ALL)
-            ],
-            "its members, and the group itself"
+            [Target::Key(Key::Group("admins".into()), Facets::ALL)],
+            "the group, whose reconcile names its members when they need judging"
         );
         let own = record("ChangePassword", serde_json::json!({}));
         assert_eq!(named(&own), [Target::Key(Key::User("caller".into()), Facets::CONSOLE)]);

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
-use crate::state::{Caller, Group, Identity, Observed};
+use crate::state::{Caller, Identity, Observed};
 use crate::work::{Facets, Key};
 
 pub struct Reader {
@@ -124,11 +124,6 @@ impl Reader {
         Ok(Live::new(observed))
     }
 
-    /// A group's policies, live; none if it is gone.
-    pub async fn group(&self, name: &Name) -> Result<Option<Group>, Error> {
-        permissions::group(&self.clients.iam, name.to_string(), &self.documents).await
-    }
-
     /// The role iam-warden runs as may have come to trust a provider since
     /// start-up: read its trust again, right before a provider is deleted.
     pub async fn refresh_trust(&self) -> Arc<Caller> {
@@ -189,7 +184,9 @@ impl Reader {
                         .into_iter()
                         .collect())
                 };
-                observed.groups = when(policy.group_permissions.is_some(), group).await?;
+                // Rule user-permissions judges the members by what the group grants.
+                let judged = policy.group_permissions.is_some() || policy.user_permissions.is_some();
+                observed.groups = when(judged, group).await?;
             }
             Key::ServerCertificates => {
                 let wanted = policy.server_certificates.is_some();

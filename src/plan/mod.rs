@@ -52,6 +52,11 @@ pub struct Plan {
     /// (and the facets of it that rule judges), not a resync.
     #[serde(skip)]
     pub deadlines: Vec<(Rule, Resource, DateTime<Utc>)>,
+    /// Groups, read live, whose policies could change rule
+    /// `user-permissions`'s findings about their members: each member is to
+    /// be judged again.
+    #[serde(skip)]
+    pub groups_judging_members: Vec<Name>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,6 +137,7 @@ impl Plan {
             findings,
             next_deadline: deadlines.iter().map(|(_, _, at)| *at).min(),
             deadlines,
+            groups_judging_members: Vec::new(),
         }
     }
 
@@ -219,7 +225,11 @@ pub fn plan(policy: &Policy, observed: &Observed, now: DateTime<Utc>) -> Plan {
     }
     exempt::apply(&policy.exemptions, observed, &mut draft);
     draft.findings.sort_by(|a, b| a.order().cmp(&b.order()));
-    Plan::new(policy.mode, draft.findings, draft.deadlines)
+    let mut plan = Plan::new(policy.mode, draft.findings, draft.deadlines);
+    let groups = observed.groups.iter().flatten();
+    let judging = groups.filter(|group| judges_members(policy, group, now));
+    plan.groups_judging_members = judging.map(|group| group.name.clone()).collect();
+    plan
 }
 
 /// The findings about iam-warden's own quarantine policies alone: the

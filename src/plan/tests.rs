@@ -1274,6 +1274,17 @@ fn a_group_s_members_are_judged_again_only_when_what_it_grants_could_change_thei
     for (policy, group, expected, why) in cases {
         assert_eq!(super::judges_members(policy, group, now()), expected, "{why}");
     }
+    let observed = |group: &Group| Observed {
+        groups: Some(vec![group.clone()]),
+        ..Observed::default()
+    };
+    let named = |group: &Group| plan(&forbid, &observed(group), now()).groups_judging_members;
+    assert_eq!(
+        named(&admin),
+        [Name::from("team")],
+        "a group read live names its members"
+    );
+    assert!(named(&reader).is_empty());
 }
 
 #[test]

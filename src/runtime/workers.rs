@@ -20,10 +20,9 @@ use crate::metrics::Metrics;
 use crate::name::Name;
 use crate::observe;
 use crate::outcome::Outcome;
-use crate::plan;
 use crate::policy::{Policy, PolicySet};
 use crate::reconcile::Reconciler;
-use crate::work::{Expansion, Key, Kind, Task, Trigger, Work};
+use crate::work::{Expansion, Facets, Key, Kind, Task, Trigger, Work};
 
 /// What every worker shares.
 pub struct Shared {
@@ -76,11 +75,14 @@ async fn worker(shared: Arc<Shared>) {
                 let succeeded = shared.resync(&reconciler, &policy, &account).await;
                 shared.queue.done(lease, succeeded);
             }
-            Task::Reconcile(work) => {
-                let succeeded = shared.reconcile(&reconciler, &policy, &work, &lease).await;
-                shared.queue.done(lease, succeeded);
-            }
-            Task::Expand(_, expansion) => shared.expand(&reconciler, &policy, &account, &expansion, lease).await,
+            Task::Reconcile(work) => match shared.reconcile(&reconciler, &policy, &work, &lease).await {
+                Some(groups) if !groups.is_empty() => {
+                    let expansions = groups.into_iter().map(|g| Expansion::GroupMembers(g.to_string()));
+                    shared.follow(&account, expansions.map(Follower::Expand).collect(), lease);
+                }
+                judged => shared.queue.done(lease, judged.is_some()),
+            },
+            Task::Expand(_, expansion) => shared.expand(&reconciler, &account, &expansion, lease).await,
         }
         shared.health.progressed();
     }
@@ -143,7 +145,15 @@ impl Shared {
         true
     }
 
-    async fn reconcile(&self, reconciler: &Reconciler, policy: &Policy, work: &Work, lease: &Lease) -> bool {
+    /// Whether it succeeded (`Some`), with the groups whose members are to be
+    /// judged again for what the group grants.
+    async fn reconcile(
+        &self,
+        reconciler: &Reconciler,
+        policy: &Policy,
+        work: &Work,
+        lease: &Lease,
+    ) -> Option<Vec<Name>> {
         let started = StdInstant::now();
         let result = reconciler
             .reconcile(policy, &work.key, lease.facets, &lease.triggers)
@@ -155,7 +165,7 @@ impl Shared {
                 self.metrics
                     .reconciled(work.key.kind(), elapsed, Some(error.metric_label()));
                 tracing::warn!(key = %work.key, account = %work.account, %error, "reconcile failed; retrying with backoff");
-                return false;
+                return None;
             }
         };
         let failed = pass.failures();
@@ -212,43 +222,24 @@ impl Shared {
             seconds = elapsed.as_secs_f64(),
             "reconciled"
         );
-        failed == 0
+        (failed == 0).then_some(pass.groups_judging_members)
     }
 
     /// Something changed what several identities may do: each is
     /// reconciled, and the event is done once they are.
-    async fn expand(
-        &self,
-        reconciler: &Reconciler,
-        policy: &Policy,
-        account: &AccountId,
-        expansion: &Expansion,
-        lease: Lease,
-    ) {
+    async fn expand(&self, reconciler: &Reconciler, account: &AccountId, expansion: &Expansion, lease: Lease) {
         let started = StdInstant::now();
+        let iam = &reconciler.clients().iam;
         let (kind, followers) = match expansion {
-            Expansion::GroupMembers(group) => (Kind::Group, group_members(reconciler, policy, group).await),
-            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(&reconciler.clients().iam, arn).await),
+            Expansion::GroupMembers(group) => (Kind::Group, group_members(iam, group).await),
+            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(iam, arn).await),
         };
         let error = followers.as_ref().err().map(|e| e.metric_label());
         self.metrics.reconciled(kind, started.elapsed(), error);
         match followers {
             Ok(followers) => {
                 tracing::info!(account = %account, task = %lease.task, identities = followers.len(), "permissions changed: each identity is reconciled");
-                let answers = followers
-                    .into_iter()
-                    .map(|follower| {
-                        let task = match follower {
-                            Follower::Key(key) => Task::Reconcile(Work {
-                                account: account.clone(),
-                                key,
-                            }),
-                            Follower::Expand(expansion) => Task::Expand(account.clone(), expansion),
-                        };
-                        self.queue.wait_for(task, lease.facets, lease.triggers.clone())
-                    })
-                    .collect();
-                self.queue.done_after(lease, answers);
+                self.follow(account, followers, lease);
             }
             Err(error) => {
                 tracing::warn!(account = %account, task = %lease.task, %error, "reading whose permissions changed failed");
@@ -258,45 +249,50 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Queues each follower with the lease's triggers; the lease is done
+    /// once they are.
+    fn follow(&self, account: &AccountId, followers: Vec<Follower>, lease: Lease) {
+        let answers = followers
+            .into_iter()
+            .map(|follower| {
+                let (task, facets) = match follower {
+                    Follower::Key(key) => (
+                        Task::Reconcile(Work {
+                            account: account.clone(),
+                            key,
+                        }),
+                        lease.facets,
+                    ),
+                    // A member's permissions are all a group's policies can change.
+                    Follower::Expand(expansion) => (Task::Expand(account.clone(), expansion), Facets::PERMISSIONS),
+                };
+                self.queue.wait_for(task, facets, lease.triggers.clone())
+            })
+            .collect();
+        self.queue.done_after(lease, answers);
+    }
+}
+
 /// What an expansion names: a key to reconcile, or a group whose members to name in turn.
 enum Follower {
     Key(Key),
     Expand(Expansion),
 }
 
-/// A group's members, each to judge again, when what the group grants could
-/// change their findings. Reading a member costs several calls; a group
-/// whose policies hold nothing rule `user-permissions` judges of its members
-/// (most groups) costs its own reads only. A member left with a finding
-/// about a group that no longer grants admin is cleared by the next resync.
-async fn group_members(reconciler: &Reconciler, policy: &Policy, group: &str) -> Result<Vec<Follower>, Error> {
-    let Some(read) = reconciler.group(&Name::from(group)).await? else {
-        return Ok(Vec::new());
-    };
-    if !plan::judges_members(policy, &read, Utc::now()) {
-        return Ok(Vec::new());
-    }
-    let members = observe::group_members(&reconciler.clients().iam, group).await?;
+async fn group_members(iam: &aws_sdk_iam::Client, group: &str) -> Result<Vec<Follower>, Error> {
+    let members = observe::group_members(iam, group).await?;
     Ok(members.into_iter().map(|user| Follower::Key(Key::User(user))).collect())
 }
 
-/// Each holder of a policy, and each holding group's members, whose
-/// permissions come through the group.
+/// Each holder of a policy; a holding group's reconcile names its members
+/// in turn when what the group now grants could change their findings.
 async fn policy_holders(iam: &aws_sdk_iam::Client, arn: &str) -> Result<Vec<Follower>, Error> {
     let holders = observe::policy_holders(iam, arn).await?;
     let users = holders.users.into_iter().map(Key::User);
     let roles = holders.roles.into_iter().map(Key::Role);
-    let groups = holders.groups.iter().cloned().map(Key::Group);
-    let members = holders
-        .groups
-        .iter()
-        .map(|g| Follower::Expand(Expansion::GroupMembers(g.to_string())));
-    Ok(users
-        .chain(roles)
-        .chain(groups)
-        .map(Follower::Key)
-        .chain(members)
-        .collect())
+    let groups = holders.groups.into_iter().map(Key::Group);
+    Ok(users.chain(roles).chain(groups).map(Follower::Key).collect())
 }
 
 fn at_instant(at: chrono::DateTime<Utc>) -> Instant {
