@@ -92,7 +92,7 @@ impl Executor {
             }
             Change::DetachRolePolicy { role, arn } => detach_role_policy(iam, role, arn).await,
             Change::DeleteRolePolicy { role, name, .. } => delete_role_policy(iam, role, name).await,
-            Change::AttachRolePolicy { role, arn } => reversals::attach_role_policy(iam, role, arn).await,
+            Change::AttachRolePolicy { role, arn } => attach_role_policy(iam, role, arn).await,
             Change::PutRolePolicy { role, name, document } => {
                 reversals::put_role_policy(iam, role, name, document).await
             }
@@ -116,15 +116,7 @@ impl Executor {
         let arn = caller.quarantine_arn(quarantine);
         let attached = match holder {
             Holder::User(user) => attach_user_policy(iam, user, &arn).await,
-            Holder::Role(role) => {
-                let attach = iam
-                    .attach_role_policy()
-                    .role_name(role.as_str())
-                    .policy_arn(arn)
-                    .send()
-                    .await;
-                attach.during("iam:AttachRolePolicy").map(drop)
-            }
+            Holder::Role(role) => attach_role_policy(iam, role, &arn).await,
         };
         match attached {
             // Ten managed policies already: the same document, inline, under the policy's name.
@@ -223,6 +215,17 @@ async fn update_password_policy(iam: &Client, desired: &PasswordPolicy) -> Resul
 async fn attach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), Error> {
     let attach = iam.attach_user_policy().user_name(user).policy_arn(arn).send().await;
     attach.during("iam:AttachUserPolicy").map(drop)
+}
+
+/// The quarantine's attach, and undo's of a detached role policy.
+async fn attach_role_policy(iam: &Client, role: &Name, arn: &str) -> Result<(), Error> {
+    let attach = iam
+        .attach_role_policy()
+        .role_name(role.as_str())
+        .policy_arn(arn)
+        .send()
+        .await;
+    attach.during("iam:AttachRolePolicy").map(drop)
 }
 
 async fn detach_user_policy(iam: &Client, user: &str, arn: &str) -> Result<(), Error> {

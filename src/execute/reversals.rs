@@ -51,16 +51,6 @@ pub(super) async fn put_group_policy(iam: &Client, group: &Name, name: &str, doc
     put.during("iam:PutGroupPolicy").map(drop)
 }
 
-pub(super) async fn attach_role_policy(iam: &Client, role: &Name, arn: &str) -> Result<(), Error> {
-    let attach = iam
-        .attach_role_policy()
-        .role_name(role.as_str())
-        .policy_arn(arn)
-        .send()
-        .await;
-    attach.during("iam:AttachRolePolicy").map(drop)
-}
-
 pub(super) async fn put_role_policy(iam: &Client, role: &Name, name: &str, document: &str) -> Result<(), Error> {
     let put = iam
         .put_role_policy()
