@@ -130,9 +130,11 @@ def seed_roles(account, count):
 
 def seed_account_settings(account):
     """What the policy asks of the account itself, so only users can drift:
-    root with a hardware MFA and no key, and a role for AWS Support."""
+    root with a hardware MFA and no key, a role for AWS Support and an
+    active IAM Access Analyzer."""
     account.root("hardware")
     account.support_role()
+    account.access_analyzer()
     account.iam.update_account_password_policy(
         MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True, RequireUppercaseCharacters=True,
         RequireLowercaseCharacters=True, AllowUsersToChangePassword=True, MaxPasswordAge=90,
@@ -143,7 +145,7 @@ def seed_account_settings(account):
 
 def bench_policy(directory):
     """The shipped policy as it is: the seeded account gives root a hardware
-    MFA and has a support role, so nothing it reports stays open."""
+    MFA and has a support role and an analyzer, so nothing it reports stays open."""
     path = Path(directory) / "policy.yaml"
     path.write_text((ROOT / "config/policy.yaml").read_text())
     return path

@@ -153,6 +153,23 @@ impl Clients {
         }
     }
 
+    /// The region the clients use.
+    pub fn region(&self) -> String {
+        self.sdk_config
+            .region()
+            .map_or(FALLBACK_REGION, |r| r.as_ref())
+            .to_owned()
+    }
+
+    /// An IAM Access Analyzer client for `region`: analyzers are regional.
+    pub fn access_analyzer_in(&self, region: &str) -> aws_sdk_accessanalyzer::Client {
+        let config = aws_sdk_accessanalyzer::config::Builder::from(&self.sdk_config)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(CountRequests(self.requests.clone()))
+            .build();
+        aws_sdk_accessanalyzer::Client::from_conf(config)
+    }
+
     /// A CloudTrail client for `region`: a trail can be started only from its home region.
     pub fn cloudtrail_in(&self, region: &str) -> aws_sdk_cloudtrail::Client {
         if self.sdk_config.region().is_some_and(|r| r.as_ref() == region) {

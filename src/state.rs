@@ -20,6 +20,8 @@ pub struct Observed {
     pub root: Option<RootUser>,
     /// The roles AWSSupportAccess is attached to, read when rule `cis` asks (CIS 2.16).
     pub support_roles: Option<Vec<Name>>,
+    /// Whether each region rule `cis` names has an active IAM Access Analyzer (CIS 2.19).
+    pub access_analyzers: Option<Vec<AnalyzerRegion>>,
     pub users: Vec<User>,
     pub oidc_providers: Option<Vec<OidcProvider>>,
     pub trails: Option<Vec<Trail>>,
@@ -28,6 +30,15 @@ pub struct Observed {
     pub server_certificates: Option<Vec<ServerCertificate>>,
     /// Groups with their policies, read when rule `group-permissions` judges them.
     pub groups: Option<Vec<Group>>,
+}
+
+/// A region and whether IAM Access Analyzer is active in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyzerRegion {
+    pub region: String,
+    /// An analyzer of any type whose status is ACTIVE.
+    pub active: bool,
 }
 
 /// The root user, as the account summary shows it.

@@ -204,7 +204,7 @@ pub fn key_for(resource: &Resource) -> Key {
         Resource::Trail { .. } | Resource::Account => Key::Trails,
         Resource::ServerCertificate { .. } => Key::ServerCertificates,
         Resource::QuarantinePolicy { .. } => Key::QuarantinePolicies,
-        Resource::Root | Resource::SupportRole => Key::Root,
+        Resource::Root | Resource::SupportRole | Resource::AccessAnalyzer { .. } => Key::Root,
     }
 }
 

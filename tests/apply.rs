@@ -367,9 +367,11 @@ async fn report_only_findings_are_drift_that_apply_leaves_alone() {
             "oidc-providers oidc-provider",
             "cloudtrail trail",
             "cis root",
-            "cis support-role"
+            "cis support-role",
+            "cis access-analyzer"
         ],
-        "root MFA, two providers' audiences, the missing trail, root's MFA not hardware, no support role"
+        "root MFA, two providers' audiences, the missing trail, root's MFA not hardware, no support role, \
+         no IAM Access Analyzer in the region iam-warden runs in"
     );
     let applied = moto.warden(&["apply", "--policy", &policy.path]);
     assert_eq!(applied.code, 2, "report-only findings remain");

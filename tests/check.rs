@@ -105,6 +105,21 @@ fn every_semantic_error_is_reported_at_its_place() {
 }
 
 #[test]
+fn access_analyzer_regions_are_region_names() {
+    let (code, stderr) = check(&format!(
+        "{HEAD}  cis:\n    accessAnalyzerRegions: [eu-west-1, us-gov-west-1, evil.example.com/x, us-east]\n"
+    ));
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&stderr),
+        [
+            "FILE:7:55: `evil.example.com/x` is not a region name, like eu-west-1",
+            "FILE:7:75: `us-east` is not a region name, like eu-west-1",
+        ]
+    );
+}
+
+#[test]
 fn forbidden_policies_are_managed_policy_arns_and_max_active_fits_iam() {
     let (code, stderr) = check(&format!(
         "{HEAD}  accessKeys:\n    maxActive: 3\n  userPermissions:\n    forbiddenPolicies: [AWSCloudShellFullAccess]\n"

@@ -441,12 +441,13 @@ async fn the_report_only_controls_are_findings_of_plan_and_apply_changes_nothing
     let moto = Moto::start();
     moto.root("virtual", true);
     role_with(&moto, "support", "/", false).await;
+    moto.access_analyzer("eu-west-1", Some("DISABLED"));
     let policy = PolicyFile::new(
         "apiVersion: iamwarden.dev/v1alpha1
 kind: AccountPolicy
 metadata: {name: cis-report}
 spec:
-  cis: {}
+  cis: {accessAnalyzerRegions: [us-east-1, eu-west-1]}
 ",
     );
     let plan = moto.warden(&["plan", "--policy", &policy.path, "--output", "json"]);
@@ -455,6 +456,8 @@ spec:
         "(CIS 2.3)",
         "a virtual MFA device, not a hardware one (CIS 2.5)",
         "(CIS 2.16)",
+        "no IAM Access Analyzer is active in us-east-1 (CIS 2.19)",
+        "no IAM Access Analyzer is active in eu-west-1 (CIS 2.19)",
     ] {
         assert!(plan.stdout.contains(reported), "{reported}:\n{}", plan.stdout);
     }
@@ -481,6 +484,8 @@ spec:
     );
 
     moto.root("hardware", false);
+    moto.access_analyzer("us-east-1", Some("ACTIVE"));
+    moto.access_analyzer("eu-west-1", Some("ACTIVE"));
     let attach = iam.attach_role_policy().role_name("support");
     attach
         .policy_arn("arn:aws:iam::aws:policy/AWSSupportAccess")
@@ -490,7 +495,7 @@ spec:
     let plan = moto.warden(&["plan", "--policy", &policy.path]);
     assert_eq!(
         plan.code, 0,
-        "a hardware MFA, no key and a support role:\n{}",
+        "a hardware MFA, no key, a support role and an analyzer in each region:\n{}",
         plan.stdout
     );
 }

@@ -57,7 +57,7 @@ fn the_cloudformation_roles_grant_the_same_actions() {
     assert_eq!(member, without_queue);
 }
 
-/// The IAM, SQS, CloudTrail and S3 actions listed between two lines of a template.
+/// The IAM, SQS, CloudTrail, S3 and Access Analyzer actions listed between two lines of a template.
 fn role_actions(template: &str, from: &str, to: &str) -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let template = std::fs::read_to_string(root.join(template)).unwrap();
@@ -65,7 +65,7 @@ fn role_actions(template: &str, from: &str, to: &str) -> BTreeSet<String> {
     role.lines()
         .filter_map(|line| line.trim().strip_prefix("- "))
         .filter(|item| {
-            ["iam:", "sqs:", "cloudtrail:", "s3:"]
+            ["iam:", "sqs:", "cloudtrail:", "s3:", "access-analyzer:"]
                 .iter()
                 .any(|p| item.starts_with(p))
         })

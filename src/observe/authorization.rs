@@ -10,6 +10,7 @@ use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthori
 use aws_sdk_iam::types::{AttachedPolicy, EntityType, PolicyDetail, RoleDetail, UserDetail};
 use chrono::{DateTime, Utc};
 
+use super::documents::DefaultVersion;
 use super::{tag_map, to_utc};
 use crate::aws::Call;
 use crate::document;
@@ -39,6 +40,9 @@ pub struct Details {
     pub roles: Vec<Role>,
     /// Every group with its policies, when groups were read.
     pub groups: Vec<Group>,
+    /// The default version of each of the account's own managed policies,
+    /// when their documents were read.
+    pub default_versions: HashMap<String, DefaultVersion>,
 }
 
 /// What the account-wide read judges besides who iam-warden's quarantines hold.
@@ -86,8 +90,8 @@ pub(crate) async fn authorization_details(iam: &Client, judged: Judged, caller: 
 struct Pages {
     users: Vec<UserDetail>,
     groups: HashMap<String, (Vec<String>, Vec<InlinePolicy>)>,
-    /// The default version's document of each of the account's own managed policies.
-    documents: HashMap<String, String>,
+    /// The default version of each of the account's own managed policies.
+    documents: HashMap<String, DefaultVersion>,
     roles: Vec<RoleDetail>,
     /// Read each role's policies, boundary and use.
     role_permissions: bool,
@@ -103,13 +107,14 @@ impl Pages {
                 .insert(name.to_owned(), (attached, inline(group.group_policy_list())));
         }
         for policy in page.policies() {
-            let default = policy
-                .policy_version_list()
-                .iter()
-                .find(|v| v.is_default_version())
-                .and_then(|v| v.document());
-            if let (Some(arn), Some(document)) = (policy.arn(), default) {
-                self.documents.insert(arn.to_owned(), document::decode(document));
+            let default = policy.policy_version_list().iter().find(|v| v.is_default_version());
+            let version = default.and_then(|v| Some((v.version_id()?, v.document()?)));
+            if let (Some(arn), Some((id, document))) = (policy.arn(), version) {
+                let version = DefaultVersion {
+                    id: id.to_owned(),
+                    document: document::decode(document),
+                };
+                self.documents.insert(arn.to_owned(), version);
             }
         }
         self.roles.extend(page.role_detail_list().iter().cloned());
@@ -127,7 +132,12 @@ impl Pages {
                 inline: inline.clone(),
             })
             .collect();
-        Details { users, roles, groups }
+        Details {
+            users,
+            roles,
+            groups,
+            default_versions: self.documents,
+        }
     }
 
     fn user(&self, user: &UserDetail, caller: &Caller) -> Option<UserDetails> {
@@ -196,7 +206,7 @@ impl Pages {
                 arn: arn.clone(),
                 // AWS's own policies are not read: they are judged by name.
                 document: (!arn.contains(":iam::aws:policy/"))
-                    .then(|| self.documents.get(arn).cloned().unwrap_or_default()),
+                    .then(|| self.documents.get(arn).map(|v| v.document.clone()).unwrap_or_default()),
             })
             .collect()
     }

@@ -1,4 +1,5 @@
-//! The documents of managed policies, read once per version.
+//! The documents of managed policies, read once per version, or taken from
+//! the scan, which reads every default version of the account's own policies.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +22,23 @@ pub struct PolicyDocuments(Mutex<HashMap<(String, String), String>>);
 /// cache starts again rather than grow.
 const DOCUMENTS_KEPT: usize = 4096;
 
+/// A managed policy's default version, as the scan read it.
+#[derive(Debug, Clone)]
+pub(super) struct DefaultVersion {
+    pub id: String,
+    pub document: String,
+}
+
 impl PolicyDocuments {
+    /// Keeps the versions a scan read, so that a reconcile soon after reads
+    /// only which version is the default.
+    pub(super) fn remember(&self, versions: impl IntoIterator<Item = (String, DefaultVersion)>) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for (arn, version) in versions {
+            keep(&mut kept, (arn, version.id), version.document);
+        }
+    }
+
     /// The default version's document; `None` for a policy AWS manages.
     pub(super) async fn default_document(&self, iam: &Client, arn: &str) -> Result<Option<String>, Error> {
         if arn.contains(":iam::aws:policy/") {
@@ -57,11 +74,18 @@ impl PolicyDocuments {
             .and_then(|v| v.document())
             .map(document::decode)
             .unwrap_or_default();
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() >= DOCUMENTS_KEPT {
-            kept.clear();
-        }
-        kept.insert(key, document.clone());
+        keep(
+            &mut self.0.lock().unwrap_or_else(|p| p.into_inner()),
+            key,
+            document.clone(),
+        );
         Ok(Some(document))
     }
+}
+
+fn keep(kept: &mut HashMap<(String, String), String>, key: (String, String), document: String) {
+    if kept.len() >= DOCUMENTS_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, document);
 }

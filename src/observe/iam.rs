@@ -11,7 +11,7 @@ use crate::aws::Call;
 use crate::document;
 use crate::error::Error;
 use crate::name::Name;
-use crate::policy::{CisReport, PasswordPolicy, Policy};
+use crate::policy::{PasswordPolicy, Policy};
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
     Caller, InlinePolicy, Observation, OidcProvider, Role, RolePermissions, RootUser, ServerCertificate,
@@ -45,7 +45,7 @@ pub(super) async fn password_policy(iam: &Client) -> Result<Observation<Password
 /// The root user, when a rule judges it: its MFA and access keys from the
 /// account summary, and whether its MFA is virtual when rule `cis` asks.
 pub(super) async fn root(iam: &Client, policy: &Policy) -> Result<Option<RootUser>, Error> {
-    let cis = policy.cis.filter(CisReport::reads_root);
+    let cis = policy.cis.as_ref().filter(|c| c.reads_root());
     if cis.is_none() && !policy.mfa.as_ref().is_some_and(|m| m.require_for_root) {
         return Ok(None);
     }
@@ -90,7 +90,7 @@ async fn root_has_virtual_mfa(iam: &Client) -> Result<bool, Error> {
 
 /// The roles AWSSupportAccess is attached to, when rule `cis` asks (CIS 2.16).
 pub(super) async fn support_roles(iam: &Client, caller: &Caller, policy: &Policy) -> Result<Option<Vec<Name>>, Error> {
-    if !policy.cis.is_some_and(|c| c.support_role) {
+    if !policy.cis.as_ref().is_some_and(|c| c.support_role) {
         return Ok(None);
     }
     let arn = format!("arn:{}:iam::aws:policy/AWSSupportAccess", caller.partition());

@@ -5,6 +5,7 @@
 //! up to four hours old, and the authorization details): keys to read live,
 //! their facets and their deadlines, never a plan. No SDK type leaves here.
 
+mod access_analyzer;
 mod authorization;
 mod caller;
 mod cloudtrail;

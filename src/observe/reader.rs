@@ -15,7 +15,7 @@ use super::live::{Live, LivePlan};
 use super::passwords::PasswordChanges;
 use super::scan::{self, Seen, Suspects};
 use super::user::{self, UserRead};
-use super::{caller, cloudtrail, iam, permissions, quarantine, when};
+use super::{access_analyzer, caller, cloudtrail, iam, permissions, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::name::Name;
@@ -64,7 +64,15 @@ impl Reader {
     /// The full scan: who iam-warden runs as, read again, and the keys to reconcile.
     pub async fn scan(&self, policy: &Policy) -> Result<Suspects, Error> {
         self.set_caller(caller::caller(&self.clients).await?);
-        scan::scan(&self.clients, &self.caller(), policy, &self.passwords, Utc::now()).await
+        scan::scan(
+            &self.clients,
+            &self.caller(),
+            policy,
+            &self.passwords,
+            &self.documents,
+            Utc::now(),
+        )
+        .await
     }
 
     /// Reads `key` live in `facets` and judges it, reading the tags too when
@@ -148,8 +156,11 @@ impl Reader {
                 observed.password_policy = when(policy.password_policy.is_some(), iam::password_policy(iam)).await?
             }
             Key::Root => {
-                (observed.root, observed.support_roles) =
-                    tokio::try_join!(iam::root(iam, policy), iam::support_roles(iam, &caller, policy))?;
+                (observed.root, observed.support_roles, observed.access_analyzers) = tokio::try_join!(
+                    iam::root(iam, policy),
+                    iam::support_roles(iam, &caller, policy),
+                    access_analyzer::analyzers(&self.clients, policy),
+                )?;
             }
             Key::User(name) => {
                 // Unmanaged, a user is read only for what iam-warden may hold it in.

@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::authorization::{self, UserDetails};
+use super::documents::PolicyDocuments;
 use super::passwords::PasswordChanges;
-use super::{cloudtrail, credential_report, iam, quarantine, when};
+use super::{access_analyzer, cloudtrail, credential_report, iam, quarantine, when};
 use crate::aws::Clients;
 use crate::error::Error;
 use crate::name::Name;
@@ -48,6 +49,7 @@ pub(super) async fn scan(
     caller: &Caller,
     policy: &Policy,
     passwords: &PasswordChanges,
+    documents: &PolicyDocuments,
     now: DateTime<Utc>,
 ) -> Result<Suspects, Error> {
     let iam = &clients.iam;
@@ -55,6 +57,7 @@ pub(super) async fn scan(
         password_policy,
         root,
         support_roles,
+        access_analyzers,
         oidc_providers,
         trails,
         server_certificates,
@@ -64,12 +67,13 @@ pub(super) async fn scan(
         when(policy.password_policy.is_some(), iam::password_policy(iam)),
         iam::root(iam, policy),
         iam::support_roles(iam, caller, policy),
+        access_analyzer::analyzers(clients, policy),
         when(policy.oidc_providers.is_some(), iam::oidc_providers(iam)),
         when(policy.cloudtrail.is_some(), cloudtrail::trails(clients)),
         when(policy.server_certificates.is_some(), iam::server_certificates(iam)),
         // Whatever the policy, a quarantine policy still attached somewhere must not be tampered with.
         when(true, quarantine::quarantine_policies(iam, caller)),
-        identities(iam, caller, policy),
+        identities(iam, caller, policy, documents),
     )?;
     let Identities {
         users,
@@ -91,6 +95,7 @@ pub(super) async fn scan(
         password_policy,
         root,
         support_roles,
+        access_analyzers,
         users,
         oidc_providers,
         trails,
@@ -146,7 +151,12 @@ struct Identities {
 /// and users screened through the credential report. Every user and role is
 /// read whatever the policy: a quarantine iam-warden holds must be found to
 /// be released.
-async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy) -> Result<Identities, Error> {
+async fn identities(
+    iam: &aws_sdk_iam::Client,
+    caller: &Caller,
+    policy: &Policy,
+    documents: &PolicyDocuments,
+) -> Result<Identities, Error> {
     let judged = authorization::Judged {
         user_permissions: policy.user_permissions.is_some(),
         group_permissions: policy.group_permissions.is_some(),
@@ -157,6 +167,8 @@ async fn identities(iam: &aws_sdk_iam::Client, caller: &Caller, policy: &Policy)
         when(manages_users(policy), credential_report::credential_report(iam)),
         authorization::authorization_details(iam, judged, caller),
     )?;
+    // Reconciles after the scan read only which version is the default.
+    documents.remember(details.default_versions);
     let roles = Some(details.roles);
     let groups = judged.group_permissions.then_some(details.groups);
     let Some(report) = report else {

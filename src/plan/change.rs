@@ -439,6 +439,10 @@ pub enum Resource {
     Root,
     /// The role for AWS Support that CIS 2.16 asks for, when none exists.
     SupportRole,
+    /// The IAM Access Analyzer CIS 2.19 asks for in a region, when none is active.
+    AccessAnalyzer {
+        region: String,
+    },
     PasswordPolicy,
     User {
         name: Name,
@@ -539,6 +543,7 @@ impl fmt::Display for Resource {
             Resource::Account => f.write_str("account"),
             Resource::Root => f.write_str("root"),
             Resource::SupportRole => f.write_str("support-role"),
+            Resource::AccessAnalyzer { region } => write!(f, "access-analyzer/{region}"),
             Resource::PasswordPolicy => f.write_str("password-policy"),
             Resource::User { name } => write!(f, "user/{name}"),
             Resource::Role { name } => write!(f, "role/{name}"),

@@ -1,8 +1,9 @@
 //! Rule `cis`: the controls of the CIS AWS Foundations Benchmark's IAM
 //! section that no API can fix, judged so that `plan` shows the whole
 //! section. Each is a violation with no change: only the root user can
-//! delete its keys or replace its MFA, and which role should handle
-//! incidents with AWS Support is a person's choice.
+//! delete its keys or replace its MFA, which role should handle incidents
+//! with AWS Support is a person's choice, and an analyzer's findings need
+//! someone to read them.
 
 use super::{Draft, Resource};
 use crate::policy::{CisReport, Rule};
@@ -31,5 +32,10 @@ pub(super) fn evaluate(rule: &CisReport, observed: &Observed, draft: &mut Draft)
     {
         let reason = "no role has AWSSupportAccess to handle incidents with AWS Support (CIS 2.16)".to_owned();
         draft.violation(Rule::Cis, Resource::SupportRole, None, reason, roles);
+    }
+    for analyzer in observed.access_analyzers.iter().flatten().filter(|a| !a.active) {
+        let region = analyzer.region.clone();
+        let reason = format!("no IAM Access Analyzer is active in {region} (CIS 2.19)");
+        draft.violation(Rule::Cis, Resource::AccessAnalyzer { region }, None, reason, analyzer);
     }
 }

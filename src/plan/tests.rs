@@ -7,11 +7,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::name::Name;
-use crate::policy::PasswordPolicy;
+use crate::policy::{AnalyzerRegions, PasswordPolicy};
 use crate::quarantine::QuarantinePolicy;
 use crate::state::{
-    AccessKey, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile, ManagedPolicy,
-    Observation, OidcProvider, Permissions, Role, RolePermissions, RootUser, ServerCertificate, Trail, User,
+    AccessKey, AnalyzerRegion, Caller, Console, Group, InlinePolicy, LastUse, LiveQuarantinePolicy, LoginProfile,
+    ManagedPolicy, Observation, OidcProvider, Permissions, Role, RolePermissions, RootUser, ServerCertificate, Trail,
+    User,
 };
 
 fn now() -> DateTime<Utc> {
@@ -345,6 +346,51 @@ fn cis_reports_an_account_without_a_support_role() {
     );
     let off = policy("  cis:\n    supportRole: false\n");
     assert!(plan(&off, &with(vec![]), now()).findings.is_empty());
+}
+
+#[test]
+fn cis_reports_each_region_without_an_active_access_analyzer() {
+    let p = policy("  cis: {}\n");
+    let with = |regions: &[(&str, bool)]| Observed {
+        access_analyzers: Some(
+            regions
+                .iter()
+                .map(|(region, active)| AnalyzerRegion {
+                    region: region.to_string(),
+                    active: *active,
+                })
+                .collect(),
+        ),
+        ..Observed::default()
+    };
+    assert_eq!(
+        reasons(&plan(&p, &with(&[("eu-west-1", true), ("us-east-1", false)]), now())),
+        [(
+            Rule::Cis,
+            "access-analyzer/us-east-1".into(),
+            "no IAM Access Analyzer is active in us-east-1 (CIS 2.19)".into()
+        )]
+    );
+    assert!(plan(&p, &with(&[("eu-west-1", true)]), now()).findings.is_empty());
+    let plan = plan(&p, &with(&[("eu-west-1", false)]), now());
+    assert!(plan.findings.iter().all(|f| f.change.is_none()), "report only");
+}
+
+#[test]
+fn cis_access_analyzer_regions_are_the_own_region_a_list_or_none() {
+    let regions = |yaml: &str| policy(yaml).cis.map(|c| c.access_analyzer);
+    assert_eq!(regions("  cis: {}\n"), Some(AnalyzerRegions::Own));
+    assert_eq!(
+        regions("  cis:\n    accessAnalyzerRegions: []\n"),
+        Some(AnalyzerRegions::Off)
+    );
+    assert_eq!(
+        regions("  cis:\n    accessAnalyzerRegions: [eu-west-1, us-gov-west-1]\n"),
+        Some(AnalyzerRegions::Listed(vec![
+            "eu-west-1".into(),
+            "us-gov-west-1".into()
+        ]))
+    );
 }
 
 // ---- console-access ----

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{
-    CertificateAction, CisReport, ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction,
-    TrailAction, TrustAction,
+    CertificateAction, ConsoleAction, KeyAction, MfaAction, Mode, OidcAction, PermissionsAction, TrailAction,
+    TrustAction,
 };
 
 /// A value with the line and column it was read from.
@@ -130,7 +130,7 @@ pub(super) struct Spec {
     pub group_permissions: Option<GroupPermissionsSpec>,
     pub role_permissions: Option<RolePermissionsSpec>,
     pub server_certificates: Option<ServerCertificatesSpec>,
-    pub cis: Option<CisReport>,
+    pub cis: Option<CisSpec>,
     #[serde(default)]
     pub exemptions: Vec<Located<ExemptionSpec>>,
 }
@@ -307,6 +307,36 @@ pub(super) struct ServerCertificatesSpec {
     /// journaled first; its private key IAM never gives back).
     #[serde(default)]
     pub action: CertificateAction,
+}
+
+/// The controls of CIS section 2 that no API can fix (rule `cis`): each
+/// one on is judged and reported in `plan`, never changed. `cis: {}` turns
+/// every one on.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CisSpec {
+    /// CIS 2.3: the root user has an access key (only root can delete it).
+    pub root_access_keys: bool,
+    /// CIS 2.5: the root user's MFA is not a hardware device (a virtual
+    /// one, or none).
+    pub root_hardware_mfa: bool,
+    /// CIS 2.16: no role has AWSSupportAccess to manage incidents with AWS Support.
+    pub support_role: bool,
+    /// CIS 2.19: the regions each of which must have an active IAM Access
+    /// Analyzer. Absent: the region iam-warden runs in; `[]` turns the
+    /// control off. CIS asks for every region the account uses: list them.
+    pub access_analyzer_regions: Option<Vec<Located<String>>>,
+}
+
+impl Default for CisSpec {
+    fn default() -> Self {
+        CisSpec {
+            root_access_keys: true,
+            root_hardware_mfa: true,
+            support_role: true,
+            access_analyzer_regions: None,
+        }
+    }
 }
 
 /// What users may do (rule `user-permissions`).

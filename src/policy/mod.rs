@@ -133,28 +133,27 @@ pub enum CertificateAction {
 }
 
 /// The controls of CIS section 2 that no API can fix (rule `cis`): each
-/// one on is judged and reported in `plan`, never changed. `cis: {}` turns
-/// every one on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// one on is judged and reported in `plan`, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CisReport {
     /// CIS 2.3: the root user has an access key (only root can delete it).
     pub root_access_keys: bool,
-    /// CIS 2.5: the root user's MFA is not a hardware device (a virtual
-    /// one, or none).
+    /// CIS 2.5: the root user's MFA is not a hardware device.
     pub root_hardware_mfa: bool,
-    /// CIS 2.16: no role has AWSSupportAccess to manage incidents with AWS Support.
+    /// CIS 2.16: no role has AWSSupportAccess.
     pub support_role: bool,
+    /// CIS 2.19: where an active IAM Access Analyzer must be.
+    pub access_analyzer: AnalyzerRegions,
 }
 
-impl Default for CisReport {
-    fn default() -> Self {
-        CisReport {
-            root_access_keys: true,
-            root_hardware_mfa: true,
-            support_role: true,
-        }
-    }
+/// The regions CIS 2.19 asks an active IAM Access Analyzer of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalyzerRegions {
+    Off,
+    /// The region iam-warden's clients use.
+    Own,
+    /// Each of these, checked to be region names.
+    Listed(Vec<String>),
 }
 
 impl CisReport {

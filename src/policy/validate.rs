@@ -11,13 +11,14 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 use crate::name::Name;
 
 use super::document::{
-    AccessKeysSpec, CloudTrailSpec, ConsoleAccessSpec, Document, ExemptionSpec, GroupPermissionsSpec, Located, MfaSpec,
-    OidcProvidersSpec, OidcTrustSpec, PasswordPolicySpec, RolePermissionsSpec, SelectorSpec, UserPermissionsSpec,
+    AccessKeysSpec, CisSpec, CloudTrailSpec, ConsoleAccessSpec, Document, ExemptionSpec, GroupPermissionsSpec, Located,
+    MfaSpec, OidcProvidersSpec, OidcTrustSpec, PasswordPolicySpec, RolePermissionsSpec, SelectorSpec,
+    UserPermissionsSpec,
 };
 use super::{
-    AccessKeysRule, AccountSelector, CloudTrailRule, ConsoleAccessRule, Diagnostic, Exemption, ForbiddenPolicies,
-    GroupPermissionsRule, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule, PasswordPolicy, PasswordResetRule,
-    Policy, RolePermissionsRule, Rule, Selector, UserPermissionsRule, duration,
+    AccessKeysRule, AccountSelector, AnalyzerRegions, CisReport, CloudTrailRule, ConsoleAccessRule, Diagnostic,
+    Exemption, ForbiddenPolicies, GroupPermissionsRule, IssuerPattern, MfaRule, OidcProvidersRule, OidcTrustRule,
+    PasswordPolicy, PasswordResetRule, Policy, RolePermissionsRule, Rule, Selector, UserPermissionsRule, duration,
 };
 
 const API_VERSION: &str = "iamwarden.dev/v1alpha1";
@@ -84,7 +85,7 @@ impl Checker {
             group_permissions: spec.group_permissions.map(|g| self.group_permissions(g)),
             role_permissions: spec.role_permissions.map(|r| self.role_permissions(r)),
             server_certificates: spec.server_certificates.map(|c| c.action),
-            cis: spec.cis,
+            cis: spec.cis.map(|c| self.cis(c)),
             exemptions: spec.exemptions.iter().filter_map(|e| self.exemption(e)).collect(),
         }
     }
@@ -184,6 +185,28 @@ impl Checker {
             }
         }
         ForbiddenPolicies::parse(valid).unwrap_or_default()
+    }
+
+    fn cis(&mut self, spec: CisSpec) -> CisReport {
+        let access_analyzer = match spec.access_analyzer_regions {
+            None => AnalyzerRegions::Own,
+            Some(listed) if listed.is_empty() => AnalyzerRegions::Off,
+            Some(listed) => {
+                for region in listed.iter().filter(|r| !is_region(r.value())) {
+                    self.error(
+                        region,
+                        format_args!("`{}` is not a region name, like eu-west-1", region.value()),
+                    );
+                }
+                AnalyzerRegions::Listed(listed.iter().map(|r| r.value().clone()).collect())
+            }
+        };
+        CisReport {
+            root_access_keys: spec.root_access_keys,
+            root_hardware_mfa: spec.root_hardware_mfa,
+            support_role: spec.support_role,
+            access_analyzer,
+        }
     }
 
     fn console_access(&mut self, spec: ConsoleAccessSpec) -> Option<ConsoleAccessRule> {
@@ -361,5 +384,21 @@ impl Checker {
                 )
             })
             .ok()
+    }
+}
+
+/// A region's name as AWS spells them in every partition: eu-west-1,
+/// us-gov-west-1, cn-north-1. Anything else would be an endpoint's host.
+fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.split_last() {
+        Some((number, words)) => {
+            words.len() >= 2
+                && words.iter().all(letters)
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
     }
 }

@@ -91,7 +91,10 @@ impl Ledger {
 fn covers(key: &Key, facets: Facets, rule: Rule, resource: &Resource) -> bool {
     match key {
         Key::PasswordPolicy => *resource == Resource::PasswordPolicy,
-        Key::Root => matches!(resource, Resource::Root | Resource::SupportRole),
+        Key::Root => matches!(
+            resource,
+            Resource::Root | Resource::SupportRole | Resource::AccessAnalyzer { .. }
+        ),
         Key::User(name) => resource.user() == Some(name) && facets.contains(facets_of(rule)),
         Key::Role(name) => resource.role() == Some(name),
         Key::Group(name) => resource.group() == Some(name),

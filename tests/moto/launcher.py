@@ -25,6 +25,9 @@ Made to behave like AWS:
   - User permissions boundaries: PutUserPermissionsBoundary and
     DeleteUserPermissionsBoundary work, and GetUser and the authorization
     details show the boundary (moto implements them for roles only).
+  - IAM Access Analyzer's ListAnalyzers answers, per account and region,
+    with the analyzers set through the test endpoint below (moto has no
+    Access Analyzer; an account starts with none, as on AWS).
   - ReceiveMessage is atomic: moto lets two concurrent receives race while
     one moves messages to the dead-letter queue, fails the other with a 500,
     and leaves the batch it had marked received delivered to nobody, each
@@ -41,6 +44,9 @@ Test-only endpoints, bodies in JSON, times in RFC 3339, "account" optional:
     {"mfa": "none" | "virtual" | "hardware", "access_key": true}
                        the root user as the account summary and the virtual
                        MFA devices show it (moto's root has neither, ever)
+  POST /_warden_test/access-analyzer
+    {"region": "us-east-1", "status": "ACTIVE" | "DISABLED" | null}
+                       the region's one analyzer, or none (null)
   POST /_warden_test/lag
     {"seconds": 5}     reads lag writes by that long, as IAM's eventual
                        consistency can: GetRole shows a role's previous trust
@@ -52,6 +58,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -65,7 +72,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.exceptions import EntityAlreadyExists, LimitExceededException, NotFoundException, ReportNotPresentException
-from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
+from moto.iam.models import AccessKeyLastUsed, IAMBackend, get_account_id_from, iam_backends
 from moto.iam.responses import IamResponse
 from moto.sqs.models import SQSBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -445,11 +452,40 @@ def root(body):
                                       id=account, user_id=account, path="/", create_date=device.enable_date)
 
 
+# (account, region) -> the status of its one analyzer.
+analyzers = {}
+CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+
+
+def access_analyzer(body):
+    key = (body.get("account", DEFAULT_ACCOUNT_ID), body["region"])
+    if body.get("status") is None:
+        analyzers.pop(key, None)
+    else:
+        analyzers[key] = body["status"]
+
+
+def list_analyzers(environ):
+    """GET /analyzer of IAM Access Analyzer, signed for service access-analyzer."""
+    credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not credential or credential.group(3) != "access-analyzer":
+        return None
+    access_key, region = credential.group(1), credential.group(2)
+    key = (get_account_id_from(access_key), region)
+    found = []
+    if key in analyzers:
+        found.append({"arn": f"arn:aws:access-analyzer:{region}:{key[0]}:analyzer/warden-test",
+                      "name": "warden-test", "type": "ACCOUNT", "createdAt": "2026-01-01T00:00:00Z",
+                      "status": analyzers[key]})
+    return Response(json.dumps({"analyzers": found}), status=200, content_type="application/json")
+
+
 def set_lag(body):
     lag["seconds"] = float(body["seconds"])
 
 
-ENDPOINTS = {"age": age, "credential-report": credential_report, "root": root, "lag": set_lag}
+ENDPOINTS = {"age": age, "credential-report": credential_report, "root": root, "lag": set_lag,
+             "access-analyzer": access_analyzer}
 
 
 class WithTestEndpoints:
@@ -458,6 +494,10 @@ class WithTestEndpoints:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == "/analyzer":
+            response = list_analyzers(environ)
+            if response is not None:
+                return response(environ, start_response)
         if not path.startswith(TEST_PREFIX):
             return self.app(environ, start_response)
         try:

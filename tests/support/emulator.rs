@@ -139,6 +139,15 @@ impl Moto {
         self.test_endpoint("root", &serde_json::json!({"mfa": mfa, "access_key": access_key}));
     }
 
+    /// Gives `region` one IAM Access Analyzer with this status (`ACTIVE`,
+    /// `DISABLED`, ...), or none; moto has no Access Analyzer.
+    pub fn access_analyzer(&self, region: &str, status: Option<&str>) {
+        self.test_endpoint(
+            "access-analyzer",
+            &serde_json::json!({"region": region, "status": status}),
+        );
+    }
+
     /// Back-dates a key (`create_date`, `last_used`) or a user (`create_date`)
     /// through the launcher's test-only endpoint.
     pub fn age(&self, body: &serde_json::Value) {

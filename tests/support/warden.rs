@@ -101,9 +101,9 @@ impl PolicyFile {
     }
 }
 
-/// The example policy with its report-only checks of root's MFA and of a
-/// support role off: an account seeded without them could never reach spec,
-/// and no API can add root's MFA.
+/// The example policy with its report-only checks of root's MFA, of a
+/// support role and of IAM Access Analyzer off: an account seeded without
+/// them could never reach spec, and no API can add root's MFA.
 pub fn enforceable_policy() -> PolicyFile {
     enforceable_policy_with(&[])
 }
@@ -112,7 +112,10 @@ pub fn enforceable_policy() -> PolicyFile {
 pub fn enforceable_policy_with(edits: &[(&str, &str)]) -> PolicyFile {
     let enforceable = [
         ("requireForRoot: true", "requireForRoot: false"),
-        ("cis: {}", "cis: {rootHardwareMfa: false, supportRole: false}"),
+        (
+            "cis: {}",
+            "cis: {rootHardwareMfa: false, supportRole: false, accessAnalyzerRegions: []}",
+        ),
     ];
     PolicyFile::example_with(&[&enforceable[..], edits].concat())
 }
