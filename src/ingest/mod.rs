@@ -1,2 +1,3 @@
 pub(crate) mod cloudtrail;
+mod deletions;
 pub(crate) mod sqs;

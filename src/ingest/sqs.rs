@@ -1,6 +1,6 @@
 //! SQS: long-poll CloudTrail events and delete each message only once every
 //! key it named has reconciled successfully, or once it is known to be
-//! irrelevant. A body that cannot be parsed is never deleted: the queue's
+//! irrelevant (in batches: `deletions`). A body that cannot be parsed is never deleted: the queue's
 //! redrive policy moves it to the dead-letter queue.
 //!
 //! At most `max_in_flight` messages are held at once: a receiver takes its
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::cloudtrail::{self, Effect, Event, Target};
+use super::deletions::Deletions;
 use crate::account::AccountId;
 use crate::aws::{Call, Clients};
 use crate::error::Error;
@@ -44,6 +45,7 @@ pub struct Ingest {
     /// The queue's visibility timeout; a message in work is kept invisible for this long again and again.
     visibility: Duration,
     in_flight: Arc<Semaphore>,
+    deletions: Deletions,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
@@ -83,6 +85,7 @@ impl Ingest {
         }
         health.queue_reachable(true);
         Ok(Ingest {
+            deletions: Deletions::start(client.clone(), queue_url.clone(), visibility),
             client,
             dispatch,
             queue_url,
@@ -171,15 +174,8 @@ impl Ingest {
             self.metrics.sqs_message(SqsOutcome::Retried);
             return;
         }
-        let deleted = self
-            .client
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt)
-            .send()
-            .await;
-        match deleted.during("sqs:DeleteMessage") {
-            Ok(_) => self.metrics.sqs_message(outcome),
+        match self.deletions.delete(receipt).await {
+            Ok(()) => self.metrics.sqs_message(outcome),
             Err(error) => {
                 tracing::warn!(message_id = id, %error, "deleting a handled message failed; it will be handled again");
             }
