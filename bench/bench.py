@@ -75,6 +75,8 @@ class Emulator:
 
 
 GROUPS = 100
+# The daemon's default `recheck_after`.
+RECHECK_AFTER_SECONDS = 30
 
 
 def seed_groups(account):
@@ -392,7 +394,12 @@ def quarantined(iam, role):
 
 def cost_per_event(emulator, daemon, queue_url, names, announce, rate=10, drain_seconds=300):
     """Announces each name at `rate` and waits for the queue to drain: AWS
-    calls and daemon CPU per event."""
+    calls and daemon CPU per event, first handling and recheck apart. An
+    event whose reconcile changed nothing is reconciled once more
+    `recheck_after` (30 s) later, as IAM's reads may lag its writes: that is
+    part of its cost, so the scenario waits for it, after the recheck of
+    whatever the scenario before it left."""
+    time.sleep(RECHECK_AFTER_SECONDS + 5)
     calls, cpu = daemon.metric("iam_warden_aws_requests_total{"), daemon.cpu_seconds()
     started = time.monotonic()
     for n, name in enumerate(names):
@@ -401,7 +408,12 @@ def cost_per_event(emulator, daemon, queue_url, names, announce, rate=10, drain_
     deadline = time.monotonic() + drain_seconds
     while sum(in_flight(emulator.sqs, queue_url)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return {"aws_calls_per_event": round((daemon.metric("iam_warden_aws_requests_total{") - calls) / len(names), 2),
+    handled = daemon.metric("iam_warden_aws_requests_total{")
+    # The last event's recheck is due RECHECK_AFTER_SECONDS after its reconcile.
+    time.sleep(max(0.0, started + len(names) / rate + RECHECK_AFTER_SECONDS + 5 - time.monotonic()))
+    rechecked = daemon.metric("iam_warden_aws_requests_total{")
+    return {"aws_calls_per_event": round((rechecked - calls) / len(names), 2),
+            "aws_calls_per_event_before_recheck": round((handled - calls) / len(names), 2),
             "cpu_seconds_per_event": round((daemon.cpu_seconds() - cpu) / len(names), 5)}
 
 
@@ -546,12 +558,14 @@ def markdown(result):
         f"({result['untagged']['aws_calls_per_event']}) | ≤ 5 calls, ≤ 2 ms |",
         f"| burst of {coalesce_result['events']} events, {coalesce_result['users']} users | reconciles | "
         f"{coalesce_result['reconciles']} (drained in {coalesce_result['drained_seconds']} s) | a handful |",
-        f"| role events in spec, 10/s | AWS calls per event (daemon CPU) | "
+        f"| role events in spec, 10/s | AWS calls per event, its recheck included (before it; daemon CPU) | "
         f"{roles_result['in_spec']['aws_calls_per_event']} "
-        f"({roles_result['in_spec']['cpu_seconds_per_event'] * 1000:.2f} ms) | ≤ 5 calls |",
-        f"| group events in spec, 10/s, {result['groups']['members_per_group']} members each | AWS calls per event "
-        f"(daemon CPU) | {result['groups']['aws_calls_per_event']} "
-        f"({result['groups']['cpu_seconds_per_event'] * 1000:.2f} ms) | ≤ 5 calls |",
+        f"({roles_result['in_spec']['aws_calls_per_event_before_recheck']}; "
+        f"{roles_result['in_spec']['cpu_seconds_per_event'] * 1000:.2f} ms) | ≤ 5 calls |",
+        f"| group events in spec, 10/s, {result['groups']['members_per_group']} members each | AWS calls per event, "
+        f"its recheck included (before it; daemon CPU) | {result['groups']['aws_calls_per_event']} "
+        f"({result['groups']['aws_calls_per_event_before_recheck']}; "
+        f"{result['groups']['cpu_seconds_per_event'] * 1000:.2f} ms) | ≤ 5 calls |",
         f"| role events widening trust to repo:*, 10/s | event → quarantine p50 / p99; AWS calls per event | "
         f"{roles_result['quarantined']['p50_seconds']} / {roles_result['quarantined']['p99_seconds']} s; "
         f"{roles_result['quarantined']['aws_calls_per_event']} | p99 ≤ 1 s |",
