@@ -110,7 +110,12 @@ async fn delete_batch(client: &aws_sdk_sqs::Client, queue_url: &str, batch: Vec<
         Ok(output) => output
             .failed()
             .iter()
-            .map(|f| (f.id().to_owned(), format!("{}: {}", f.code(), f.message().unwrap_or_default())))
+            .map(|f| {
+                (
+                    f.id().to_owned(),
+                    format!("{}: {}", f.code(), f.message().unwrap_or_default()),
+                )
+            })
             .collect(),
         Err(_) => HashMap::new(),
     };
