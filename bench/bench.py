@@ -126,8 +126,11 @@ ROLES = 500
 def seed_roles(account, count):
     """Roles GitHub Actions of one repository each may assume: in spec."""
     for n in range(count):
-        account.iam.create_role(RoleName=f"deploy-{n:04d}",
-                                AssumeRolePolicyDocument=seed.github_trust(f"repo:my-org/app-{n}:ref:refs/heads/main"))
+        account.iam.create_role(RoleName=f"deploy-{n:04d}", AssumeRolePolicyDocument=seed.github_trust(deploy_subject(n)))
+
+
+def deploy_subject(n):
+    return f"repo:my-org/app-{n}:ref:refs/heads/main"
 
 
 def seed_account_settings(account):
@@ -396,9 +399,10 @@ def cost_per_event(emulator, daemon, queue_url, names, announce, rate=10, drain_
     """Announces each name at `rate` and waits for the queue to drain: AWS
     calls and daemon CPU per event, first handling and recheck apart. An
     event whose reconcile changed nothing is reconciled once more
-    `recheck_after` (30 s) later, as IAM's reads may lag its writes: that is
-    part of its cost, so the scenario waits for it, after the recheck of
-    whatever the scenario before it left."""
+    `recheck_after` (30 s) later, as IAM's reads may lag its writes, unless
+    its first read showed what the event wrote: that is part of its cost, so
+    the scenario waits for it, after the recheck of whatever the scenario
+    before it left."""
     time.sleep(RECHECK_AFTER_SECONDS + 5)
     calls, cpu = daemon.metric("iam_warden_aws_requests_total{"), daemon.cpu_seconds()
     started = time.monotonic()
@@ -420,13 +424,16 @@ def cost_per_event(emulator, daemon, queue_url, names, announce, rate=10, drain_
 def role_events(emulator, daemon, queue_url, count=100):
     """Events about roles in spec, which are read, judged and left alone; then
     about roles whose trust was widened to any repository, which are quarantined."""
-    announce = lambda role: emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=events.event(
-        "UpdateAssumeRolePolicy", {"roleName": role}, None))
-    in_spec = cost_per_event(emulator, daemon, queue_url, [f"deploy-{n:04d}" for n in range(count)], announce)
+    def announcer(trust):
+        # As CloudTrail records it: the role and the trust it was given.
+        return lambda role: emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=events.event(
+            "UpdateAssumeRolePolicy", {"roleName": role, "policyDocument": trust(role)}, None))
+    in_spec = cost_per_event(emulator, daemon, queue_url, [f"deploy-{n:04d}" for n in range(count)],
+                             announcer(lambda role: seed.github_trust(deploy_subject(int(role.split("-")[1])))))
     widen = lambda role: emulator.iam.update_assume_role_policy(
         RoleName=role, PolicyDocument=seed.github_trust("repo:*"))
-    widened = timed_events(emulator, daemon, [f"deploy-{n:04d}" for n in range(count, 2 * count)], widen, announce,
-                           quarantined)
+    widened = timed_events(emulator, daemon, [f"deploy-{n:04d}" for n in range(count, 2 * count)], widen,
+                           announcer(lambda role: seed.github_trust("repo:*")), quarantined)
     return {"in_spec": in_spec, "quarantined": widened}
 
 
@@ -435,7 +442,8 @@ def group_events(emulator, daemon, queue_url):
     is read and judged; its members are not, as it grants nothing that could
     change their findings."""
     announce = lambda group: emulator.sqs.send_message(QueueUrl=queue_url, MessageBody=events.event(
-        "PutGroupPolicy", {"groupName": group, "policyName": "logs"}, None))
+        "PutGroupPolicy", {"groupName": group, "policyName": "logs", "policyDocument": seed.allowing("logs:Get*")},
+        None))
     cost = cost_per_event(emulator, daemon, queue_url, [f"team-{n}" for n in range(GROUPS)], announce)
     members = emulator.iam.get_group(GroupName="team-0")["Users"]
     return {"events": GROUPS, "members_per_group": len(members), **cost}

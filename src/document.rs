@@ -62,6 +62,12 @@ pub fn decode(raw: &str) -> String {
         .into_owned()
 }
 
+/// A document as JSON, decoded: two documents are the same when these are
+/// equal, whatever their spacing or the order of their keys.
+pub fn json(raw: &str) -> Option<Value> {
+    serde_json::from_str(&decode(raw)).ok()
+}
+
 /// Decodes and parses a document.
 pub fn parse(raw: &str) -> Result<Document, String> {
     let value: Value = serde_json::from_str(&decode(raw)).map_err(|e| format!("not JSON: {e}"))?;

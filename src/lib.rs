@@ -42,6 +42,8 @@
 //!   control messages `Resync` and `Expand` (a group's members, a policy's
 //!   holders); which key re-judges a finding, and which facets of a user a
 //!   rule judges.
+//! - `written`: what an event says it wrote, which a read shows once it has
+//!   caught up with the write; it spares the read again a while later.
 //! - `plan`: the pure decision, one file per rule, plus exemptions, pattern
 //!   coverage and the privilege-escalation sets, and the `Change` type every
 //!   fix is made of.
@@ -81,6 +83,7 @@ mod settings;
 mod shard;
 mod state;
 mod work;
+mod written;
 
 pub use error::Error;
 /// The CloudTrail event parser: envelope and record to resource keys. Public

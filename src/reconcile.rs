@@ -35,10 +35,17 @@ pub struct Pass {
     pub deadlines: Vec<(Key, Facets, DateTime<Utc>)>,
     /// Groups whose members are to be judged again for what the group grants.
     pub groups_judging_members: Vec<Name>,
+    /// The read may have come before an event's write (see [`crate::written`]).
+    pub behind_events: bool,
 }
 
 impl Pass {
-    fn of(decided: Vec<Decided>, plan_deadlines: &[(Rule, Resource, DateTime<Utc>)], groups: Vec<Name>) -> Pass {
+    fn of(
+        decided: Vec<Decided>,
+        plan_deadlines: &[(Rule, Resource, DateTime<Utc>)],
+        groups: Vec<Name>,
+        behind_events: bool,
+    ) -> Pass {
         let deadlines = plan_deadlines
             .iter()
             .map(|(rule, resource, at)| (key_for(resource), facets_of(*rule), *at))
@@ -47,6 +54,7 @@ impl Pass {
             decided,
             deadlines,
             groups_judging_members: groups,
+            behind_events,
         }
     }
 
@@ -136,7 +144,8 @@ impl Reconciler {
             _ => {}
         }
         let started = Utc::now();
-        let plan = self.reader.judge(policy, key, facets, seen).await?;
+        let plan = self.reader.judge(policy, key, facets, seen, triggers).await?;
+        let behind_events = plan.behind_events();
         let deadlines = plan.deadlines.clone();
         let groups = plan.groups_judging_members.clone();
         let mut events: Vec<String> = triggers.iter().filter_map(|t| t.event_id.clone()).collect();
@@ -156,7 +165,7 @@ impl Reconciler {
                 self.reader.note_password_set(user, started);
             }
         }
-        Ok(Pass::of(decided, &deadlines, groups))
+        Ok(Pass::of(decided, &deadlines, groups, behind_events))
     }
 
     /// `iam-warden undo` in this account: `picked` reversed, newest first.
@@ -204,6 +213,7 @@ impl Reconciler {
             decided,
             deadlines,
             groups_judging_members: Vec::new(),
+            behind_events: false,
         })
     }
 
@@ -211,7 +221,7 @@ impl Reconciler {
     pub async fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
         let suspects = self.resync(policy).await?;
         let plans: Vec<Result<_, Error>> = futures::stream::iter(&suspects.keys)
-            .map(|(key, facets)| self.reader.judge(policy, key, *facets, seen(&suspects, key)))
+            .map(|(key, facets)| self.reader.judge(policy, key, *facets, seen(&suspects, key), &[]))
             .buffer_unordered(KEYS_IN_FLIGHT)
             .collect()
             .await;
@@ -257,7 +267,7 @@ impl Rejudge for Judge<'_> {
         let key = key_for(&finding.resource);
         let plan = self
             .reader
-            .judge(self.policy, &key, facets_of(finding.rule), None)
+            .judge(self.policy, &key, facets_of(finding.rule), None, &[])
             .await?;
         Ok(Fresh::Plan(plan))
     }

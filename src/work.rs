@@ -12,6 +12,7 @@ use crate::account::AccountId;
 use crate::name::Name;
 use crate::plan::Resource;
 use crate::policy::Rule;
+use crate::written::Written;
 
 /// One resource of one account: what a reconcile is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,6 +183,8 @@ pub struct Trigger {
     /// Carried by the reconcile again a while later, as IAM's reads may lag
     /// its writes: that one is not rechecked again.
     pub recheck: bool,
+    /// What the event wrote, when it says: a read that shows it came after.
+    pub written: Option<Written>,
 }
 
 /// What a waiter on a task is told: it (and whatever it led to) succeeded,

@@ -280,7 +280,11 @@ async fn changes_read_before_they_show_are_read_again_and_fixed_within_a_minute(
         .unwrap();
     attach(&moto, "dev", ADMIN).await;
     let events = [
-        eventbridge("UpdateAssumeRolePolicy", json!({"roleName": "ci"}), Value::Null),
+        eventbridge(
+            "UpdateAssumeRolePolicy",
+            json!({"roleName": "ci", "policyDocument": github_trust("repo:*")}),
+            Value::Null,
+        ),
         eventbridge(
             "AttachUserPolicy",
             json!({"userName": "dev", "policyArn": ADMIN}),
@@ -295,6 +299,66 @@ async fn changes_read_before_they_show_are_read_again_and_fixed_within_a_minute(
             held(&moto, "ci").await == "managed" && attached(&moto, "dev").await.is_empty()
         })
         .await;
+}
+
+/// The read again is for a read that may have come before the event's
+/// write: once the first read shows what the event says it wrote, it is not
+/// needed. An event that does not say (`deploy`'s) is read again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_whose_write_the_first_read_shows_is_not_read_again() {
+    let moto = Moto::start();
+    let trust = github_trust("repo:my-org/*");
+    role(&moto, "ci", &trust).await;
+    role(&moto, "deploy", &trust).await;
+    let logs =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:Get*", "Resource": "*"}]});
+    let iam = moto.iam();
+    iam.create_group().group_name("ops").send().await.unwrap();
+    let put = iam.put_group_policy().group_name("ops").policy_name("logs");
+    put.policy_document(logs.to_string()).send().await.unwrap();
+    let groups = "  groupPermissions: {forbidAdmin: true, action: detach}\n";
+    let rules = policy(&format!("{TRUST}{groups}"));
+    let queues = moto.queue_with_dlq(30, 5).await;
+    // One worker takes the queue's due work in order: a read again of `ci`
+    // or `ops` would come before `deploy`'s.
+    let settings = [
+        ("policy", rules.path.as_str()),
+        ("queue_url", queues.url.as_str()),
+        ("workers", "1"),
+        ("recheck_after", "1s"),
+    ];
+    let daemon = Daemon::settled(&moto, &settings).await;
+    let reconciles = |key: &str| daemon.records("reconciled", Some(key)).len();
+    let (ci, ops) = (
+        json!({"roleName": "ci", "policyDocument": trust}),
+        json!({"groupName": "ops", "policyName": "logs", "policyDocument": logs.to_string()}),
+    );
+    queues
+        .send(&eventbridge("UpdateAssumeRolePolicy", ci, Value::Null))
+        .await;
+    queues.send(&eventbridge("PutGroupPolicy", ops, Value::Null)).await;
+    daemon
+        .until(60, "both read", async || {
+            reconciles("role/ci") == 1 && reconciles("group/ops") == 1
+        })
+        .await;
+    let deploy = json!({"roleName": "deploy"});
+    queues
+        .send(&eventbridge("UpdateAssumeRolePolicy", deploy, Value::Null))
+        .await;
+    daemon
+        .until(60, "deploy read again", async || reconciles("role/deploy") == 2)
+        .await;
+    assert_eq!(
+        reconciles("role/ci"),
+        1,
+        "ci's trust, as its event wrote it, was read once"
+    );
+    assert_eq!(
+        reconciles("group/ops"),
+        1,
+        "ops's inline policy, as its event put it, was read once"
+    );
 }
 
 #[tokio::test]

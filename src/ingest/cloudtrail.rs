@@ -8,8 +8,10 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
+use crate::document;
 use crate::name::Name;
 use crate::work::{Expansion, Facets, Key};
+use crate::written::{Fact, Principal, Written};
 
 /// One CloudTrail record and what it means for iam-warden.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,8 @@ pub struct Event {
     pub effect: Effect,
     /// The call set a user's password.
     pub sets_password: bool,
+    /// What the call wrote, when its record says.
+    pub written: Option<Written>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +112,9 @@ fn event(record: &Value, envelope_account: Option<String>) -> Result<Event, Malf
         account: envelope_account.or_else(|| text(record, &["recipientAccountId"])),
         time: text(record, &["eventTime"]).and_then(|t| timestamp(&t)),
         sets_password: matches!(effect, Effect::Reconcile(_)) && sets_password(&name, record),
+        written: matches!(effect, Effect::Reconcile(_))
+            .then(|| written(&name, record))
+            .flatten(),
         name,
         effect,
     })
@@ -205,6 +212,45 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
     key.into_iter().collect()
 }
 
+/// What the call left on the identity it wrote to, from its request: the
+/// trust a role was given, a policy attached to or detached from a user,
+/// group or role, an inline policy put (with its document) or deleted.
+/// `None` where the record does not say, as when CloudTrail leaves out a
+/// large document.
+fn written(name: &str, record: &Value) -> Option<Written> {
+    let param = |field: &str| text(record, &["requestParameters", field]);
+    let document = |field: &str| param(field).and_then(|d| document::json(&d));
+    let role = || param("roleName").map(|n| Principal::Role(Name::from(n)));
+    let (principal, fact) = match name {
+        "CreateRole" => (role()?, Fact::Trusts(document("assumeRolePolicyDocument")?)),
+        "UpdateAssumeRolePolicy" => (role()?, Fact::Trusts(document("policyDocument")?)),
+        _ => {
+            // {Attach,Detach,Put,Delete}{User,Group,Role}Policy
+            let rest = name.strip_suffix("Policy")?;
+            let (verb, holder) = ["Attach", "Detach", "Put", "Delete"]
+                .iter()
+                .find_map(|verb| Some((*verb, rest.strip_prefix(verb)?)))?;
+            let principal = match holder {
+                "User" => Principal::User(Name::from(param("userName")?)),
+                "Group" => Principal::Group(Name::from(param("groupName")?)),
+                "Role" => role()?,
+                _ => return None,
+            };
+            let fact = match verb {
+                "Attach" => Fact::Attached(param("policyArn")?),
+                "Detach" => Fact::Detached(param("policyArn")?),
+                "Put" => Fact::Inline {
+                    name: param("policyName")?,
+                    document: document("policyDocument")?,
+                },
+                _ => Fact::NoInline(param("policyName")?),
+            };
+            (principal, fact)
+        }
+    };
+    Some(Written { principal, fact })
+}
+
 /// Whether the call set a user's password: IAM says when a password was last
 /// set only in the credential report, up to four hours old.
 fn sets_password(name: &str, record: &Value) -> bool {
@@ -276,6 +322,108 @@ mod tests {
             ] => keys.clone(),
             other => panic!("expected one reconcilable event, got {other:?}"),
         }
+    }
+
+    /// What an event wrote is what its request says, and nothing
+    /// when the request does not say it whole.
+    #[test]
+    fn what_an_event_wrote_is_what_its_request_says() {
+        let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+        let arn = "arn:aws:iam::123456789012:policy/logs";
+        let written_by = |name: &str, request: Value| {
+            let body = record(name, serde_json::json!({"requestParameters": request}));
+            parse(body.to_string().as_bytes()).unwrap().remove(0).written
+        };
+        let role = |fact| {
+            Some(Written {
+                principal: Principal::Role("ci".into()),
+                fact,
+            })
+        };
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        let cases = [
+            (
+                "UpdateAssumeRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyDocument": trust}),
+                role(Fact::Trusts(json(trust))),
+            ),
+            (
+                "CreateRole",
+                serde_json::json!({"roleName": "ci", "assumeRolePolicyDocument": trust}),
+                role(Fact::Trusts(json(trust))),
+            ),
+            (
+                "AttachRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyArn": arn}),
+                role(Fact::Attached(arn.into())),
+            ),
+            (
+                "DetachGroupPolicy",
+                serde_json::json!({"groupName": "ops", "policyArn": arn}),
+                Some(Written {
+                    principal: Principal::Group("ops".into()),
+                    fact: Fact::Detached(arn.into()),
+                }),
+            ),
+            (
+                "PutGroupPolicy",
+                serde_json::json!({"groupName": "ops", "policyName": "logs", "policyDocument": trust}),
+                Some(Written {
+                    principal: Principal::Group("ops".into()),
+                    fact: Fact::Inline {
+                        name: "logs".into(),
+                        document: json(trust),
+                    },
+                }),
+            ),
+            (
+                "DeleteUserPolicy",
+                serde_json::json!({"userName": "dev", "policyName": "logs"}),
+                Some(Written {
+                    principal: Principal::User("dev".into()),
+                    fact: Fact::NoInline("logs".into()),
+                }),
+            ),
+            // The name without the document: the read may hold the one before.
+            (
+                "PutRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyName": "logs"}),
+                None,
+            ),
+            (
+                "UpdateAssumeRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyDocument": "{not json"}),
+                None,
+            ),
+            (
+                "UpdateAssumeRolePolicy",
+                serde_json::json!({"policyDocument": trust}),
+                None,
+            ),
+            (
+                "PutRolePermissionsBoundary",
+                serde_json::json!({"roleName": "ci", "permissionsBoundary": arn}),
+                None,
+            ),
+            (
+                "UpdateAccessKey",
+                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA", "status": "Active"}),
+                None,
+            ),
+        ];
+        for (name, request, expected) in cases {
+            assert_eq!(written_by(name, request.clone()), expected, "{name} {request}");
+        }
+        let mut failed = record(
+            "AttachRolePolicy",
+            serde_json::json!({"requestParameters": {"roleName": "ci", "policyArn": arn}}),
+        );
+        failed["errorCode"] = "AccessDenied".into();
+        assert_eq!(
+            parse(failed.to_string().as_bytes()).unwrap()[0].written,
+            None,
+            "a failed call wrote nothing"
+        );
     }
 
     #[test]

@@ -190,6 +190,7 @@ impl Ingest {
             event_time: event.time,
             sets_password: event.sets_password,
             recheck: false,
+            written: event.written.clone(),
         };
         let targets = match &event.effect {
             Effect::Reconcile(targets) => targets,

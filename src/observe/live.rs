@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::plan::{self, Change, Finding, Plan, Resource, Severity};
 use crate::policy::{Policy, Rule};
 use crate::state::Observed;
+use crate::work::Trigger;
 
 /// State read live from AWS, of the keys a reconcile is about.
 #[derive(Debug)]
@@ -17,7 +18,11 @@ pub struct Live(Observed);
 
 /// A plan made from a [`Live`] observation.
 #[derive(Debug)]
-pub struct LivePlan(Plan);
+pub struct LivePlan {
+    plan: Plan,
+    /// An event behind the reconcile may have written after the read.
+    behind_events: bool,
+}
 
 impl Live {
     pub(super) fn new(observed: Observed) -> Live {
@@ -29,8 +34,14 @@ impl Live {
         &mut self.0
     }
 
-    pub fn plan(&self, policy: &Policy, now: DateTime<Utc>) -> LivePlan {
-        LivePlan(plan::plan(policy, &self.0, now))
+    /// The plan, and whether each event in `triggers` (rechecks aside) is
+    /// proven older than the read: the read shows what it wrote.
+    pub fn plan(&self, policy: &Policy, now: DateTime<Utc>, triggers: &[Trigger]) -> LivePlan {
+        let shown = |t: &Trigger| t.written.as_ref().is_some_and(|w| w.shown_by(&self.0));
+        LivePlan {
+            plan: plan::plan(policy, &self.0, now),
+            behind_events: triggers.iter().any(|t| !t.recheck && !shown(t)),
+        }
     }
 }
 
@@ -86,7 +97,13 @@ impl LiveReversal {
 
 impl LivePlan {
     pub fn into_plan(self) -> Plan {
-        self.0
+        self.plan
+    }
+
+    /// Whether the read may have come before an event's write, so that
+    /// finding nothing to change proves nothing yet.
+    pub fn behind_events(&self) -> bool {
+        self.behind_events
     }
 }
 
@@ -94,6 +111,6 @@ impl Deref for LivePlan {
     type Target = Plan;
 
     fn deref(&self) -> &Plan {
-        &self.0
+        &self.plan
     }
 }

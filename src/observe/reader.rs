@@ -22,7 +22,7 @@ use crate::name::Name;
 use crate::plan;
 use crate::policy::Policy;
 use crate::state::{Caller, Identity, Observed};
-use crate::work::{Facets, Key};
+use crate::work::{Facets, Key, Trigger};
 
 pub struct Reader {
     clients: Clients,
@@ -76,19 +76,21 @@ impl Reader {
     }
 
     /// Reads `key` live in `facets` and judges it, reading the tags too when
-    /// a decision turns on them. `seen`: what a scan seconds ago showed of the user.
+    /// a decision turns on them. `seen`: what a scan seconds ago showed of
+    /// the user; `triggers`: the events behind the reconcile, if any.
     pub async fn judge(
         &self,
         policy: &Policy,
         key: &Key,
         facets: Facets,
         seen: Option<&Seen>,
+        triggers: &[Trigger],
     ) -> Result<LivePlan, Error> {
         let now = Utc::now();
         let mut live = self.read(policy, key, facets, seen).await?;
-        let plan = live.plan(policy, now);
+        let plan = live.plan(policy, now, triggers);
         match self.read_tags_if_needed(policy, &plan, &mut live, now).await? {
-            true => Ok(live.plan(policy, now)),
+            true => Ok(live.plan(policy, now, triggers)),
             false => Ok(plan),
         }
     }

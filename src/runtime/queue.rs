@@ -308,6 +308,7 @@ mod tests {
             event_id: Some(id.to_owned()),
             event_time: None,
             sets_password: false,
+            written: None,
         }
     }
 

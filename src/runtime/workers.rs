@@ -194,15 +194,17 @@ impl Shared {
             self.queue.schedule(lease.task.clone(), lease.facets, at);
         }
         // IAM's reads lag its writes: an event whose reconcile found nothing
-        // to change may have been read before its change showed.
+        // to change may have been read before its change showed, unless the
+        // read showed what the event wrote.
         let applied = pass.decided.iter().any(|d| matches!(d.outcome, Outcome::Applied));
-        if lease.triggers.iter().any(|t| !t.recheck) && !applied {
+        if pass.behind_events && !applied {
             let again = Instant::now() + self.recheck_after;
             let triggers = lease
                 .triggers
                 .iter()
                 .map(|t| Trigger {
                     recheck: true,
+                    written: None,
                     ..t.clone()
                 })
                 .collect();
