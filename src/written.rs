@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::document;
 use crate::name::Name;
-use crate::state::{InlinePolicy, ManagedPolicy, Observed};
+use crate::state::{AccessKey, InlinePolicy, ManagedPolicy, Observed};
 
 /// One identity's state as an event left it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,10 @@ pub enum Fact {
     Inline { name: String, document: Value },
     /// No inline policy has this name.
     NoInline(String),
+    /// The user's access key of this id is active, or inactive.
+    Key { id: String, active: bool },
+    /// The user has no access key of this id.
+    NoKey(String),
 }
 
 /// An identity's own policies, as far as a read shows them.
@@ -56,10 +60,17 @@ impl Written {
     /// Whether `observed` shows the write: `false` whenever it cannot tell,
     /// as when the identity or the facet the write changed was not read.
     pub fn shown_by(&self, observed: &Observed) -> bool {
-        if let (Principal::Role(name), Fact::Trusts(document)) = (&self.principal, &self.fact) {
-            return role(observed, name).is_some_and(|r| same_document(&r.trust_policy, document));
+        match (&self.principal, &self.fact) {
+            (Principal::Role(name), Fact::Trusts(document)) => {
+                role(observed, name).is_some_and(|r| same_document(&r.trust_policy, document))
+            }
+            (Principal::User(name), Fact::Key { id, active }) => keys(observed, name)
+                .is_some_and(|keys| keys.iter().any(|k| k.id.as_ref() == Some(id) && k.active == *active)),
+            (Principal::User(name), Fact::NoKey(id)) => {
+                keys(observed, name).is_some_and(|keys| keys.iter().all(|k| k.id.as_ref().is_some_and(|k| k != id)))
+            }
+            _ => self.policies(observed).is_some_and(|p| p.show(&self.fact)),
         }
-        self.policies(observed).is_some_and(|p| p.show(&self.fact))
     }
 
     fn policies<'a>(&self, observed: &'a Observed) -> Option<Policies<'a>> {
@@ -98,13 +109,19 @@ impl Policies<'_> {
         let attached = |arn: &str| self.attached.iter().any(|p| p.arn.eq_ignore_ascii_case(arn));
         let inline = |name: &str| self.inline.iter().find(|p| p.name.eq_ignore_ascii_case(name));
         match fact {
-            Fact::Trusts(_) => false,
+            Fact::Trusts(_) | Fact::Key { .. } | Fact::NoKey(_) => false,
             Fact::Attached(arn) => attached(arn),
             Fact::Detached(arn) => !attached(arn),
             Fact::Inline { name, document } => inline(name).is_some_and(|p| same_document(&p.document, document)),
             Fact::NoInline(name) => inline(name).is_none(),
         }
     }
+}
+
+/// A user's access keys as a live read listed them: the credential
+/// report's, which name no ids, show nothing.
+fn keys<'a>(observed: &'a Observed, name: &Name) -> Option<&'a [AccessKey]> {
+    observed.users.iter().find(|u| u.name == *name)?.access_keys.as_deref()
 }
 
 fn role<'a>(observed: &'a Observed, name: &Name) -> Option<&'a crate::state::Role> {
@@ -189,6 +206,50 @@ mod tests {
         for (fact, shown) in cases {
             assert_eq!(group(fact.clone()).shown_by(&read), shown, "{fact:?}");
         }
+    }
+
+    #[test]
+    fn a_key_write_shows_in_the_key_read_by_its_id() {
+        let key = |id: Option<&str>, active| AccessKey {
+            id: id.map(str::to_owned),
+            active,
+            created: chrono::Utc::now(),
+            last_used: crate::state::LastUse::Never,
+        };
+        let read = |keys: Option<Vec<AccessKey>>| Observed {
+            users: vec![crate::state::User {
+                name: "Dev".into(),
+                created: None,
+                tags: None,
+                console: None,
+                access_keys: keys,
+                permissions: None,
+            }],
+            ..Observed::default()
+        };
+        let dev = |fact| Written {
+            principal: Principal::User("dev".into()),
+            fact,
+        };
+        let listed = read(Some(vec![key(Some("AKIA1"), false)]));
+        let inactive = dev(Fact::Key {
+            id: "AKIA1".into(),
+            active: false,
+        });
+        assert!(inactive.shown_by(&listed));
+        let active = dev(Fact::Key {
+            id: "AKIA1".into(),
+            active: true,
+        });
+        assert!(!active.shown_by(&listed), "the status read before the update");
+        assert!(!dev(Fact::NoKey("AKIA1".into())).shown_by(&listed));
+        assert!(dev(Fact::NoKey("AKIA2".into())).shown_by(&listed));
+        let reported = read(Some(vec![key(None, true)]));
+        assert!(
+            !dev(Fact::NoKey("AKIA2".into())).shown_by(&reported),
+            "the credential report names no key ids"
+        );
+        assert!(!inactive.shown_by(&read(None)), "keys not read");
     }
 
     #[test]

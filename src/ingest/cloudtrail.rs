@@ -214,14 +214,37 @@ fn keys(name: &str, record: &Value) -> Vec<Target> {
 
 /// What the call left on the identity it wrote to, from its request: the
 /// trust a role was given, a policy attached to or detached from a user,
-/// group or role, an inline policy put (with its document) or deleted.
+/// group or role, an inline policy put (with its document) or deleted, an
+/// access key made, set active or inactive, or deleted.
 /// `None` where the record does not say, as when CloudTrail leaves out a
 /// large document.
 fn written(name: &str, record: &Value) -> Option<Written> {
     let param = |field: &str| text(record, &["requestParameters", field]);
     let document = |field: &str| param(field).and_then(|d| document::json(&d));
     let role = || param("roleName").map(|n| Principal::Role(Name::from(n)));
+    let user = || param("userName").map(|n| Principal::User(Name::from(n)));
     let (principal, fact) = match name {
+        "CreateAccessKey" => {
+            let key = |field: &str| text(record, &["responseElements", "accessKey", field]);
+            let id = key("accessKeyId")?;
+            let owner = key("userName").map(|n| Principal::User(Name::from(n)));
+            (owner.or_else(user)?, Fact::Key { id, active: true })
+        }
+        "UpdateAccessKey" => {
+            let active = match param("status")?.as_str() {
+                "Active" => true,
+                "Inactive" => false,
+                _ => return None,
+            };
+            (
+                user()?,
+                Fact::Key {
+                    id: param("accessKeyId")?,
+                    active,
+                },
+            )
+        }
+        "DeleteAccessKey" => (user()?, Fact::NoKey(param("accessKeyId")?)),
         "CreateRole" => (role()?, Fact::Trusts(document("assumeRolePolicyDocument")?)),
         "UpdateAssumeRolePolicy" => (role()?, Fact::Trusts(document("policyDocument")?)),
         _ => {
@@ -231,7 +254,7 @@ fn written(name: &str, record: &Value) -> Option<Written> {
                 .iter()
                 .find_map(|verb| Some((*verb, rest.strip_prefix(verb)?)))?;
             let principal = match holder {
-                "User" => Principal::User(Name::from(param("userName")?)),
+                "User" => user()?,
                 "Group" => Principal::Group(Name::from(param("groupName")?)),
                 "Role" => role()?,
                 _ => return None,
@@ -407,13 +430,52 @@ mod tests {
             ),
             (
                 "UpdateAccessKey",
-                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA", "status": "Active"}),
+                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1", "status": "Inactive"}),
+                Some(Written {
+                    principal: Principal::User("dev".into()),
+                    fact: Fact::Key {
+                        id: "AKIA1".into(),
+                        active: false,
+                    },
+                }),
+            ),
+            (
+                "UpdateAccessKey",
+                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"}),
+                None,
+            ),
+            (
+                "DeleteAccessKey",
+                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"}),
+                Some(Written {
+                    principal: Principal::User("dev".into()),
+                    fact: Fact::NoKey("AKIA1".into()),
+                }),
+            ),
+            (
+                "TagUser",
+                serde_json::json!({"userName": "dev", "tags": [{"key": "a", "value": "b"}]}),
                 None,
             ),
         ];
         for (name, request, expected) in cases {
             assert_eq!(written_by(name, request.clone()), expected, "{name} {request}");
         }
+        let created = record(
+            "CreateAccessKey",
+            serde_json::json!({"requestParameters": null, "responseElements": {"accessKey": {"accessKeyId": "AKIA2", "status": "Active", "userName": "dev"}}}),
+        );
+        assert_eq!(
+            parse(created.to_string().as_bytes()).unwrap()[0].written,
+            Some(Written {
+                principal: Principal::User("dev".into()),
+                fact: Fact::Key {
+                    id: "AKIA2".into(),
+                    active: true
+                }
+            }),
+            "a new key is named in the response"
+        );
         let mut failed = record(
             "AttachRolePolicy",
             serde_json::json!({"requestParameters": {"roleName": "ci", "policyArn": arn}}),
