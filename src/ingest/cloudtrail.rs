@@ -347,145 +347,135 @@ mod tests {
         }
     }
 
-    /// What an event wrote is what its request says, and nothing
-    /// when the request does not say it whole.
+    const TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+    const LOGS: &str = "arn:aws:iam::123456789012:policy/logs";
+
+    fn written_by(name: &str, request: Value) -> Option<Written> {
+        let body = record(name, serde_json::json!({"requestParameters": request}));
+        parse(body.to_string().as_bytes()).unwrap().remove(0).written
+    }
+
+    fn wrote(principal: Principal, fact: Fact) -> Option<Written> {
+        Some(Written { principal, fact })
+    }
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    /// What a policy event wrote is what its request says.
     #[test]
-    fn what_an_event_wrote_is_what_its_request_says() {
-        let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
-        let arn = "arn:aws:iam::123456789012:policy/logs";
-        let written_by = |name: &str, request: Value| {
-            let body = record(name, serde_json::json!({"requestParameters": request}));
-            parse(body.to_string().as_bytes()).unwrap().remove(0).written
-        };
-        let role = |fact| {
-            Some(Written {
-                principal: Principal::Role("ci".into()),
-                fact,
-            })
-        };
-        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    fn what_a_policy_event_wrote_is_what_its_request_says() {
+        let (ci, ops, dev) = (
+            || Principal::Role("ci".into()),
+            || Principal::Group("ops".into()),
+            || Principal::User("dev".into()),
+        );
         let cases = [
             (
                 "UpdateAssumeRolePolicy",
-                serde_json::json!({"roleName": "ci", "policyDocument": trust}),
-                role(Fact::Trusts(json(trust))),
+                serde_json::json!({"roleName": "ci", "policyDocument": TRUST}),
+                wrote(ci(), Fact::Trusts(json(TRUST))),
             ),
             (
                 "CreateRole",
-                serde_json::json!({"roleName": "ci", "assumeRolePolicyDocument": trust}),
-                role(Fact::Trusts(json(trust))),
+                serde_json::json!({"roleName": "ci", "assumeRolePolicyDocument": TRUST}),
+                wrote(ci(), Fact::Trusts(json(TRUST))),
             ),
             (
                 "AttachRolePolicy",
-                serde_json::json!({"roleName": "ci", "policyArn": arn}),
-                role(Fact::Attached(arn.into())),
+                serde_json::json!({"roleName": "ci", "policyArn": LOGS}),
+                wrote(ci(), Fact::Attached(LOGS.into())),
             ),
             (
                 "DetachGroupPolicy",
-                serde_json::json!({"groupName": "ops", "policyArn": arn}),
-                Some(Written {
-                    principal: Principal::Group("ops".into()),
-                    fact: Fact::Detached(arn.into()),
-                }),
+                serde_json::json!({"groupName": "ops", "policyArn": LOGS}),
+                wrote(ops(), Fact::Detached(LOGS.into())),
             ),
             (
                 "PutGroupPolicy",
-                serde_json::json!({"groupName": "ops", "policyName": "logs", "policyDocument": trust}),
-                Some(Written {
-                    principal: Principal::Group("ops".into()),
-                    fact: Fact::Inline {
+                serde_json::json!({"groupName": "ops", "policyName": "logs", "policyDocument": TRUST}),
+                wrote(
+                    ops(),
+                    Fact::Inline {
                         name: "logs".into(),
-                        document: json(trust),
+                        document: json(TRUST),
                     },
-                }),
+                ),
             ),
             (
                 "DeleteUserPolicy",
                 serde_json::json!({"userName": "dev", "policyName": "logs"}),
-                Some(Written {
-                    principal: Principal::User("dev".into()),
-                    fact: Fact::NoInline("logs".into()),
-                }),
-            ),
-            // The name without the document: the read may hold the one before.
-            (
-                "PutRolePolicy",
-                serde_json::json!({"roleName": "ci", "policyName": "logs"}),
-                None,
-            ),
-            (
-                "UpdateAssumeRolePolicy",
-                serde_json::json!({"roleName": "ci", "policyDocument": "{not json"}),
-                None,
-            ),
-            (
-                "UpdateAssumeRolePolicy",
-                serde_json::json!({"policyDocument": trust}),
-                None,
-            ),
-            (
-                "PutRolePermissionsBoundary",
-                serde_json::json!({"roleName": "ci", "permissionsBoundary": arn}),
-                None,
-            ),
-            (
-                "UpdateAccessKey",
-                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1", "status": "Inactive"}),
-                Some(Written {
-                    principal: Principal::User("dev".into()),
-                    fact: Fact::Key {
-                        id: "AKIA1".into(),
-                        active: false,
-                    },
-                }),
-            ),
-            (
-                "UpdateAccessKey",
-                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"}),
-                None,
-            ),
-            (
-                "DeleteAccessKey",
-                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"}),
-                Some(Written {
-                    principal: Principal::User("dev".into()),
-                    fact: Fact::NoKey("AKIA1".into()),
-                }),
-            ),
-            (
-                "TagUser",
-                serde_json::json!({"userName": "dev", "tags": [{"key": "a", "value": "b"}]}),
-                None,
+                wrote(dev(), Fact::NoInline("logs".into())),
             ),
         ];
         for (name, request, expected) in cases {
             assert_eq!(written_by(name, request.clone()), expected, "{name} {request}");
         }
+    }
+
+    /// A key's event names the key in its request, or in its response when
+    /// the call made it.
+    #[test]
+    fn what_a_key_event_wrote_is_what_its_request_or_response_says() {
+        let dev = || Principal::User("dev".into());
+        let inactive = serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1", "status": "Inactive"});
+        let key = |id: &str, active| Fact::Key { id: id.into(), active };
+        assert_eq!(
+            written_by("UpdateAccessKey", inactive),
+            wrote(dev(), key("AKIA1", false))
+        );
+        let deleted = serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"});
+        assert_eq!(
+            written_by("DeleteAccessKey", deleted),
+            wrote(dev(), Fact::NoKey("AKIA1".into()))
+        );
         let created = record(
             "CreateAccessKey",
             serde_json::json!({"requestParameters": null, "responseElements": {"accessKey": {"accessKeyId": "AKIA2", "status": "Active", "userName": "dev"}}}),
         );
-        assert_eq!(
-            parse(created.to_string().as_bytes()).unwrap()[0].written,
-            Some(Written {
-                principal: Principal::User("dev".into()),
-                fact: Fact::Key {
-                    id: "AKIA2".into(),
-                    active: true
-                }
-            }),
-            "a new key is named in the response"
-        );
+        let made = parse(created.to_string().as_bytes()).unwrap().remove(0).written;
+        assert_eq!(made, wrote(dev(), key("AKIA2", true)));
+    }
+
+    /// An event whose request does not say what it wrote, whole, is read
+    /// again as any other.
+    #[test]
+    fn an_event_that_does_not_say_what_it_wrote_proves_nothing() {
+        let cases = [
+            // The name without the document: the read may hold the one before.
+            (
+                "PutRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyName": "logs"}),
+            ),
+            (
+                "UpdateAssumeRolePolicy",
+                serde_json::json!({"roleName": "ci", "policyDocument": "{not json"}),
+            ),
+            ("UpdateAssumeRolePolicy", serde_json::json!({"policyDocument": TRUST})),
+            (
+                "PutRolePermissionsBoundary",
+                serde_json::json!({"roleName": "ci", "permissionsBoundary": LOGS}),
+            ),
+            (
+                "UpdateAccessKey",
+                serde_json::json!({"userName": "dev", "accessKeyId": "AKIA1"}),
+            ),
+            (
+                "TagUser",
+                serde_json::json!({"userName": "dev", "tags": [{"key": "a", "value": "b"}]}),
+            ),
+        ];
+        for (name, request) in cases {
+            assert_eq!(written_by(name, request.clone()), None, "{name} {request}");
+        }
         let mut failed = record(
             "AttachRolePolicy",
-            serde_json::json!({"requestParameters": {"roleName": "ci", "policyArn": arn}}),
+            serde_json::json!({"requestParameters": {"roleName": "ci", "policyArn": LOGS}}),
         );
         failed["errorCode"] = "AccessDenied".into();
-        assert_eq!(
-            parse(failed.to_string().as_bytes()).unwrap()[0].written,
-            None,
-            "a failed call wrote nothing"
-        );
+        let written = parse(failed.to_string().as_bytes()).unwrap().remove(0).written;
+        assert_eq!(written, None, "a failed call wrote nothing");
     }
 
     #[test]
