@@ -165,10 +165,11 @@ mod tests {
     }
 
     fn group(fact: Fact) -> Written {
-        Written {
-            principal: Principal::Group("ops".into()),
-            fact,
-        }
+        wrote(Principal::Group("ops".into()), fact)
+    }
+
+    fn wrote(principal: Principal, fact: Fact) -> Written {
+        Written { principal, fact }
     }
 
     #[test]
@@ -227,10 +228,7 @@ mod tests {
             }],
             ..Observed::default()
         };
-        let dev = |fact| Written {
-            principal: Principal::User("dev".into()),
-            fact,
-        };
+        let dev = |fact| wrote(Principal::User("dev".into()), fact);
         let listed = read(Some(vec![key(Some("AKIA1"), false)]));
         let inactive = dev(Fact::Key {
             id: "AKIA1".into(),
@@ -267,10 +265,7 @@ mod tests {
             }]),
             ..Observed::default()
         };
-        let role = |fact| Written {
-            principal: Principal::Role("CI".into()),
-            fact,
-        };
+        let role = |fact| wrote(Principal::Role("CI".into()), fact);
         assert!(!role(Fact::Detached(ADMIN.into())).shown_by(&role_read_without_permissions));
         assert!(role(Fact::Trusts(json!({"Statement": []}))).shown_by(&role_read_without_permissions));
         assert!(!role(Fact::Trusts(json!({"Statement": [{}]}))).shown_by(&role_read_without_permissions));
