@@ -112,6 +112,12 @@ impl Reconciler {
         self.reader.caller()
     }
 
+    /// An event said the default version of the policy `arn` changed, or
+    /// that the policy was deleted: its holders' reconciles read it live.
+    pub fn policy_changed(&self, arn: &str) {
+        self.reader.policy_changed(arn);
+    }
+
     /// One key, read live in `facets` and judged whole, then executed.
     pub async fn reconcile(
         &self,

@@ -361,6 +361,98 @@ async fn an_event_whose_write_the_first_read_shows_is_not_read_again() {
     );
 }
 
+fn allowing(action: &str) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}).to_string()
+}
+
+async fn group_holding(moto: &Moto, group: &str, inline: &str) {
+    let iam = moto.iam();
+    iam.create_group().group_name(group).send().await.unwrap();
+    let put = iam.put_group_policy().group_name(group).policy_name("logs");
+    put.policy_document(inline).send().await.unwrap();
+}
+
+async fn customer_policy(moto: &Moto, name: &str, document: &str) -> String {
+    let created = moto.iam().create_policy().policy_name(name).policy_document(document);
+    let created = created.send().await.unwrap();
+    created.policy().unwrap().arn().unwrap().to_owned()
+}
+
+async fn group_attached(moto: &Moto, group: &str) -> Vec<String> {
+    let listed = moto.iam().list_attached_group_policies().group_name(group).send().await;
+    let listed = listed.unwrap();
+    listed
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A group event reads which version of a customer policy is the default no
+/// more: the start-up scan read it. When what the scan read makes the group
+/// a finding, the group is read again live before anything is changed: here
+/// the policy's default went back to a harmless version, and its event
+/// never came. The group keeps the policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_default_version_only_the_scan_read_never_leads_to_a_change() {
+    let moto = Moto::start();
+    let logs = allowing("logs:Get*");
+    group_holding(&moto, "team", &logs).await;
+    let arn = customer_policy(&moto, "team-tools", &allowing("*")).await;
+    let rules = policy("  groupPermissions: {forbidAdmin: true, action: detach}\n");
+    let queues = moto.queue_with_dlq(30, 5).await;
+    let settings = [("policy", rules.path.as_str()), ("queue_url", queues.url.as_str())];
+    let daemon = Daemon::settled(&moto, &settings).await;
+
+    let iam = moto.iam();
+    let harmless = iam.create_policy_version().policy_arn(&arn).set_as_default(true);
+    harmless.policy_document(allowing("s3:GetObject")).send().await.unwrap();
+    let attach = iam.attach_group_policy().group_name("team").policy_arn(&arn);
+    attach.send().await.unwrap();
+    let put = json!({"groupName": "team", "policyName": "logs", "policyDocument": logs});
+    queues.send(&eventbridge("PutGroupPolicy", put, Value::Null)).await;
+    daemon
+        .until(60, "the group reconciled", async || {
+            !daemon.records("reconciled", Some("group/team")).is_empty()
+        })
+        .await;
+    assert_eq!(
+        group_attached(&moto, "team").await,
+        [arn],
+        "judged live, the policy is harmless: {}",
+        daemon.log_text()
+    );
+}
+
+/// A policy deleted and made again under the same ARN is a new policy: a
+/// group its event attached it to is judged on the new one, read live,
+/// though the scan read the old one and the deletion's event never came.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_made_again_under_its_arn_is_judged_afresh_when_attached() {
+    let moto = Moto::start();
+    group_holding(&moto, "team", &allowing("logs:Get*")).await;
+    let arn = customer_policy(&moto, "team-tools", &allowing("s3:GetObject")).await;
+    let rules = policy("  groupPermissions: {forbidAdmin: true, action: detach}\n");
+    let queues = moto.queue_with_dlq(30, 5).await;
+    let settings = [("policy", rules.path.as_str()), ("queue_url", queues.url.as_str())];
+    let daemon = Daemon::settled(&moto, &settings).await;
+
+    moto.iam().delete_policy().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(customer_policy(&moto, "team-tools", &allowing("*")).await, arn);
+    let attach = moto.iam().attach_group_policy().group_name("team").policy_arn(&arn);
+    attach.send().await.unwrap();
+    let request = json!({"groupName": "team", "policyArn": arn});
+    queues
+        .send(&eventbridge("AttachGroupPolicy", request, Value::Null))
+        .await;
+    daemon
+        .until(60, "the admin policy detached", async || {
+            group_attached(&moto, "team").await.is_empty()
+        })
+        .await;
+}
+
 #[tokio::test]
 async fn every_way_of_relaxing_a_rule_lifts_the_quarantine_iam_warden_holds() {
     let moto = Moto::start();

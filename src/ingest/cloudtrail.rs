@@ -127,7 +127,8 @@ fn failed_sign_in(record: &Value) -> bool {
 
 /// A managed policy's event: iam-warden's own quarantine policy is checked
 /// again; a new default version of any other changes what every holder of
-/// the policy may do.
+/// the policy may do. So may a deletion: under its ARN a policy may already
+/// have been made again, and attached.
 fn managed_policy(name: &str, record: &Value) -> Option<Target> {
     let arn = text(record, &["requestParameters", "policyArn"])?;
     if arn.contains(&format!(":policy{}", crate::quarantine::PATH)) {
@@ -137,7 +138,7 @@ fn managed_policy(name: &str, record: &Value) -> Option<Target> {
         .pointer("/requestParameters/setAsDefault")
         .and_then(Value::as_bool);
     let made_default = match name {
-        "SetDefaultPolicyVersion" => true,
+        "SetDefaultPolicyVersion" | "DeletePolicy" => true,
         "CreatePolicyVersion" => set_as_default == Some(true),
         _ => false,
     };
@@ -604,7 +605,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_default_version_of_another_policy_names_its_holders() {
+    fn a_new_default_version_or_deletion_of_another_policy_names_its_holders() {
         let arn = "arn:aws:iam::123456789012:policy/team/app";
         let holders = [Target::Expand(Expansion::PolicyHolders(arn.to_owned()))];
         let set = record(
@@ -620,6 +621,11 @@ mod tests {
             )
         };
         assert_eq!(named(&made(true)), holders);
+        let deleted = record(
+            "DeletePolicy",
+            serde_json::json!({"requestParameters": {"policyArn": arn}}),
+        );
+        assert_eq!(named(&deleted), holders, "a policy made again under its ARN is judged");
         let kept = parse(made(false).to_string().as_bytes()).unwrap().remove(0);
         assert_eq!(
             kept.effect,

@@ -109,8 +109,9 @@ impl Pages {
         for policy in page.policies() {
             let default = policy.policy_version_list().iter().find(|v| v.is_default_version());
             let version = default.and_then(|v| Some((v.version_id()?, v.document()?)));
-            if let (Some(arn), Some((id, document))) = (policy.arn(), version) {
+            if let (Some(arn), Some(policy_id), Some((id, document))) = (policy.arn(), policy.policy_id(), version) {
                 let version = DefaultVersion {
+                    policy_id: policy_id.to_owned(),
                     id: id.to_owned(),
                     document: document::decode(document),
                 };

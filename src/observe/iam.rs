@@ -3,7 +3,7 @@
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{AssignmentStatusType, EntityType, SummaryKeyType};
 
-use super::documents::PolicyDocuments;
+use super::documents::Reading;
 use super::held::{self, Holder};
 use super::permissions;
 use super::{tag_map, to_utc};
@@ -157,7 +157,7 @@ pub(super) async fn role(
     iam: &Client,
     name: &Name,
     caller: &Caller,
-    documents: Option<&PolicyDocuments>,
+    documents: Option<&Reading<'_>>,
 ) -> Result<Option<Role>, Error> {
     let get_role = async {
         let got = iam.get_role().role_name(name.as_str()).send().await;
@@ -215,7 +215,7 @@ fn holds_deny_all(permissions: &RolePermissions, caller: &Caller) -> bool {
 async fn role_permissions(
     iam: &Client,
     role: &aws_sdk_iam::types::Role,
-    documents: &PolicyDocuments,
+    documents: &Reading<'_>,
 ) -> Result<Option<RolePermissions>, Error> {
     let name = role.role_name();
     let (attached, names) = tokio::try_join!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_iam::Client;
 
-use super::documents::PolicyDocuments;
+use super::documents::Reading;
 use super::tag_map;
 use crate::aws::Call;
 use crate::document;
@@ -39,7 +39,7 @@ async fn attached(iam: &Client, user: &Name) -> Result<Option<Vec<String>>, Erro
 /// The permissions facet: the user's policies, its groups' and its
 /// boundary; with what `GetUser` says of it (its name as IAM spells it, its
 /// tags). `None` when the user is gone.
-pub(super) async fn read(iam: &Client, user: &Name, documents: &PolicyDocuments) -> Result<Option<Read>, Error> {
+pub(super) async fn read(iam: &Client, user: &Name, documents: &Reading<'_>) -> Result<Option<Read>, Error> {
     let (found, attached, inline, groups) = tokio::try_join!(
         get_user(iam, user),
         attached(iam, user),
@@ -101,7 +101,7 @@ async fn get_user(iam: &Client, user: &Name) -> Result<Option<Found>, Error> {
 pub(super) async fn managed_policies(
     iam: &Client,
     arns: Vec<String>,
-    documents: &PolicyDocuments,
+    documents: &Reading<'_>,
 ) -> Result<Vec<ManagedPolicy>, Error> {
     futures::future::try_join_all(arns.into_iter().map(|arn| async move {
         let document = documents.default_document(iam, &arn).await?;
@@ -168,7 +168,7 @@ async fn groups_of(iam: &Client, user: &Name) -> Result<Option<Vec<String>>, Err
 }
 
 /// A group's policies, every document read; `None` when the group is gone.
-pub(super) async fn group(iam: &Client, name: String, documents: &PolicyDocuments) -> Result<Option<Group>, Error> {
+pub(super) async fn group(iam: &Client, name: String, documents: &Reading<'_>) -> Result<Option<Group>, Error> {
     let (attached, names) = tokio::try_join!(
         async {
             let pages = iam

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use super::documents::PolicyDocuments;
+use super::documents::{PolicyDocuments, Reading};
 use super::live::{Live, LivePlan};
 use super::passwords::PasswordChanges;
 use super::scan::{self, Seen, Suspects};
@@ -23,6 +23,7 @@ use crate::plan;
 use crate::policy::Policy;
 use crate::state::{Caller, Identity, Observed};
 use crate::work::{Facets, Key, Trigger};
+use crate::written::Fact;
 
 pub struct Reader {
     clients: Clients,
@@ -75,9 +76,19 @@ impl Reader {
         .await
     }
 
+    /// An event said the default version of the policy `arn` changed, or
+    /// that the policy was deleted.
+    pub fn policy_changed(&self, arn: &str) {
+        self.documents.changed(arn);
+    }
+
     /// Reads `key` live in `facets` and judges it, reading the tags too when
     /// a decision turns on them. `seen`: what a scan seconds ago showed of
     /// the user; `triggers`: the events behind the reconcile, if any.
+    ///
+    /// Policies' default versions as the last scan read them stand in for
+    /// live reads only in a judgement that finds nothing: one that finds
+    /// anything is made again from live reads alone.
     pub async fn judge(
         &self,
         policy: &Policy,
@@ -87,8 +98,15 @@ impl Reader {
         triggers: &[Trigger],
     ) -> Result<LivePlan, Error> {
         let now = Utc::now();
-        let mut live = self.read(policy, key, facets, seen).await?;
-        let plan = live.plan(policy, now, triggers);
+        let remembering = Reading::remembering(&self.documents, attached_by(triggers));
+        let mut live = self.read(policy, key, facets, seen, &remembering).await?;
+        let mut plan = live.plan(policy, now, triggers);
+        if remembering.remembered() && !plan.findings.is_empty() {
+            live = self
+                .read(policy, key, facets, seen, &Reading::live(&self.documents))
+                .await?;
+            plan = live.plan(policy, now, triggers);
+        }
         match self.read_tags_if_needed(policy, &plan, &mut live, now).await? {
             true => Ok(live.plan(policy, now, triggers)),
             false => Ok(plan),
@@ -100,6 +118,7 @@ impl Reader {
     pub async fn current(&self, key: &Key) -> Result<Live, Error> {
         let caller = self.caller();
         let iam = &self.clients.iam;
+        let documents = Reading::live(&self.documents);
         let mut observed = Observed {
             caller: (*caller).clone(),
             ..Observed::default()
@@ -111,13 +130,13 @@ impl Reader {
                     caller: &caller,
                     skip_last_used: &|_, _| false,
                     password_last_used: false,
-                    documents: &self.documents,
+                    documents: &documents,
                     seen: None,
                 };
                 observed.users = user::user(iam, name, &read).await?.into_iter().collect();
             }
             Key::Role(name) => {
-                let role = iam::role(iam, name, &caller, Some(&self.documents)).await?;
+                let role = iam::role(iam, name, &caller, Some(&documents)).await?;
                 observed.roles = Some(role.into_iter().collect());
             }
             Key::OidcProvider(arn) => {
@@ -126,7 +145,7 @@ impl Reader {
             Key::PasswordPolicy => observed.password_policy = Some(iam::password_policy(iam).await?),
             Key::ServerCertificates => observed.server_certificates = Some(iam::server_certificates(iam).await?),
             Key::Group(name) => {
-                let group = permissions::group(iam, name.to_string(), &self.documents).await?;
+                let group = permissions::group(iam, name.to_string(), &documents).await?;
                 observed.groups = Some(group.into_iter().collect());
             }
             Key::Root | Key::OidcProviders | Key::Trails | Key::QuarantinePolicies => {}
@@ -146,7 +165,14 @@ impl Reader {
     }
 
     /// Reads what `key` names and the policy manages, and nothing else.
-    async fn read(&self, policy: &Policy, key: &Key, facets: Facets, seen: Option<&Seen>) -> Result<Live, Error> {
+    async fn read(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        facets: Facets,
+        seen: Option<&Seen>,
+        documents: &Reading<'_>,
+    ) -> Result<Live, Error> {
         let caller = self.caller();
         let iam = &self.clients.iam;
         let mut observed = Observed {
@@ -170,11 +196,11 @@ impl Reader {
                     true => facets,
                     false => Facets::CONSOLE,
                 };
-                observed.users = self.user(policy, &caller, name, facets, seen).await?;
+                observed.users = self.user(policy, &caller, name, facets, seen, documents).await?;
             }
             // Unmanaged, a role is read for the quarantine iam-warden may hold it in.
             Key::Role(name) => {
-                let documents = policy.role_permissions.is_some().then_some(&self.documents);
+                let documents = policy.role_permissions.is_some().then_some(documents);
                 observed.roles = Some(iam::role(iam, name, &caller, documents).await?.into_iter().collect());
             }
             Key::OidcProvider(arn) => {
@@ -192,7 +218,7 @@ impl Reader {
             }
             Key::Group(name) => {
                 let group = async {
-                    Ok(permissions::group(iam, name.to_string(), &self.documents)
+                    Ok(permissions::group(iam, name.to_string(), documents)
                         .await?
                         .into_iter()
                         .collect())
@@ -217,6 +243,7 @@ impl Reader {
         name: &Name,
         facets: Facets,
         seen: Option<&Seen>,
+        documents: &Reading<'_>,
     ) -> Result<Vec<crate::state::User>, Error> {
         let now = Utc::now();
         let max_age = policy.access_keys.as_ref().and_then(|k| k.max_age);
@@ -228,7 +255,7 @@ impl Reader {
             caller,
             skip_last_used: &past_max_age,
             password_last_used: policy.console_access.is_some(),
-            documents: &self.documents,
+            documents,
             seen,
         };
         let mut users: Vec<_> = user::user(&self.clients.iam, name, &read).await?.into_iter().collect();
@@ -260,4 +287,13 @@ impl Reader {
         }
         Ok(read)
     }
+}
+
+/// The policies the events behind a reconcile attached.
+fn attached_by(triggers: &[Trigger]) -> Vec<String> {
+    let attached = |t: &Trigger| match &t.written.as_ref()?.fact {
+        Fact::Attached(arn) => Some(arn.clone()),
+        _ => None,
+    };
+    triggers.iter().filter_map(attached).collect()
 }

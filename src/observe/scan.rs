@@ -163,12 +163,13 @@ async fn identities(
         role_permissions: policy.role_permissions.is_some(),
     };
     let permissions = judged.user_permissions;
+    let began = std::time::Instant::now();
     let (report, details) = tokio::try_join!(
         when(manages_users(policy), credential_report::credential_report(iam)),
         authorization::authorization_details(iam, judged, caller),
     )?;
-    // Reconciles after the scan read only which version is the default.
-    documents.remember(details.default_versions);
+    // Reconciles after the scan read no default version it read.
+    documents.remember(began, details.default_versions);
     let roles = Some(details.roles);
     let groups = judged.group_permissions.then_some(details.groups);
     let Some(report) = report else {

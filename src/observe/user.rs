@@ -7,7 +7,7 @@ use std::future::Future;
 
 use aws_sdk_iam::Client;
 
-use super::documents::PolicyDocuments;
+use super::documents::Reading;
 use super::scan::Seen;
 use super::{console, keys, permissions};
 use crate::aws::Call;
@@ -28,7 +28,7 @@ pub(super) struct UserRead<'a> {
     pub skip_last_used: &'a (dyn Fn(bool, chrono::DateTime<chrono::Utc>) -> bool + Sync),
     /// Read when the console password was last used (rule `console-access`).
     pub password_last_used: bool,
-    pub documents: &'a PolicyDocuments,
+    pub documents: &'a Reading<'a>,
     /// What the full scan that named the user read of it, seconds ago, live:
     /// its tags and whether the quarantine holds it need no second read.
     pub seen: Option<&'a Seen>,

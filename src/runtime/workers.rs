@@ -234,7 +234,10 @@ impl Shared {
         let iam = &reconciler.clients().iam;
         let (kind, followers) = match expansion {
             Expansion::GroupMembers(group) => (Kind::Group, group_members(iam, group).await),
-            Expansion::PolicyHolders(arn) => (Kind::Policy, policy_holders(iam, arn).await),
+            Expansion::PolicyHolders(arn) => {
+                reconciler.policy_changed(arn);
+                (Kind::Policy, policy_holders(iam, arn).await)
+            }
         };
         let error = followers.as_ref().err().map(|e| e.metric_label());
         self.metrics.reconciled(kind, started.elapsed(), error);

@@ -12,7 +12,8 @@ Made to behave like AWS:
   - UpdateLoginProfile without a password keeps the profile and only sets the
     reset flag (moto deletes the password).
   - GetAccountAuthorizationDetails is paginated by MaxItems (default 100) and
-    Marker (moto returns everything in one page).
+    Marker (moto returns everything in one page), and names each managed
+    policy and its PolicyId (moto leaves both out).
   - ListEntitiesForPolicy finds every user, group and role holding the
     policy, in pages of MaxItems (moto looks only at the first 100 users and
     roles, and never says there are more).
@@ -72,7 +73,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.exceptions import EntityAlreadyExists, LimitExceededException, NotFoundException, ReportNotPresentException
-from moto.iam.models import AccessKeyLastUsed, IAMBackend, get_account_id_from, iam_backends
+from moto.iam.models import AccessKeyLastUsed, IAMBackend, ManagedPolicy, get_account_id_from, iam_backends
 from moto.iam.responses import IamResponse
 from moto.sqs.models import SQSBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -165,6 +166,10 @@ def paged_authorization_details(self):
 
 IamResponse_get_account_authorization_details = IamResponse.get_account_authorization_details
 IamResponse.get_account_authorization_details = paged_authorization_details
+# ManagedPolicyDetail's PolicyName and PolicyId, which moto's serializer
+# looks for under these names.
+ManagedPolicy.policy_name = property(lambda self: self.name)
+ManagedPolicy.policy_id = property(lambda self: self.id)
 
 
 def list_entities_for_policy(self):
